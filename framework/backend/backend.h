@@ -1,0 +1,95 @@
+// Backend: every kernel the GPT model needs, forward and backward, behind
+// one interface with a CPU implementation (cpu/, the numerical reference)
+// and a CUDA one (cuda/). Layers call these in a readable order; there is
+// no graph and no autograd.
+//
+// Conventions, for every operation:
+// - Shapes are given as comments; B batch, T sequence, C hidden, V vocab,
+//   N = B·T rows. Tensors are contiguous and row-major.
+// - Outputs named `out`/`dx` are overwritten. Weight gradients (`dw`, `db`,
+//   `dwte`, ...) are ACCUMULATED into FP32 main-grad buffers, so several
+//   micro-batches add up without extra passes.
+// - Activations may be f32, bf16 or f16 where the operation says so;
+//   reductions (norm statistics, softmax, loss, optimizer) run in f32.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "framework/core/tensor.h"
+
+namespace trident::backend {
+
+struct AdamWStep {
+  float lr;
+  float beta1, beta2, eps;
+  float weight_decay;  // decoupled: p -= lr·wd·p before the Adam update
+  int64_t step;        // 1-based, for bias correction
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual Device device() const = 0;
+  virtual std::string name() const = 0;
+
+  // c = alpha · op(a) · op(b) + beta · c, op(x) = xᵀ when trans is set.
+  // 2-D: op(a) (M, K), op(b) (K, N), c (M, N). 3-D: a leading batch dim on
+  // all three. Accumulates in f32; a, b may be bf16/f16 (c then f32).
+  virtual void gemm(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, Tensor& c,
+                    float alpha = 1.f, float beta = 0.f) = 0;
+
+  // out (B, T, C) = wte[tokens] + wpe[0..T). tokens (B, T) i32, wte (V, C), wpe (P >= T, C).
+  virtual void embedding_forward(const Tensor& tokens, const Tensor& wte, const Tensor& wpe,
+                                 Tensor& out) = 0;
+  // dwte (V, C) += scatter of dout rows by token; dwpe (P, C) += sum over B.
+  virtual void embedding_backward(const Tensor& tokens, const Tensor& dout, Tensor& dwte,
+                                  Tensor& dwpe) = 0;
+
+  // out (N, C) = (x − mean) · rstd · w + b over each row; mean, rstd (N) f32 saved.
+  virtual void layernorm_forward(const Tensor& x, const Tensor& w, const Tensor& b, float eps,
+                                 Tensor& out, Tensor& mean, Tensor& rstd) = 0;
+  // dx (N, C) overwritten; dw, db (C) accumulated.
+  virtual void layernorm_backward(const Tensor& dout, const Tensor& x, const Tensor& w,
+                                  const Tensor& mean, const Tensor& rstd, Tensor& dx, Tensor& dw,
+                                  Tensor& db) = 0;
+
+  // GELU, tanh approximation: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+  virtual void gelu_forward(const Tensor& x, Tensor& out) = 0;
+  virtual void gelu_backward(const Tensor& x, const Tensor& dout, Tensor& dx) = 0;
+
+  // y (N, C) += b (C), in place.
+  virtual void bias_add(Tensor& y, const Tensor& b) = 0;
+  // db (C) += Σ_rows dy (N, C).
+  virtual void bias_backward(const Tensor& dy, Tensor& db) = 0;
+
+  // out = a + b, elementwise; out may be a or b (residual connections).
+  virtual void add(const Tensor& a, const Tensor& b, Tensor& out) = 0;
+
+  // Causal multi-head self-attention core. qkv (B, T, 3C) with columns
+  // Q | K | V, each split into n_heads heads of C/n_heads. out (B, T, C)
+  // with heads concatenated; probs (B, n_heads, T, T) saved for backward.
+  virtual void attention_forward(const Tensor& qkv, int n_heads, Tensor& out, Tensor& probs) = 0;
+  // dqkv (B, T, 3C) overwritten.
+  virtual void attention_backward(const Tensor& dout, const Tensor& qkv, const Tensor& probs,
+                                  int n_heads, Tensor& dqkv) = 0;
+
+  // Numerically stable softmax cross-entropy. logits (N, V) f32 are
+  // replaced in place by their softmax; losses (N) f32 = −log p[target].
+  virtual void cross_entropy_forward(Tensor& logits, const Tensor& targets, Tensor& losses) = 0;
+  // probs (N, V) are replaced in place by dlogits = scale · (probs − onehot).
+  virtual void cross_entropy_backward(Tensor& probs, const Tensor& targets, float scale) = 0;
+
+  // AdamW on f32 param, grad, m, v (same shape), in place.
+  virtual void adamw_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v,
+                            const AdamWStep& step) = 0;
+
+  // Σ x² in f64 (for the global gradient norm); x *= s in place.
+  virtual double sum_squares(const Tensor& x) = 0;
+  virtual void scale(Tensor& x, float s) = 0;
+};
+
+// The CPU backend with `threads` worker threads (the rank's share of cores).
+std::unique_ptr<Backend> make_cpu_backend(int threads);
+
+}  // namespace trident::backend

@@ -1,0 +1,75 @@
+// GEMM through oneDNN's matmul primitive. Transposes are expressed as
+// strides, so no operand is ever copied; primitives are cached per shape
+// because creating one (JIT code generation) costs far more than running it.
+#include "framework/backend/cpu/cpu_backend.h"
+
+namespace trident::backend {
+namespace {
+
+dnnl::memory::data_type dnnl_type(DType t) {
+  switch (t) {
+    case DType::f32: return dnnl::memory::data_type::f32;
+    case DType::bf16: return dnnl::memory::data_type::bf16;
+    case DType::f16: return dnnl::memory::data_type::f16;
+    default: TRIDENT_CHECK(false, "gemm of ", dtype_name(t), " tensors");
+  }
+  return dnnl::memory::data_type::undef;
+}
+
+// Descriptor of op(x) with dims (batch, rows, cols) where x is stored
+// row-major either as (batch, rows, cols) or, transposed, (batch, cols, rows).
+dnnl::memory::desc operand_desc(int64_t batch, int64_t rows, int64_t cols, bool trans, DType t) {
+  const dnnl::memory::dims dims = {batch, rows, cols};
+  const dnnl::memory::dims strides =
+      trans ? dnnl::memory::dims{rows * cols, 1, rows} : dnnl::memory::dims{rows * cols, cols, 1};
+  return dnnl::memory::desc(dims, dnnl_type(t), strides);
+}
+
+}  // namespace
+
+void CpuBackend::gemm(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, Tensor& c,
+                      float alpha, float beta) {
+  TRIDENT_CHECK(a.dim() == b.dim() && a.dim() == c.dim() && (a.dim() == 2 || a.dim() == 3),
+                "gemm operands must all be 2-D or all 3-D, got ", shape_str(a.shape()), " ",
+                shape_str(b.shape()), " ", shape_str(c.shape()));
+  const bool batched = a.dim() == 3;
+  const int64_t batch = batched ? a.size(0) : 1;
+  const int64_t M = c.size(-2), N = c.size(-1);
+  const int64_t K = trans_a ? a.size(-2) : a.size(-1);
+  TRIDENT_CHECK((trans_a ? a.size(-1) : a.size(-2)) == M && (trans_b ? b.size(-1) : b.size(-2)) == K &&
+                    (trans_b ? b.size(-2) : b.size(-1)) == N && (!batched || (b.size(0) == batch && c.size(0) == batch)),
+                "gemm shapes do not agree: a ", shape_str(a.shape()), (trans_a ? "ᵀ" : ""), " b ",
+                shape_str(b.shape()), (trans_b ? "ᵀ" : ""), " c ", shape_str(c.shape()));
+  TRIDENT_CHECK(a.dtype() == b.dtype(), "gemm inputs of different dtypes");
+  TRIDENT_CHECK(c.dtype() == DType::f32 || c.dtype() == a.dtype(), "gemm output dtype");
+  if (M == 0 || N == 0) return;
+  if (K == 0) {  // oneDNN rejects empty reductions; the product is zero
+    if (beta == 0.f) c.zero_(); else scale(c, beta);
+    return;
+  }
+
+  const GemmKey key{batch, M, N, K, trans_a, trans_b, int(a.dtype()), int(b.dtype()), int(c.dtype()), alpha, beta};
+  auto it = gemm_cache_.find(key);
+  if (it == gemm_cache_.end()) {
+    const auto a_md = operand_desc(batch, M, K, trans_a, a.dtype());
+    const auto b_md = operand_desc(batch, K, N, trans_b, b.dtype());
+    const auto c_md = operand_desc(batch, M, N, false, c.dtype());
+    dnnl::primitive_attr attr;
+    if (alpha != 1.f) attr.set_output_scales(0, {alpha});
+    if (beta != 0.f) {
+      dnnl::post_ops ops;
+      ops.append_sum(beta);
+      attr.set_post_ops(ops);
+    }
+    const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, c_md), attr, engine_);
+    it = gemm_cache_.emplace(key, CachedGemm{dnnl::matmul(pd), a_md, b_md, c_md}).first;
+  }
+  const CachedGemm& g = it->second;
+  dnnl::memory a_mem(g.a_md, engine_, a.raw());
+  dnnl::memory b_mem(g.b_md, engine_, b.raw());
+  dnnl::memory c_mem(g.c_md, engine_, c.raw());
+  g.primitive.execute(stream_, {{DNNL_ARG_SRC, a_mem}, {DNNL_ARG_WEIGHTS, b_mem}, {DNNL_ARG_DST, c_mem}});
+  stream_.wait();
+}
+
+}  // namespace trident::backend

@@ -1,0 +1,20 @@
+#include "framework/core/error.h"
+
+#include <atomic>
+
+namespace trident {
+namespace {
+std::atomic<int> g_rank{0};
+}
+
+void set_error_rank(int rank) { g_rank.store(rank); }
+int error_rank() { return g_rank.load(); }
+
+namespace detail {
+void throw_error(const char* file, int line, const char* what, const std::string& msg) {
+  std::string text = concat("[rank ", error_rank(), "] ", file, ":", line, ": check failed: ", what);
+  if (!msg.empty()) text += concat(": ", msg);
+  throw Error(text);
+}
+}  // namespace detail
+}  // namespace trident

@@ -1,0 +1,116 @@
+#include "framework/core/tensor.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <sstream>
+
+namespace trident {
+
+int64_t shape_numel(const Shape& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+std::string shape_str(const Shape& shape) {
+  std::ostringstream out;
+  out << "(";
+  for (size_t i = 0; i < shape.size(); ++i) out << (i ? ", " : "") << shape[i];
+  out << (shape.size() == 1 ? ",)" : ")");
+  return out.str();
+}
+
+Storage::Storage(size_t bytes, Device device) : bytes_(bytes), device_(device) {
+  TRIDENT_CHECK(device == Device::cpu, "device tensors need the CUDA backend");
+  const size_t rounded = (bytes + 63) / 64 * 64;
+  data_ = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
+  TRIDENT_CHECK(data_ != nullptr, "out of host memory allocating ", bytes, " bytes");
+}
+
+Storage::~Storage() { std::free(data_); }
+
+Tensor Tensor::empty(Shape shape, DType dtype, Device device) {
+  for (int64_t d : shape) TRIDENT_CHECK(d >= 0, "negative dimension in shape ", shape_str(shape));
+  Tensor t;
+  t.shape_ = std::move(shape);
+  t.dtype_ = dtype;
+  t.storage_ = std::make_shared<Storage>(t.bytes(), device);
+  return t;
+}
+
+Tensor Tensor::zeros(Shape shape, DType dtype, Device device) {
+  Tensor t = empty(std::move(shape), dtype, device);
+  t.zero_();
+  return t;
+}
+
+int64_t Tensor::size(int64_t d) const {
+  if (d < 0) d += dim();
+  TRIDENT_CHECK(d >= 0 && d < dim(), "dimension ", d, " of a tensor of shape ", shape_str(shape_));
+  return shape_[size_t(d)];
+}
+
+void* Tensor::raw() const {
+  TRIDENT_CHECK(storage_, "use of an undefined tensor");
+  return static_cast<char*>(storage_->data()) + offset_ * dtype_size(dtype_);
+}
+
+Tensor Tensor::view(Shape shape) const {
+  TRIDENT_CHECK(shape_numel(shape) == numel(), "view ", shape_str(shape), " of a tensor of shape ",
+                shape_str(shape_));
+  Tensor t = *this;
+  t.shape_ = std::move(shape);
+  return t;
+}
+
+Tensor Tensor::slice(int64_t begin, int64_t end) const {
+  TRIDENT_CHECK(dim() >= 1 && 0 <= begin && begin <= end && end <= shape_[0], "slice [", begin, ", ",
+                end, ") of a tensor of shape ", shape_str(shape_));
+  Tensor t = *this;
+  t.shape_[0] = end - begin;
+  t.offset_ += size_t(begin) * size_t(numel() / std::max<int64_t>(shape_[0], 1));
+  return t;
+}
+
+void Tensor::zero_() { std::memset(raw(), 0, bytes()); }
+
+void Tensor::copy_from(const Tensor& src) {
+  TRIDENT_CHECK(src.numel() == numel(), "copy of ", shape_str(src.shape()), " into ", shape_str(shape_));
+  convert(src.raw(), src.dtype(), raw(), dtype_, size_t(numel()));
+}
+
+Tensor Tensor::to(DType dtype) const {
+  Tensor t = empty(shape_, dtype, device());
+  t.copy_from(*this);
+  return t;
+}
+
+Tensor Tensor::clone() const { return to(dtype_); }
+
+float Tensor::item(int64_t i) const {
+  TRIDENT_CHECK(i >= 0 && i < numel(), "index ", i, " of ", numel());
+  float v;
+  convert(static_cast<const char*>(raw()) + size_t(i) * dtype_size(dtype_), dtype_, &v, DType::f32, 1);
+  return v;
+}
+
+void Tensor::set(int64_t i, float value) {
+  TRIDENT_CHECK(i >= 0 && i < numel(), "index ", i, " of ", numel());
+  convert(&value, DType::f32, static_cast<char*>(raw()) + size_t(i) * dtype_size(dtype_), dtype_, 1);
+}
+
+std::vector<float> Tensor::to_vector() const {
+  std::vector<float> out(static_cast<size_t>(numel()));
+  convert(raw(), dtype_, out.data(), DType::f32, out.size());
+  return out;
+}
+
+Tensor Tensor::from_vector(const std::vector<float>& values, Shape shape, DType dtype) {
+  Tensor t = empty(std::move(shape), dtype);
+  TRIDENT_CHECK(int64_t(values.size()) == t.numel(), values.size(), " values for shape ",
+                shape_str(t.shape()));
+  convert(values.data(), DType::f32, t.raw(), dtype, values.size());
+  return t;
+}
+
+}  // namespace trident

@@ -1,0 +1,66 @@
+#include "launch/train_config.h"
+
+#include <cstdlib>
+#include <thread>
+
+#include "framework/core/error.h"
+
+namespace trident::launch {
+
+void add_train_flags(CLI::App& app, TrainConfig& c) {
+  app.add_option("--num-layers", c.model.num_layers, "transformer layers")->capture_default_str();
+  app.add_option("--hidden-size", c.model.hidden_size, "model width h")->capture_default_str();
+  app.add_option("--num-attention-heads", c.model.num_attention_heads, "attention heads")->capture_default_str();
+  app.add_option("--seq-length", c.model.seq_length, "tokens per sequence (and learned positions)")->capture_default_str();
+  app.add_option("--micro-batch-size", c.micro_batch_size, "sequences per forward/backward")->capture_default_str();
+  app.add_option("--global-batch-size", c.global_batch_size, "sequences per optimizer step")->capture_default_str();
+  app.add_option("--train-iters", c.train_iters, "optimizer steps")->capture_default_str();
+  app.add_option("--lr", c.lr, "peak learning rate")->capture_default_str();
+  app.add_option("--min-lr", c.min_lr, "learning rate at the end of decay")->capture_default_str();
+  app.add_option("--lr-warmup-iters", c.lr_warmup_iters, "linear warm-up steps")->capture_default_str();
+  app.add_option("--lr-decay-iters", c.lr_decay_iters, "step at which min-lr is reached (default: --train-iters)");
+  app.add_option("--lr-decay-style", c.lr_decay_style, "constant, linear or cosine")->capture_default_str();
+  app.add_option("--weight-decay", c.adam.weight_decay, "AdamW decoupled weight decay")->capture_default_str();
+  app.add_option("--adam-beta1", c.adam.beta1, "AdamW β1")->capture_default_str();
+  app.add_option("--adam-beta2", c.adam.beta2, "AdamW β2")->capture_default_str();
+  app.add_option("--adam-eps", c.adam.eps, "AdamW ε")->capture_default_str();
+  app.add_option("--clip-grad", c.clip_grad, "global gradient-norm clip (0: off)")->capture_default_str();
+  app.add_option("--seed", c.seed, "seed of initialisation and data sampling")->capture_default_str();
+  app.add_option("--data-path", c.data_path, "text file, or directory of text files")->capture_default_str();
+  app.add_option("--log-interval", c.log_interval, "iterations between log lines")->capture_default_str();
+  app.add_option("--metrics-file", c.metrics_file, "write one JSON object per iteration to this file");
+  app.add_option("--threads", c.threads, "CPU threads for this process (default: OMP_NUM_THREADS or all cores)");
+}
+
+optim::LrSchedule TrainConfig::lr_schedule() const {
+  return optim::LrSchedule{lr, min_lr, lr_warmup_iters, lr_decay_iters, optim::decay_style_from_name(lr_decay_style)};
+}
+
+void TrainConfig::validate_and_resolve() {
+  model.validate();
+  TRIDENT_USAGE_CHECK(micro_batch_size > 0, "--micro-batch-size must be positive, got ", micro_batch_size);
+  TRIDENT_USAGE_CHECK(global_batch_size > 0, "--global-batch-size must be positive, got ", global_batch_size);
+  TRIDENT_USAGE_CHECK(global_batch_size % micro_batch_size == 0, "--global-batch-size ", global_batch_size,
+                      " is not a multiple of --micro-batch-size ", micro_batch_size);
+  TRIDENT_USAGE_CHECK(train_iters > 0, "--train-iters must be positive, got ", train_iters);
+  TRIDENT_USAGE_CHECK(lr > 0.f, "--lr must be positive, got ", lr);
+  TRIDENT_USAGE_CHECK(min_lr >= 0.f && min_lr <= lr, "--min-lr must lie in [0, --lr], got ", min_lr);
+  TRIDENT_USAGE_CHECK(lr_warmup_iters >= 0, "--lr-warmup-iters must not be negative, got ", lr_warmup_iters);
+  if (lr_decay_iters == 0) lr_decay_iters = train_iters;
+  TRIDENT_USAGE_CHECK(lr_decay_iters > lr_warmup_iters, "--lr-decay-iters ", lr_decay_iters,
+                      " must exceed --lr-warmup-iters ", lr_warmup_iters);
+  (void)optim::decay_style_from_name(lr_decay_style);
+  TRIDENT_USAGE_CHECK(adam.weight_decay >= 0.f, "--weight-decay must not be negative, got ", adam.weight_decay);
+  TRIDENT_USAGE_CHECK(adam.beta1 >= 0.f && adam.beta1 < 1.f && adam.beta2 >= 0.f && adam.beta2 < 1.f,
+                      "--adam-beta1 and --adam-beta2 must lie in [0, 1)");
+  TRIDENT_USAGE_CHECK(adam.eps > 0.f, "--adam-eps must be positive, got ", adam.eps);
+  TRIDENT_USAGE_CHECK(clip_grad >= 0.f, "--clip-grad must not be negative (0 turns clipping off), got ", clip_grad);
+  TRIDENT_USAGE_CHECK(log_interval > 0, "--log-interval must be positive, got ", log_interval);
+  TRIDENT_USAGE_CHECK(threads >= 0, "--threads must not be negative, got ", threads);
+  if (threads == 0) {
+    const char* omp = std::getenv("OMP_NUM_THREADS");
+    threads = omp && std::atoi(omp) > 0 ? std::atoi(omp) : int(std::max(1u, std::thread::hardware_concurrency()));
+  }
+}
+
+}  // namespace trident::launch

@@ -1,0 +1,42 @@
+// TrainConfig: everything one training run is told, with Megatron-LM's
+// flag names, and its validation (one-line UsageErrors naming the flag).
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <string>
+
+#include "models/gpt/config.h"
+#include "optim/adamw.h"
+#include "optim/lr_schedule.h"
+
+namespace trident::launch {
+
+struct TrainConfig {
+  gpt::GptConfig model;
+  int64_t micro_batch_size = 8;
+  int64_t global_batch_size = 8;
+  int64_t train_iters = 300;
+  float lr = 1e-3f;
+  float min_lr = 1e-4f;
+  int64_t lr_warmup_iters = 0;
+  int64_t lr_decay_iters = 0;  // 0: decay until train_iters
+  std::string lr_decay_style = "cosine";
+  optim::AdamWConfig adam;
+  float clip_grad = 1.0f;
+  uint64_t seed = 1234;
+  std::string data_path = "/usr/share/games/fortunes";
+  int64_t log_interval = 10;
+  std::string metrics_file;  // JSONL, one object per iteration; empty: none
+  int threads = 0;           // 0: OMP_NUM_THREADS, else all hardware threads
+
+  int64_t num_micro_batches() const { return global_batch_size / micro_batch_size; }
+  optim::LrSchedule lr_schedule() const;
+  // Throws UsageError on the first bad value; resolves defaults (threads, decay iters).
+  void validate_and_resolve();
+};
+
+// Registers every flag on `app`, bound to the fields of `cfg`.
+void add_train_flags(CLI::App& app, TrainConfig& cfg);
+
+}  // namespace trident::launch

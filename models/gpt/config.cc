@@ -1,0 +1,37 @@
+#include "models/gpt/config.h"
+
+#include "framework/core/error.h"
+
+namespace trident::gpt {
+
+int64_t GptConfig::num_parameters() const {
+  const int64_t h = hidden_size, l = num_layers;
+  const int64_t per_layer = 12 * h * h + 13 * h;  // qkv, proj, fc1, fc2 weights and biases, two norms
+  return l * per_layer + (vocab_size + seq_length) * h + 2 * h;
+}
+
+double GptConfig::flops_per_iteration(int64_t batch) const {
+  const double B = double(batch), s = double(seq_length), l = double(num_layers), h = double(hidden_size),
+               V = double(vocab_size);
+  return 72.0 * B * s * l * h * h * (1.0 + s / (6.0 * h) + V / (12.0 * l * h));
+}
+
+void GptConfig::validate() const {
+  TRIDENT_USAGE_CHECK(num_layers > 0, "--num-layers must be positive, got ", num_layers);
+  TRIDENT_USAGE_CHECK(hidden_size > 0, "--hidden-size must be positive, got ", hidden_size);
+  TRIDENT_USAGE_CHECK(num_attention_heads > 0, "--num-attention-heads must be positive, got ",
+                      num_attention_heads);
+  TRIDENT_USAGE_CHECK(hidden_size % num_attention_heads == 0, "--hidden-size ", hidden_size,
+                      " is not divisible by --num-attention-heads ", num_attention_heads,
+                      ": choose a head count that divides the hidden size");
+  TRIDENT_USAGE_CHECK(seq_length > 0, "--seq-length must be positive, got ", seq_length);
+  TRIDENT_USAGE_CHECK(vocab_size > 0, "vocabulary size must be positive, got ", vocab_size);
+}
+
+std::string GptConfig::summary() const {
+  return detail::concat("GPT: ", num_layers, " layers, hidden ", hidden_size, ", ", num_attention_heads,
+                        " heads, seq ", seq_length, ", vocab ", vocab_size, ", ", num_parameters(),
+                        " parameters, ", dtype_name(dtype));
+}
+
+}  // namespace trident::gpt

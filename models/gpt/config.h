@@ -1,0 +1,34 @@
+// GptConfig: the shape of a GPT-2-style model (learned positions, pre-LN,
+// 4h MLP with tanh-GELU, tied input/output embedding, biases everywhere).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "framework/core/dtype.h"
+
+namespace trident::gpt {
+
+struct GptConfig {
+  int64_t num_layers = 4;
+  int64_t hidden_size = 256;
+  int64_t num_attention_heads = 4;
+  int64_t seq_length = 256;   // also the number of learned positions
+  int64_t vocab_size = 256;
+  float layernorm_eps = 1e-5f;
+  DType dtype = DType::f32;   // compute dtype of weights and activations
+
+  int64_t ffn_hidden_size() const { return 4 * hidden_size; }
+  int64_t head_dim() const { return hidden_size / num_attention_heads; }
+  // Parameter count (REFERENCE.md formula, exact for this architecture).
+  int64_t num_parameters() const;
+  // Model FLOPs of one iteration over `batch` sequences, no recompute:
+  // 72·B·s·l·h²·(1 + s/(6h) + V/(12·l·h)) (Korthikanti et al., App. A).
+  double flops_per_iteration(int64_t batch) const;
+
+  // Throws UsageError with a one-line message naming the flag to fix.
+  void validate() const;
+  std::string summary() const;
+};
+
+}  // namespace trident::gpt

@@ -1,0 +1,79 @@
+#include "models/gpt/gpt_model.h"
+
+namespace trident::gpt {
+
+GptModel::GptModel(const GptConfig& cfg, uint64_t seed)
+    : cfg_(cfg), embedding_(cfg), final_ln_("final_ln", cfg.hidden_size, cfg.layernorm_eps, cfg.dtype) {
+  cfg.validate();
+  for (int64_t i = 0; i < cfg.num_layers; ++i) blocks_.push_back(std::make_unique<TransformerBlock>(i, cfg));
+  for (Param* p : params()) init_param(*p, seed);
+}
+
+std::vector<Param*> GptModel::params() {
+  std::vector<Param*> out = {&embedding_.word, &embedding_.position};
+  for (auto& block : blocks_)
+    for (Param* p : block->params()) out.push_back(p);
+  out.push_back(&final_ln_.weight);
+  out.push_back(&final_ln_.bias);
+  return out;
+}
+
+void GptModel::zero_grad() {
+  for (Param* p : params()) p->grad.zero_();
+}
+
+void GptModel::forward_trunk(backend::Backend& be, const Tensor& tokens, GptActivations& act) {
+  const int64_t B = tokens.size(0), T = tokens.size(1), C = cfg_.hidden_size;
+  TRIDENT_CHECK(T <= cfg_.seq_length, "sequence of ", T, " tokens for a model of ", cfg_.seq_length, " positions");
+  act.tokens = tokens;
+  act.embedded = Tensor::empty({B, T, C}, cfg_.dtype);
+  embedding_.forward(be, tokens, act.embedded);
+  act.blocks.resize(blocks_.size());
+  const Tensor* x = &act.embedded;
+  for (size_t i = 0; i < blocks_.size(); ++i) {
+    blocks_[i]->forward(be, *x, act.blocks[i]);
+    x = &act.blocks[i].out;
+  }
+  final_ln_.forward(be, x->view({B * T, C}), act.final_ln);
+}
+
+float GptModel::forward(backend::Backend& be, const Tensor& tokens, const Tensor& targets, GptActivations& act) {
+  forward_trunk(be, tokens, act);
+  const int64_t N = tokens.numel();
+  act.targets = targets;
+  act.probs = Tensor::empty({N, cfg_.vocab_size});
+  be.gemm(act.final_ln.out, false, embedding_.word.value, true, act.probs);  // logits = x · wteᵀ
+  act.losses = Tensor::empty({N});
+  be.cross_entropy_forward(act.probs, targets, act.losses);
+  double total = 0.0;
+  for (float l : act.losses.to_vector()) total += l;
+  return float(total / double(N));
+}
+
+void GptModel::backward(backend::Backend& be, GptActivations& act, float loss_grad) {
+  const int64_t B = act.tokens.size(0), T = act.tokens.size(1), C = cfg_.hidden_size, N = B * T;
+  Tensor& dlogits = act.probs;  // becomes the logits' gradient in place
+  be.cross_entropy_backward(dlogits, act.targets, loss_grad / float(N));
+  Tensor dx = Tensor::empty({N, C}, cfg_.dtype);
+  be.gemm(dlogits, false, embedding_.word.value, false, dx);                         // (N, C)
+  be.gemm(dlogits, true, act.final_ln.out, false, embedding_.word.grad, 1.f, 1.f);   // tied wte grad
+  const Tensor& last = blocks_.empty() ? act.embedded : act.blocks.back().out;
+  Tensor dblock = Tensor::empty({B, T, C}, cfg_.dtype);
+  final_ln_.backward(be, last.view({N, C}), act.final_ln, dx, dblock);
+  Tensor dprev = Tensor::empty({B, T, C}, cfg_.dtype);
+  for (size_t i = blocks_.size(); i-- > 0;) {
+    blocks_[i]->backward(be, act.blocks[i], dblock, dprev);
+    std::swap(dblock, dprev);
+  }
+  embedding_.backward(be, act.tokens, dblock);
+}
+
+Tensor GptModel::logits(backend::Backend& be, const Tensor& tokens) {
+  GptActivations act;
+  forward_trunk(be, tokens, act);
+  Tensor out = Tensor::empty({tokens.numel(), cfg_.vocab_size});
+  be.gemm(act.final_ln.out, false, embedding_.word.value, true, out);
+  return out;
+}
+
+}  // namespace trident::gpt

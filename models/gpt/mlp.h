@@ -1,0 +1,26 @@
+// MLP: fc1 (C -> 4C), tanh-GELU, fc2 (4C -> C) (GPT-2's c_fc / c_proj).
+#pragma once
+
+#include "models/gpt/config.h"
+#include "models/gpt/linear.h"
+
+namespace trident::gpt {
+
+class Mlp {
+ public:
+  struct Context {
+    Tensor fc1_out;  // (N, 4C) before GELU
+    Tensor act;      // (N, 4C) after GELU
+  };
+  Mlp(const std::string& name, const GptConfig& cfg);
+
+  // x (N, C) -> out (N, C)
+  void forward(backend::Backend& be, const Tensor& x, Context& ctx, Tensor& out);
+  // dout (N, C) -> dx (N, C)
+  void backward(backend::Backend& be, const Tensor& x, const Context& ctx, const Tensor& dout, Tensor& dx);
+
+  Linear fc1;  // (4C, C)
+  Linear fc2;  // (C, 4C), a residual projection
+};
+
+}  // namespace trident::gpt

@@ -1,0 +1,36 @@
+#include "models/gpt/self_attention.h"
+
+#include <cmath>
+
+namespace trident::gpt {
+
+SelfAttention::SelfAttention(const std::string& name, const GptConfig& cfg)
+    : qkv(name + ".qkv", cfg.hidden_size, 3 * cfg.hidden_size, 0.02f, cfg.dtype),
+      proj(name + ".proj", cfg.hidden_size, cfg.hidden_size, 0.02f / std::sqrt(2.f * float(cfg.num_layers)),
+           cfg.dtype),
+      n_heads(cfg.num_attention_heads) {}
+
+void SelfAttention::forward(backend::Backend& be, const Tensor& x, Context& ctx, Tensor& out) {
+  const int64_t B = x.size(0), T = x.size(1), C = x.size(2);
+  ctx.qkv = Tensor::empty({B, T, 3 * C}, x.dtype());
+  ctx.probs = Tensor::empty({B, n_heads, T, T});
+  ctx.y = Tensor::empty({B, T, C}, x.dtype());
+  Tensor qkv2d = ctx.qkv.view({B * T, 3 * C});
+  qkv.forward(be, x.view({B * T, C}), qkv2d);
+  be.attention_forward(ctx.qkv, int(n_heads), ctx.y, ctx.probs);
+  Tensor out2d = out.view({B * T, C});
+  proj.forward(be, ctx.y.view({B * T, C}), out2d);
+}
+
+void SelfAttention::backward(backend::Backend& be, const Tensor& x, const Context& ctx, const Tensor& dout,
+                             Tensor& dx) {
+  const int64_t B = x.size(0), T = x.size(1), C = x.size(2);
+  Tensor dy = Tensor::empty({B * T, C}, x.dtype());
+  proj.backward(be, ctx.y.view({B * T, C}), dout.view({B * T, C}), dy);
+  Tensor dqkv = Tensor::empty({B, T, 3 * C}, x.dtype());
+  be.attention_backward(dy.view({B, T, C}), ctx.qkv, ctx.probs, int(n_heads), dqkv);
+  Tensor dx2d = dx.view({B * T, C});
+  qkv.backward(be, x.view({B * T, C}), dqkv.view({B * T, 3 * C}), dx2d);
+}
+
+}  // namespace trident::gpt

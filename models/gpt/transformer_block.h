@@ -1,0 +1,38 @@
+// One pre-LN transformer block:
+//   h   = x + attn(ln1(x))
+//   out = h + mlp(ln2(h))
+#pragma once
+
+#include "models/gpt/layer_norm.h"
+#include "models/gpt/mlp.h"
+#include "models/gpt/self_attention.h"
+
+namespace trident::gpt {
+
+class TransformerBlock {
+ public:
+  struct Context {
+    Tensor x;  // (B, T, C) the block's input, kept for backward
+    LayerNorm::Context ln1;
+    SelfAttention::Context attn;
+    Tensor h;  // (B, T, C) after the attention residual
+    LayerNorm::Context ln2;
+    Mlp::Context mlp;
+    Tensor out;  // (B, T, C)
+  };
+  TransformerBlock(int64_t index, const GptConfig& cfg);
+
+  // x (B, T, C) -> ctx.out (B, T, C)
+  void forward(backend::Backend& be, const Tensor& x, Context& ctx);
+  // dout (B, T, C) -> dx (B, T, C)
+  void backward(backend::Backend& be, const Context& ctx, const Tensor& dout, Tensor& dx);
+
+  std::vector<Param*> params();
+
+  LayerNorm ln1;
+  SelfAttention attn;
+  LayerNorm ln2;
+  Mlp mlp;
+};
+
+}  // namespace trident::gpt

@@ -1,0 +1,35 @@
+// AdamW over a list of Params (the optimizer sees parameters, never a
+// model): β1 0.9, β2 0.95, ε 1e-8 by default; weight decay only on
+// parameters whose `weight_decay` flag is set (not biases, not norms).
+#pragma once
+
+#include <vector>
+
+#include "framework/backend/backend.h"
+#include "framework/core/param.h"
+
+namespace trident::optim {
+
+struct AdamWConfig {
+  float beta1 = 0.9f;
+  float beta2 = 0.95f;
+  float eps = 1e-8f;
+  float weight_decay = 0.1f;
+};
+
+class AdamW {
+ public:
+  AdamW(std::vector<Param*> params, AdamWConfig cfg);
+
+  // One update of every parameter from its main grad at learning rate `lr`.
+  void step(backend::Backend& be, float lr);
+  int64_t steps_taken() const { return step_; }
+
+ private:
+  std::vector<Param*> params_;
+  AdamWConfig cfg_;
+  std::vector<Tensor> m_, v_;  // f32 moments, one pair per param
+  int64_t step_ = 0;
+};
+
+}  // namespace trident::optim
