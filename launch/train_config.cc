@@ -8,6 +8,8 @@
 namespace trident::launch {
 
 void add_train_flags(CLI::App& app, TrainConfig& c) {
+  // A flag given twice takes its last value, so a wrapper's defaults can be overridden.
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_option("--num-layers", c.model.num_layers, "transformer layers")->capture_default_str();
   app.add_option("--hidden-size", c.model.hidden_size, "model width h")->capture_default_str();
   app.add_option("--num-attention-heads", c.model.num_attention_heads, "attention heads")->capture_default_str();

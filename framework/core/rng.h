@@ -20,6 +20,8 @@ class Philox {
   // The key is derived from the seed and a stream name (e.g. a parameter's
   // global name), so distinct tensors get independent streams.
   Philox(uint64_t seed, std::string_view stream);
+  // A raw Philox key, for the published known-answer tests.
+  Philox(uint32_t key0, uint32_t key1) : key0_(key0), key1_(key1) {}
 
   // Four 32-bit words for the 128-bit counter (c0 | c1 << 64).
   std::array<uint32_t, 4> bits(uint64_t c0, uint64_t c1 = 0) const;

@@ -1,0 +1,88 @@
+// Tokenizer, corpus loading and the layout-independent sampler.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "framework/core/error.h"
+#include "framework/data/byte_tokenizer.h"
+#include "framework/data/sampler.h"
+#include "framework/data/text_corpus.h"
+
+namespace trident::data {
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path temp_dir(const std::string& name) {
+  fs::path d = fs::temp_directory_path() / (name + "_" + std::to_string(::getpid()));
+  fs::remove_all(d);
+  fs::create_directories(d);
+  return d;
+}
+
+TEST(ByteTokenizer, RoundTripsAnyBytes) {
+  std::string text = "héllo\n%\0x";
+  text.push_back(char(0xFF));
+  const auto tokens = ByteTokenizer::encode(text);
+  EXPECT_EQ(tokens.size(), text.size());
+  EXPECT_EQ(tokens.back(), 255);
+  EXPECT_EQ(ByteTokenizer::decode(tokens), text);
+}
+
+TEST(TextCorpus, ReadsADirectoryInNameOrderSkippingIndexes) {
+  const fs::path d = temp_dir("trident_corpus");
+  std::ofstream(d / "b") << "second";
+  std::ofstream(d / "a") << "first ";
+  std::ofstream(d / "a.dat") << "INDEX";
+  fs::create_symlink(d / "a", d / "a.u8");
+  const TextCorpus c = TextCorpus::load(d.string(), 4);
+  EXPECT_EQ(std::string(c.bytes().begin(), c.bytes().end()), "first second");
+  EXPECT_EQ(c.files().size(), 2u);
+  fs::remove_all(d);
+}
+
+TEST(TextCorpus, MissingOrTooSmallDataIsAUsageError) {
+  const fs::path d = temp_dir("trident_corpus_bad");
+  EXPECT_THROW(TextCorpus::load((d / "nope.txt").string(), 1), UsageError);
+  std::ofstream(d / "empty.txt").close();
+  try {
+    TextCorpus::load((d / "empty.txt").string(), 17);
+    FAIL() << "an empty file must be rejected";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("--seq-length"), std::string::npos) << e.what();
+  }
+  fs::remove_all(d);
+}
+
+// Note [layout-independent sampling]: any split of the global batch into
+// pieces sees the same samples as the whole.
+TEST(GlobalBatchSampler, SplitsOfTheGlobalBatchSeeTheSameSamples) {
+  std::vector<uint8_t> text(5000);
+  for (size_t i = 0; i < text.size(); ++i) text[i] = uint8_t((i * 7919) % 251);
+  const GlobalBatchSampler sampler(text, 16, 42);
+  const int64_t G = 8;
+  Tensor in_all = Tensor::empty({G, 16}, DType::i32), tg_all = Tensor::empty({G, 16}, DType::i32);
+  sampler.fill(3, 0, G, in_all, tg_all);
+  for (int64_t first = 0; first < G; first += 2) {
+    Tensor in = Tensor::empty({2, 16}, DType::i32), tg = Tensor::empty({2, 16}, DType::i32);
+    sampler.fill(3, first, 2, in, tg);
+    for (int64_t i = 0; i < 32; ++i) {
+      ASSERT_EQ(in.data<int32_t>()[i], in_all.data<int32_t>()[first * 16 + i]);
+      ASSERT_EQ(tg.data<int32_t>()[i], tg_all.data<int32_t>()[first * 16 + i]);
+    }
+  }
+  // Targets are the inputs shifted by one byte of the corpus.
+  const int64_t start = sampler.window_start(3, 0);
+  EXPECT_EQ(in_all.data<int32_t>()[0], text[size_t(start)]);
+  EXPECT_EQ(tg_all.data<int32_t>()[0], text[size_t(start) + 1]);
+  EXPECT_EQ(tg_all.data<int32_t>()[14], in_all.data<int32_t>()[15]);
+  // Other iterations and seeds draw other windows; windows stay inside the text.
+  EXPECT_NE(sampler.window_start(4, 0), start);
+  EXPECT_NE(GlobalBatchSampler(text, 16, 43).window_start(3, 0), start);
+  for (int64_t it = 0; it < 200; ++it)
+    for (int64_t s = 0; s < G; ++s) ASSERT_LE(sampler.window_start(it, s) + 17, int64_t(text.size()));
+}
+
+}  // namespace
+}  // namespace trident::data

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Bad input to trident-train: each case must exit non-zero with exactly one
+# line on stderr that names the problem, print nothing on stdout, and write
+# nothing (the --metrics-file must not appear).
+# Usage: bad_input.sh <path to trident-train>
+set -u
+train=$1
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+: > "$work/empty.txt"
+printf 'tiny text corpus for a tiny model. %.0s' {1..40} > "$work/small.txt"
+failures=0
+
+# expect_error <substring expected in the message> <flags...>
+expect_error() {
+  local want=$1; shift
+  rm -f "$work/metrics.jsonl"
+  "$train" --data-path "$work/small.txt" --seq-length 16 --hidden-size 32 --num-layers 1 \
+           --num-attention-heads 2 --train-iters 2 --metrics-file "$work/metrics.jsonl" "$@" \
+           > "$work/out" 2> "$work/err"
+  local rc=$? lines
+  lines=$(wc -l < "$work/err")
+  if [ "$rc" -eq 0 ] || [ "$lines" -ne 1 ] || [ -s "$work/out" ] || ! grep -qF -- "$want" "$work/err" \
+     || [ -e "$work/metrics.jsonl" ]; then
+    echo "FAIL [$*]: exit $rc, $lines stderr line(s), expected one naming '$want'; stdout $(wc -c < "$work/out") bytes; metrics file $( [ -e "$work/metrics.jsonl" ] && echo written || echo absent)"
+    sed 's/^/    /' "$work/err"
+    failures=$((failures + 1))
+  else
+    echo "ok   [$*] -> $(cat "$work/err")"
+  fi
+}
+
+expect_error "--num-attention-heads" --hidden-size 30 --num-attention-heads 4
+expect_error "does not exist" --data-path "$work/missing.txt"
+expect_error "holds 0 bytes" --data-path "$work/empty.txt"
+expect_error "--micro-batch-size must be positive" --micro-batch-size 0
+expect_error "--train-iters must be positive" --train-iters -5
+expect_error "--hidden-size must be positive" --hidden-size 0
+expect_error "--num-layers must be positive" --num-layers -1
+expect_error "--seq-length must be positive" --seq-length 0
+expect_error "--global-batch-size" --global-batch-size 12 --micro-batch-size 8
+expect_error "--lr-decay-style" --lr-decay-style exponential
+expect_error "--no-such-flag" --no-such-flag 3
+expect_error "--lr = not-a-number" --lr not-a-number
+expect_error "cannot write --metrics-file" --metrics-file "$work/no/such/dir/m.jsonl"
+
+# And the good case writes one JSON object per iteration with the promised keys.
+"$train" --data-path "$work/small.txt" --seq-length 16 --hidden-size 32 --num-layers 1 --num-attention-heads 2 \
+         --micro-batch-size 2 --global-batch-size 4 --train-iters 3 --metrics-file "$work/metrics.jsonl" > "$work/out" 2>&1 \
+  || { echo "FAIL: the good run exited non-zero"; cat "$work/out"; failures=$((failures + 1)); }
+python3 - "$work/metrics.jsonl" <<'PY' || failures=$((failures + 1))
+import json, math, sys
+rows = [json.loads(line) for line in open(sys.argv[1])]
+assert [r["iteration"] for r in rows] == [1, 2, 3], rows
+for r in rows:
+    for key in ("loss", "lr", "grad_norm", "tokens_per_s"):
+        assert math.isfinite(r[key]) and r[key] >= 0, (key, r)
+print("ok   metrics file:", len(rows), "records with iteration, loss, lr, grad_norm, tokens_per_s")
+PY
+exit $((failures > 0))

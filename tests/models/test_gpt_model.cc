@@ -1,0 +1,99 @@
+// Whole-model properties that the PyTorch comparison does not cover:
+// micro-batch accumulation equals one big batch, and a finite-difference
+// check of the loss through every layer.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "framework/core/rng.h"
+#include "models/gpt/gpt_model.h"
+
+namespace trident::gpt {
+namespace {
+
+GptConfig tiny() {
+  GptConfig c;
+  c.num_layers = 2;
+  c.hidden_size = 12;
+  c.num_attention_heads = 3;
+  c.seq_length = 7;
+  c.vocab_size = 13;
+  return c;
+}
+
+void random_batch(int64_t B, int64_t T, int64_t V, uint64_t seed, Tensor& tokens, Tensor& targets) {
+  tokens = Tensor::empty({B, T}, DType::i32);
+  targets = Tensor::empty({B, T}, DType::i32);
+  const Philox rng(seed, "batch");
+  for (int64_t i = 0; i < B * T; ++i) {
+    tokens.data<int32_t>()[i] = int32_t(rng.below(uint64_t(V), uint64_t(i)));
+    targets.data<int32_t>()[i] = int32_t(rng.below(uint64_t(V), uint64_t(i), 1));
+  }
+}
+
+TEST(GptModel, TwoMicroBatchesEqualOneBatch) {
+  auto be = backend::make_cpu_backend(2);
+  GptModel whole(tiny(), 5), split(tiny(), 5);
+  Tensor tok, tgt;
+  random_batch(4, 7, 13, 1, tok, tgt);
+  GptActivations a;
+  whole.zero_grad();
+  const float loss = whole.forward(*be, tok, tgt, a);
+  whole.backward(*be, a, 1.f);
+  split.zero_grad();
+  float split_loss = 0.f;
+  for (int64_t mb = 0; mb < 2; ++mb) {
+    GptActivations act;
+    split_loss += 0.5f * split.forward(*be, tok.slice(2 * mb, 2 * mb + 2), tgt.slice(2 * mb, 2 * mb + 2), act);
+    split.backward(*be, act, 0.5f);
+  }
+  EXPECT_NEAR(split_loss, loss, 1e-6);
+  const auto pw = whole.params(), ps = split.params();
+  for (size_t i = 0; i < pw.size(); ++i) {
+    const auto gw = pw[i]->grad.to_vector(), gs = ps[i]->grad.to_vector();
+    for (size_t j = 0; j < gw.size(); ++j) ASSERT_NEAR(gs[j], gw[j], 1e-6 + 1e-5 * std::abs(gw[j])) << pw[i]->name;
+  }
+}
+
+// d loss / d θ by central differences for a few elements of every parameter.
+TEST(GptModel, GradientsMatchFiniteDifferences) {
+  auto be = backend::make_cpu_backend(1);
+  GptModel model(tiny(), 11);
+  Tensor tok, tgt;
+  random_batch(2, 7, 13, 2, tok, tgt);
+  model.zero_grad();
+  GptActivations a;
+  model.forward(*be, tok, tgt, a);
+  model.backward(*be, a, 1.f);
+  // f32 forward: the step trades rounding noise (~1e-7 · loss / eps) against
+  // truncation error (~eps² · f‴); 1e-2 was visibly biased on residual biases.
+  const float eps = 1e-3f;
+  for (Param* p : model.params()) {
+    for (int64_t k = 0; k < 3; ++k) {
+      const int64_t i = (k * 7919 + 3) % p->value.numel();
+      const float orig = p->value.item(i);
+      GptActivations tmp;
+      p->value.set(i, orig + eps);
+      const double up = model.forward(*be, tok, tgt, tmp);
+      p->value.set(i, orig - eps);
+      const double down = model.forward(*be, tok, tgt, tmp);
+      p->value.set(i, orig);
+      const double fd = (up - down) / (2.0 * eps);
+      const double analytic = p->grad.item(i);
+      EXPECT_NEAR(analytic, fd, 2e-4 + 2e-2 * std::abs(fd)) << p->name << "[" << i << "]";
+    }
+  }
+}
+
+TEST(GptModel, ParameterCountMatchesTheFormula) {
+  GptModel model(tiny(), 1);
+  int64_t n = 0;
+  for (Param* p : model.params()) n += p->value.numel();
+  EXPECT_EQ(n, tiny().num_parameters());
+  const GptConfig c = tiny();
+  const double h = double(c.hidden_size), l = double(c.num_layers);
+  EXPECT_NEAR(double(n), 12 * l * h * h * (1 + 13 / (12 * h) + double(c.vocab_size + c.seq_length) / (12 * l * h)) + 2 * h, 1e-6);
+}
+
+}  // namespace
+}  // namespace trident::gpt
