@@ -97,15 +97,15 @@ void convert(const void* src, DType st, void* dst, DType dt, size_t n) {
   };
   switch (dt) {
     case DType::f32:
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= 16384)
       for (size_t i = 0; i < n; ++i) static_cast<float*>(dst)[i] = load(i);
       break;
     case DType::f16:
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= 16384)
       for (size_t i = 0; i < n; ++i) static_cast<uint16_t*>(dst)[i] = f32_to_f16(load(i));
       break;
     case DType::bf16:
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= 16384)
       for (size_t i = 0; i < n; ++i) static_cast<uint16_t*>(dst)[i] = f32_to_bf16(load(i));
       break;
     case DType::i32:

@@ -24,7 +24,7 @@ void CpuBackend::adamw_update(Tensor& param, const Tensor& grad, Tensor& m, Tens
     const float gi = g[i];
     mp[i] = s.beta1 * mp[i] + (1.f - s.beta1) * gi;
     vp[i] = s.beta2 * vp[i] + (1.f - s.beta2) * gi * gi;
-    const float denom = std::sqrt(vp[i]) + s.eps;
+    const float denom = std::sqrt(vp[i]) * inv_sqrt_bias2 + s.eps;
     p[i] = p[i] * decay - step_size * mp[i] / denom;
   }
 }

@@ -1,0 +1,691 @@
+// Tests of every Backend operation of the CPU backend against plain float64
+// references written here as loop nests.
+//
+// Forward operations are compared elementwise with the reference on random
+// inputs, at an odd shape (primes such as 3×7×13, where tiling and indexing
+// bugs show) and at a GPT-sized one. Backward operations are compared with
+// central finite differences of the same float64 reference forward (Note
+// [finite differences]), so no analytic gradient formula is trusted twice.
+// Outputs start as NaN, so an element a kernel forgets to write fails;
+// weight gradients start from a known prefill, so they must accumulate.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <iomanip>
+#include <limits>
+#include <numeric>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "framework/backend/backend.h"
+#include "framework/core/error.h"
+#include "framework/core/tensor.h"
+
+namespace trident::backend {
+namespace {
+
+using Vec = std::vector<double>;
+
+// ---------------------------------------------------------------------------
+// Note [tolerances]
+// A value passes when |ours − ref| <= atol + rtol·|ref|. Per dtype, two rows:
+// - short: every output but a long gemm's. Elementwise ops, and also the
+//   sums inside layer norm, attention and the weight gradients (≤ 256
+//   terms): measured at under 0.3 of this bound on both shapes.
+// - long: gemm outputs with K >= 64, whose rounding grows like
+//   √K·ε·Σ|terms|; K = 256 reaches 1.4× the short bound.
+// bf16/f16 apply to gemm outputs stored in that dtype: the reference uses
+// the same rounded inputs, so what is left is the rounding of the output,
+// at most half an ulp: 2⁻⁸ relative for bf16, 2⁻¹¹ for f16 (rtol twice it).
+// sum_squares accumulates in f64, bounded by n·ε = 2²⁰·1.1e-16 ≈ 1e-10.
+struct Tolerance {
+  double atol, rtol;
+};
+enum class Reduction { short_, long_ };
+struct DTypeTolerance {
+  DType dtype;
+  Tolerance short_, long_;
+};
+constexpr DTypeTolerance kTolerances[] = {
+    {DType::f32, {1e-5, 1e-5}, {1e-4, 1e-4}},
+    {DType::bf16, {1e-4, 8e-3}, {1e-4, 8e-3}},
+    {DType::f16, {1e-4, 1e-3}, {1e-4, 1e-3}},
+};
+constexpr Tolerance kF64Accumulated{0.0, 1e-10};
+
+Tolerance tolerance(DType dtype, Reduction sums = Reduction::short_) {
+  for (const DTypeTolerance& row : kTolerances)
+    if (row.dtype == dtype) return sums == Reduction::long_ ? row.long_ : row.short_;
+  ADD_FAILURE() << "no tolerance for " << dtype_name(dtype);
+  return {0.0, 0.0};
+}
+
+// ---------------------------------------------------------------------------
+// Inputs and comparisons.
+
+// f32 tensor of N(mean, stddev) values: never all zeros, so a kernel that
+// writes nothing cannot pass.
+Tensor random_tensor(Shape shape, std::mt19937& rng, double mean = 0.0, double stddev = 1.0) {
+  Tensor t = Tensor::empty(std::move(shape));
+  std::normal_distribution<float> dist{float(mean), float(stddev)};
+  float* p = t.data<float>();
+  for (int64_t i = 0; i < t.numel(); ++i) p[i] = dist(rng);
+  return t;
+}
+
+// Outputs start as NaN: an element the kernel skips, or an output it reads
+// before overwriting, shows up as a NaN in the comparison.
+Tensor nan_tensor(Shape shape, DType dtype = DType::f32) {
+  Tensor t = Tensor::empty(std::move(shape));
+  float* p = t.data<float>();
+  for (int64_t i = 0; i < t.numel(); ++i) p[i] = std::numeric_limits<float>::quiet_NaN();
+  return dtype == DType::f32 ? t : t.to(dtype);  // not set() per element: each is an OpenMP region
+}
+
+// i32 ids uniform in [0, vocab).
+Tensor random_tokens(Shape shape, int32_t vocab, std::mt19937& rng) {
+  Tensor t = Tensor::empty(std::move(shape), DType::i32);
+  std::uniform_int_distribution<int32_t> dist(0, vocab - 1);
+  int32_t* p = t.data<int32_t>();
+  for (int64_t i = 0; i < t.numel(); ++i) p[i] = dist(rng);
+  return t;
+}
+
+std::vector<int32_t> to_ids(const Tensor& t) {
+  const int32_t* p = t.data<int32_t>();
+  return std::vector<int32_t>(p, p + t.numel());
+}
+
+Vec to_double(const Tensor& t) {
+  const std::vector<float> v = t.to_vector();
+  return Vec(v.begin(), v.end());
+}
+
+Vec plus(const Vec& a, const Vec& b) {
+  Vec out(a.size());
+  for (size_t i = 0; i < a.size(); ++i) out[i] = a[i] + b[i];
+  return out;
+}
+
+Vec gather(const Vec& v, const std::vector<size_t>& at) {
+  Vec out;
+  for (size_t i : at) out.push_back(v[i]);
+  return out;
+}
+
+// Elementwise |ours − ref| <= atol + rtol·|ref|, reporting the first bad
+// index. Fails too when the reference is all zeros: such a check would pass
+// a kernel that writes nothing.
+void expect_close(const Vec& ours, const Vec& ref, Tolerance tol, const std::string& what) {
+  ASSERT_EQ(ours.size(), ref.size()) << what;
+  double max_ref = 0.0;
+  for (double r : ref) max_ref = std::max(max_ref, std::abs(r));
+  EXPECT_GT(max_ref, 0.0) << what << ": the reference is all zeros, so the check proves nothing";
+  size_t bad = 0, first = 0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    const double err = std::abs(ours[i] - ref[i]);
+    if (!(err <= tol.atol + tol.rtol * std::abs(ref[i])) && bad++ == 0) first = i;  // NaN fails too
+  }
+  if (bad == 0) return;
+  ADD_FAILURE() << std::setprecision(9) << what << ": " << bad << " of " << ref.size()
+                << " elements outside atol " << tol.atol << " rtol " << tol.rtol << "; first at index "
+                << first << ": ours " << ours[first] << ", reference " << ref[first];
+}
+
+// Which elements a gradient check visits: all of a small tensor, `count`
+// random ones of a large one (each costs two reference forwards).
+std::vector<size_t> check_points(size_t n, std::mt19937& rng, size_t count = 24) {
+  std::vector<size_t> at;
+  if (n <= 2048) {
+    at.resize(n);
+    std::iota(at.begin(), at.end(), size_t(0));
+    return at;
+  }
+  std::uniform_int_distribution<size_t> pick(0, n - 1);
+  for (size_t k = 0; k < count; ++k) at.push_back(pick(rng));
+  return at;
+}
+
+// Note [finite differences]
+// The gradient of L(x) = Σ f(x)·R at the elements `at` of x, by central
+// differences of the float64 reference f. The sum runs over
+// (f(x + ε) − f(x − ε))·R, so outputs the step does not touch cancel exactly
+// instead of burying the difference in the rounding of a large sum. With
+// ε = 1e-6 in f64 the truncation error (ε²·f''') and the rounding error
+// (1e-16/ε) are both far below the f32 tolerances.
+Vec fd_gradient(const std::function<Vec(const Vec&)>& f, Vec x, const Vec& r, const std::vector<size_t>& at,
+                double eps = 1e-6) {
+  Vec grad;
+  for (size_t i : at) {
+    const double x0 = x[i];
+    x[i] = x0 + eps;
+    const Vec up = f(x);
+    x[i] = x0 - eps;
+    const Vec down = f(x);
+    x[i] = x0;
+    double d = 0.0;
+    for (size_t j = 0; j < up.size(); ++j) d += (up[j] - down[j]) * r[j];
+    grad.push_back(d / (2.0 * eps));
+  }
+  return grad;
+}
+
+// Checks an analytic gradient (f32, from a backward kernel) against finite
+// differences of the reference, at all or some elements.
+void expect_gradient(const Vec& analytic, const std::function<Vec(const Vec&)>& f, const Vec& x, const Vec& r,
+                     const std::vector<size_t>& at, Tolerance tol, const std::string& what) {
+  expect_close(gather(analytic, at), fd_gradient(f, x, r, at), tol, what + " vs finite differences");
+}
+
+// ---------------------------------------------------------------------------
+// float64 references: the formulas of backend.h as plain loops.
+
+// c = alpha·op(a)·op(b) + beta·c0 per batch; a is stored (M, K), or (K, M)
+// when transposed, b (K, N) or (N, K).
+Vec gemm_ref(const Vec& a, bool trans_a, const Vec& b, bool trans_b, const Vec& c0, int64_t batch, int64_t M,
+             int64_t K, int64_t N, double alpha, double beta) {
+  Vec c(size_t(batch * M * N));
+  for (int64_t z = 0; z < batch; ++z) {
+    const double* az = a.data() + z * M * K;
+    const double* bz = b.data() + z * K * N;
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t j = 0; j < N; ++j) {
+        double s = 0.0;
+        for (int64_t k = 0; k < K; ++k)
+          s += (trans_a ? az[k * M + i] : az[i * K + k]) * (trans_b ? bz[j * K + k] : bz[k * N + j]);
+        const size_t o = size_t((z * M + i) * N + j);
+        c[o] = alpha * s + (beta == 0.0 ? 0.0 : beta * c0[o]);  // beta = 0: c is not read
+      }
+  }
+  return c;
+}
+
+// out (B·T, C) = wte[token] + wpe[t].
+Vec embedding_ref(const std::vector<int32_t>& tokens, const Vec& wte, const Vec& wpe, int64_t T, int64_t C) {
+  Vec out(tokens.size() * size_t(C));
+  for (size_t bt = 0; bt < tokens.size(); ++bt)
+    for (int64_t c = 0; c < C; ++c)
+      out[bt * C + c] = wte[size_t(tokens[bt]) * C + c] + wpe[(bt % size_t(T)) * C + c];
+  return out;
+}
+
+// out (N, C) = (x − mean)·rstd·w + b per row, with the biased variance.
+Vec layernorm_ref(const Vec& x, const Vec& w, const Vec& b, int64_t C, double eps, Vec* mean = nullptr,
+                  Vec* rstd = nullptr) {
+  const size_t N = x.size() / size_t(C);
+  Vec out(x.size());
+  if (mean) mean->assign(N, 0.0);
+  if (rstd) rstd->assign(N, 0.0);
+  for (size_t n = 0; n < N; ++n) {
+    const double* row = x.data() + n * C;
+    double mu = 0.0, var = 0.0;
+    for (int64_t c = 0; c < C; ++c) mu += row[c];
+    mu /= double(C);
+    for (int64_t c = 0; c < C; ++c) var += (row[c] - mu) * (row[c] - mu);
+    const double rs = 1.0 / std::sqrt(var / double(C) + eps);
+    for (int64_t c = 0; c < C; ++c) out[n * C + c] = (row[c] - mu) * rs * w[c] + b[c];
+    if (mean) (*mean)[n] = mu;
+    if (rstd) (*rstd)[n] = rs;
+  }
+  return out;
+}
+
+double gelu_ref(double x) {
+  return 0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
+}
+
+Vec gelu_ref(const Vec& x) {
+  Vec out(x.size());
+  for (size_t i = 0; i < x.size(); ++i) out[i] = gelu_ref(x[i]);
+  return out;
+}
+
+// y (N, C) + b (C) broadcast over rows.
+Vec bias_add_ref(const Vec& y, const Vec& b) {
+  Vec out(y.size());
+  for (size_t i = 0; i < y.size(); ++i) out[i] = y[i] + b[i % b.size()];
+  return out;
+}
+
+// Causal attention: per (b, h, t) the softmax over j <= t of q_t·k_j/√D,
+// then Σ_j p_j·v_j. qkv (B, T, 3C) -> out (B, T, C); probs (B, H, T, T).
+Vec attention_ref(const Vec& qkv, int64_t B, int64_t T, int64_t C, int64_t H, Vec* probs = nullptr) {
+  const int64_t D = C / H;
+  auto at = [&](int64_t b, int64_t t, int64_t which, int64_t h, int64_t d) {
+    return qkv[size_t((b * T + t) * 3 * C + which * C + h * D + d)];
+  };
+  Vec out(size_t(B * T * C), 0.0);
+  if (probs) probs->assign(size_t(B * H * T * T), 0.0);
+  Vec p(static_cast<size_t>(T));
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t t = 0; t < T; ++t) {
+        double mx = -std::numeric_limits<double>::infinity();
+        for (int64_t j = 0; j <= t; ++j) {
+          double s = 0.0;
+          for (int64_t d = 0; d < D; ++d) s += at(b, t, 0, h, d) * at(b, j, 1, h, d);
+          p[j] = s / std::sqrt(double(D));
+          mx = std::max(mx, p[j]);
+        }
+        double sum = 0.0;
+        for (int64_t j = 0; j <= t; ++j) sum += p[j] = std::exp(p[j] - mx);
+        for (int64_t j = 0; j <= t; ++j) p[j] /= sum;
+        for (int64_t d = 0; d < D; ++d) {
+          double y = 0.0;
+          for (int64_t j = 0; j <= t; ++j) y += p[j] * at(b, j, 2, h, d);
+          out[size_t((b * T + t) * C + h * D + d)] = y;
+        }
+        if (probs)
+          for (int64_t j = 0; j <= t; ++j) (*probs)[size_t(((b * H + h) * T + t) * T + j)] = p[j];
+      }
+  return out;
+}
+
+// losses (N) = −log softmax(logits)[target]; probs (N, V) = softmax.
+Vec cross_entropy_ref(const Vec& logits, const std::vector<int32_t>& targets, int64_t V, Vec* probs = nullptr) {
+  const size_t N = targets.size();
+  Vec losses(N);
+  if (probs) probs->assign(logits.size(), 0.0);
+  for (size_t n = 0; n < N; ++n) {
+    const double* row = logits.data() + n * V;
+    double mx = row[0], sum = 0.0;
+    for (int64_t j = 1; j < V; ++j) mx = std::max(mx, row[j]);
+    for (int64_t j = 0; j < V; ++j) sum += std::exp(row[j] - mx);
+    losses[n] = std::log(sum) + mx - row[targets[n]];
+    if (probs)
+      for (int64_t j = 0; j < V; ++j) (*probs)[n * V + j] = std::exp(row[j] - mx) / sum;
+  }
+  return losses;
+}
+
+// ---------------------------------------------------------------------------
+
+class CpuKernels : public ::testing::Test {
+ protected:
+  std::unique_ptr<Backend> be = make_cpu_backend(2);
+  std::mt19937 rng{20240607};
+};
+
+// All four transpose combinations, 2-D and batched 3-D, with alpha ≠ 1 and
+// beta = 0 (c overwritten, even when it holds NaN: attention hands gemm
+// uninitialised scratch) and beta ≠ 0 (c accumulated). The alpha/beta pairs
+// run back to back on one shape, so a primitive cached without its scales
+// would give the wrong answer.
+TEST_F(CpuKernels, Gemm) {
+  struct Case {
+    const char* name;
+    bool batched;
+    int64_t batch, M, K, N;
+    Reduction sums;
+  };
+  const Case cases[] = {
+      {"odd 2-D", false, 1, 7, 13, 5, Reduction::short_},
+      {"GPT 2-D", false, 1, 128, 256, 96, Reduction::long_},
+      {"odd 3-D", true, 3, 7, 13, 5, Reduction::short_},
+      {"attention P·V 3-D", true, 8, 64, 64, 32, Reduction::long_},
+  };
+  const struct {
+    float alpha, beta;
+  } scalings[] = {{1.f, 0.f}, {-0.75f, 0.f}, {1.f, 1.f}, {0.5f, 1.f}, {1.5f, 0.25f}};
+  for (const Case& s : cases)
+    for (bool trans_a : {false, true})
+      for (bool trans_b : {false, true})
+        for (const auto& [alpha, beta] : scalings) {
+          std::ostringstream name;
+          name << s.name << " trans_a " << trans_a << " trans_b " << trans_b << " alpha " << alpha << " beta "
+               << beta;
+          SCOPED_TRACE(name.str());
+          auto shape = [&](int64_t rows, int64_t cols) {
+            return s.batched ? Shape{s.batch, rows, cols} : Shape{rows, cols};
+          };
+          Tensor a = random_tensor(trans_a ? shape(s.K, s.M) : shape(s.M, s.K), rng);
+          Tensor b = random_tensor(trans_b ? shape(s.N, s.K) : shape(s.K, s.N), rng);
+          Tensor c = beta == 0.f ? nan_tensor(shape(s.M, s.N)) : random_tensor(shape(s.M, s.N), rng);
+          const Vec c0 = to_double(c);
+          be->gemm(a, trans_a, b, trans_b, c, alpha, beta);
+          expect_close(to_double(c),
+                       gemm_ref(to_double(a), trans_a, to_double(b), trans_b, c0, s.batch, s.M, s.K, s.N, alpha,
+                                beta),
+                       tolerance(DType::f32, s.sums), "c");
+        }
+}
+
+// bf16/f16 inputs with f32 accumulation, into an f32 c or a c of the input
+// dtype. The reference takes the already-rounded inputs, so the f32 row of
+// the table applies to an f32 c and the dtype's row to a rounded one.
+TEST_F(CpuKernels, GemmReducedPrecision) {
+  struct Case {
+    const char* name;
+    int64_t M, K, N;
+    Reduction sums;
+  };
+  const Case cases[] = {{"odd", 7, 13, 5, Reduction::short_}, {"GPT", 128, 256, 96, Reduction::long_}};
+  for (DType in : {DType::bf16, DType::f16})
+    for (DType out : {DType::f32, in})
+      for (const Case& s : cases)
+        for (bool trans_a : {false, true})
+          for (bool trans_b : {false, true}) {
+            std::ostringstream name;
+            name << s.name << " " << dtype_name(in) << " -> " << dtype_name(out) << " trans_a " << trans_a
+                 << " trans_b " << trans_b;
+            SCOPED_TRACE(name.str());
+            Tensor a = random_tensor(trans_a ? Shape{s.K, s.M} : Shape{s.M, s.K}, rng).to(in);
+            Tensor b = random_tensor(trans_b ? Shape{s.N, s.K} : Shape{s.K, s.N}, rng).to(in);
+            Tensor c = nan_tensor({s.M, s.N}, out);
+            be->gemm(a, trans_a, b, trans_b, c, 1.f, 0.f);
+            expect_close(to_double(c),
+                         gemm_ref(to_double(a), trans_a, to_double(b), trans_b, {}, 1, s.M, s.K, s.N, 1.0, 0.0),
+                         out == DType::f32 ? tolerance(DType::f32, s.sums) : tolerance(out), "c");
+          }
+}
+
+// Forward: a gather and an add. Backward: the scatter-add of dout into the
+// rows of wte its tokens select (the odd vocabulary of 11 for 21 tokens
+// makes rows repeat, so the scatter must add, and leaves some rows unused)
+// and the sum over the batch into wpe, whose rows past T stay untouched.
+TEST_F(CpuKernels, Embedding) {
+  struct Case {
+    const char* name;
+    int64_t B, T, C, V, P;
+  };
+  const Case cases[] = {{"odd", 3, 7, 13, 11, 9}, {"GPT", 2, 64, 256, 1000, 128}};
+  for (const Case& s : cases) {
+    SCOPED_TRACE(s.name);
+    Tensor tokens = random_tokens({s.B, s.T}, int32_t(s.V), rng);  // (B, T) i32
+    Tensor wte = random_tensor({s.V, s.C}, rng);                   // (V, C)
+    Tensor wpe = random_tensor({s.P, s.C}, rng);                   // (P, C)
+    Tensor out = nan_tensor({s.B, s.T, s.C});                      // (B, T, C)
+    const std::vector<int32_t> ids = to_ids(tokens);
+    const Vec wte_d = to_double(wte), wpe_d = to_double(wpe);
+    be->embedding_forward(tokens, wte, wpe, out);
+    expect_close(to_double(out), embedding_ref(ids, wte_d, wpe_d, s.T, s.C), tolerance(DType::f32), "out");
+
+    // L = Σ out·R, so dout = R.
+    Tensor dout = random_tensor({s.B, s.T, s.C}, rng);
+    const Vec r = to_double(dout);
+    Tensor dwte = Tensor::zeros({s.V, s.C}), dwpe = Tensor::zeros({s.P, s.C});
+    be->embedding_backward(tokens, dout, dwte, dwpe);
+    const Vec g_wte = to_double(dwte), g_wpe = to_double(dwpe);
+    // Unused rows of a large vocabulary have a zero gradient; visit used ones.
+    std::vector<size_t> wte_points = check_points(size_t(s.V * s.C), rng);
+    if (s.V * s.C > 2048) {
+      std::uniform_int_distribution<int64_t> bt(0, s.B * s.T - 1), c(0, s.C - 1);
+      for (size_t& i : wte_points) i = size_t(ids[size_t(bt(rng))] * s.C + c(rng));
+    }
+    expect_gradient(
+        g_wte, [&](const Vec& w) { return embedding_ref(ids, w, wpe_d, s.T, s.C); }, wte_d, r, wte_points,
+        tolerance(DType::f32), "dwte");
+    expect_gradient(
+        g_wpe, [&](const Vec& w) { return embedding_ref(ids, wte_d, w, s.T, s.C); }, wpe_d, r,
+        check_points(size_t(s.P * s.C), rng), tolerance(DType::f32), "dwpe");
+
+    // Accumulation: a prefilled buffer ends as prefill + the same gradient.
+    Tensor acc_wte = random_tensor({s.V, s.C}, rng), acc_wpe = random_tensor({s.P, s.C}, rng);
+    const Vec pre_wte = to_double(acc_wte), pre_wpe = to_double(acc_wpe);
+    be->embedding_backward(tokens, dout, acc_wte, acc_wpe);
+    expect_close(to_double(acc_wte), plus(pre_wte, g_wte), tolerance(DType::f32), "dwte accumulates");
+    expect_close(to_double(acc_wpe), plus(pre_wpe, g_wpe), tolerance(DType::f32), "dwpe accumulates");
+  }
+  // Ids outside the vocabulary are an error, not an out-of-bounds read.
+  Tensor bad = Tensor::empty({1, 1}, DType::i32);
+  bad.data<int32_t>()[0] = 11;
+  Tensor out = Tensor::empty({1, 1, 13});
+  EXPECT_THROW(be->embedding_forward(bad, random_tensor({11, 13}, rng), random_tensor({9, 13}, rng), out), Error);
+}
+
+// Rows with a nonzero mean (0.5) and spread 2, so a one-pass variance
+// would cancel; weights around 1, biases around 0.
+TEST_F(CpuKernels, LayerNorm) {
+  struct Case {
+    const char* name;
+    int64_t B, T, C;
+  };
+  const Case cases[] = {{"odd", 3, 7, 13}, {"GPT", 2, 64, 256}};
+  const float eps = 1e-5f;
+  for (const Case& s : cases) {
+    SCOPED_TRACE(s.name);
+    const int64_t N = s.B * s.T;
+    Tensor x = random_tensor({s.B, s.T, s.C}, rng, 0.5, 2.0);  // (B, T, C)
+    Tensor w = random_tensor({s.C}, rng, 1.0, 0.3);             // (C)
+    Tensor b = random_tensor({s.C}, rng, 0.0, 0.5);             // (C)
+    Tensor out = nan_tensor({s.B, s.T, s.C});
+    Tensor mean = nan_tensor({N}), rstd = nan_tensor({N});
+    const Vec x_d = to_double(x), w_d = to_double(w), b_d = to_double(b);
+    Vec mean_ref, rstd_ref;
+    const Vec out_ref = layernorm_ref(x_d, w_d, b_d, s.C, double(eps), &mean_ref, &rstd_ref);
+    be->layernorm_forward(x, w, b, eps, out, mean, rstd);
+    const Tolerance tol = tolerance(DType::f32);
+    expect_close(to_double(out), out_ref, tol, "out");
+    expect_close(to_double(mean), mean_ref, tol, "mean");
+    expect_close(to_double(rstd), rstd_ref, tol, "rstd");
+
+    Tensor dout = random_tensor({s.B, s.T, s.C}, rng);  // L = Σ out·R
+    const Vec r = to_double(dout);
+    Tensor dx = nan_tensor({s.B, s.T, s.C});
+    Tensor dw = Tensor::zeros({s.C}), db = Tensor::zeros({s.C});
+    be->layernorm_backward(dout, x, w, mean, rstd, dx, dw, db);
+    const Vec g_w = to_double(dw), g_b = to_double(db);
+    expect_gradient(
+        to_double(dx), [&](const Vec& v) { return layernorm_ref(v, w_d, b_d, s.C, double(eps)); }, x_d, r,
+        check_points(x_d.size(), rng), tol, "dx");
+    expect_gradient(
+        g_w, [&](const Vec& v) { return layernorm_ref(x_d, v, b_d, s.C, double(eps)); }, w_d, r,
+        check_points(w_d.size(), rng), tol, "dw");
+    expect_gradient(
+        g_b, [&](const Vec& v) { return layernorm_ref(x_d, w_d, v, s.C, double(eps)); }, b_d, r,
+        check_points(b_d.size(), rng), tol, "db");
+
+    Tensor acc_w = random_tensor({s.C}, rng), acc_b = random_tensor({s.C}, rng);
+    const Vec pre_w = to_double(acc_w), pre_b = to_double(acc_b);
+    be->layernorm_backward(dout, x, w, mean, rstd, dx, acc_w, acc_b);
+    expect_close(to_double(acc_w), plus(pre_w, g_w), tol, "dw accumulates");
+    expect_close(to_double(acc_b), plus(pre_b, g_b), tol, "db accumulates");
+  }
+}
+
+// Inputs of spread 3 reach |x| ≈ 10, where the tanh saturates and the
+// kernel's exp clamps; the tolerance is the short one, as GELU is
+// elementwise.
+TEST_F(CpuKernels, Gelu) {
+  const std::pair<const char*, Shape> cases[] = {{"odd", {3, 7, 13}}, {"GPT MLP", {2, 64, 1024}}};
+  for (const auto& [name, shape] : cases) {
+    SCOPED_TRACE(name);
+    Tensor x = random_tensor(shape, rng, 0.0, 3.0);
+    Tensor out = nan_tensor(shape);
+    const Vec x_d = to_double(x);
+    be->gelu_forward(x, out);
+    expect_close(to_double(out), gelu_ref(x_d), tolerance(DType::f32), "out");
+
+    Tensor dout = random_tensor(shape, rng);  // L = Σ out·R
+    Tensor dx = nan_tensor(shape);
+    be->gelu_backward(x, dout, dx);
+    expect_gradient(
+        to_double(dx), [](const Vec& v) { return gelu_ref(v); }, x_d, to_double(dout),
+        check_points(x_d.size(), rng, 64), tolerance(DType::f32), "dx");
+  }
+}
+
+// bias_add adds in place; bias_backward sums the rows of dy into db.
+TEST_F(CpuKernels, Bias) {
+  const std::pair<const char*, Shape> cases[] = {{"odd", {3, 7, 13}}, {"GPT qkv", {2, 64, 768}}};
+  for (const auto& [name, shape] : cases) {
+    SCOPED_TRACE(name);
+    const int64_t C = shape.back();
+    Tensor y = random_tensor(shape, rng);  // (B, T, C)
+    Tensor b = random_tensor({C}, rng);  // (C)
+    const Vec y_d = to_double(y), b_d = to_double(b);
+    be->bias_add(y, b);
+    expect_close(to_double(y), bias_add_ref(y_d, b_d), tolerance(DType::f32), "y + b");
+
+    Tensor dy = random_tensor(shape, rng);  // L = Σ (y + b)·R
+    Tensor db = Tensor::zeros({C});
+    be->bias_backward(dy, db);
+    const Vec g_b = to_double(db);
+    expect_gradient(
+        g_b, [&](const Vec& v) { return bias_add_ref(y_d, v); }, b_d, to_double(dy), check_points(size_t(C), rng),
+        tolerance(DType::f32), "db");
+
+    Tensor acc = random_tensor({C}, rng);
+    const Vec pre = to_double(acc);
+    be->bias_backward(dy, acc);
+    expect_close(to_double(acc), plus(pre, g_b), tolerance(DType::f32), "db accumulates");
+  }
+}
+
+// The residual connection writes over one of its inputs: out may alias a or b.
+TEST_F(CpuKernels, Add) {
+  const std::pair<const char*, Shape> cases[] = {{"odd", {3, 7, 13}}, {"GPT", {2, 64, 256}}};
+  for (const auto& [name, shape] : cases) {
+    SCOPED_TRACE(name);
+    Tensor a = random_tensor(shape, rng), b = random_tensor(shape, rng);
+    const Vec a_d = to_double(a), b_d = to_double(b), ref = plus(a_d, b_d);
+    Tensor out = nan_tensor(shape);
+    be->add(a, b, out);
+    expect_close(to_double(out), ref, tolerance(DType::f32), "out separate");
+    be->add(a, b, a);
+    expect_close(to_double(a), ref, tolerance(DType::f32), "out aliasing a");
+    be->add(Tensor::from_vector(std::vector<float>(a_d.begin(), a_d.end()), shape), b, b);
+    expect_close(to_double(b), ref, tolerance(DType::f32), "out aliasing b");
+  }
+}
+
+// Causal self-attention: out and the saved probabilities (zero above the
+// diagonal), then dqkv against finite differences through Q, K and V. The
+// odd case checks every element of qkv, so causality is checked too: a
+// future key that leaked into an earlier output would change the gradient.
+TEST_F(CpuKernels, Attention) {
+  struct Case {
+    const char* name;
+    int64_t B, T, C, H;
+  };
+  const Case cases[] = {{"odd", 3, 7, 12, 3}, {"GPT", 2, 64, 256, 4}};
+  for (const Case& s : cases) {
+    SCOPED_TRACE(s.name);
+    const Tolerance tol = tolerance(DType::f32);
+    Tensor qkv = random_tensor({s.B, s.T, 3 * s.C}, rng);  // (B, T, 3C)
+    Tensor out = nan_tensor({s.B, s.T, s.C});               // (B, T, C)
+    Tensor probs = nan_tensor({s.B, s.H, s.T, s.T});        // (B, H, T, T)
+    const Vec qkv_d = to_double(qkv);
+    Vec probs_ref;
+    const Vec out_ref = attention_ref(qkv_d, s.B, s.T, s.C, s.H, &probs_ref);
+    be->attention_forward(qkv, int(s.H), out, probs);
+    expect_close(to_double(out), out_ref, tol, "out");
+    expect_close(to_double(probs), probs_ref, tol, "probs");
+
+    Tensor dout = random_tensor({s.B, s.T, s.C}, rng);  // L = Σ out·R
+    Tensor dqkv = nan_tensor({s.B, s.T, 3 * s.C});
+    be->attention_backward(dout, qkv, probs, int(s.H), dqkv);
+    std::vector<size_t> points = check_points(qkv_d.size(), rng);
+    if (qkv_d.size() > 2048) {  // a third each in the Q, K and V columns
+      std::uniform_int_distribution<int64_t> bt(0, s.B * s.T - 1), c(0, s.C - 1);
+      for (size_t k = 0; k < points.size(); ++k) points[k] = size_t(bt(rng) * 3 * s.C + int64_t(k % 3) * s.C + c(rng));
+    }
+    expect_gradient(
+        to_double(dqkv), [&](const Vec& v) { return attention_ref(v, s.B, s.T, s.C, s.H); }, qkv_d,
+        to_double(dout), points, tol, "dqkv");
+  }
+}
+
+// Loss = −log softmax[target], stable for logits far from zero (the third
+// case is shifted by +1000: exp of the raw logits would overflow).
+// Backward: scale·(softmax − onehot), which is also the finite-difference
+// gradient of scale·Σ loss.
+TEST_F(CpuKernels, CrossEntropy) {
+  struct Case {
+    const char* name;
+    int64_t N, V;
+    double shift, spread;
+  };
+  const Case cases[] = {
+      {"odd", 21, 13, 0.0, 2.0}, {"GPT", 128, 1024, 0.0, 2.0}, {"shifted by +1000", 21, 13, 1000.0, 4.0}};
+  const float scale = 0.37f;
+  for (const Case& s : cases) {
+    SCOPED_TRACE(s.name);
+    Tensor logits = random_tensor({s.N, s.V}, rng, s.shift, s.spread);  // (N, V)
+    Tensor targets = random_tokens({s.N}, int32_t(s.V), rng);           // (N) i32
+    Tensor losses = nan_tensor({s.N});                                  // (N)
+    const Vec logits_d = to_double(logits);
+    const std::vector<int32_t> ids = to_ids(targets);
+    Vec probs_ref;
+    const Vec losses_ref = cross_entropy_ref(logits_d, ids, s.V, &probs_ref);
+    be->cross_entropy_forward(logits, targets, losses);
+    expect_close(to_double(losses), losses_ref, tolerance(DType::f32), "losses");
+    expect_close(to_double(logits), probs_ref, tolerance(DType::f32), "softmax in place");
+
+    be->cross_entropy_backward(logits, targets, scale);
+    const Vec dlogits = to_double(logits);
+    Vec dlogits_ref = probs_ref;
+    for (size_t n = 0; n < ids.size(); ++n) dlogits_ref[n * s.V + ids[n]] -= 1.0;
+    for (double& d : dlogits_ref) d *= double(scale);
+    expect_close(dlogits, dlogits_ref, tolerance(DType::f32), "dlogits = scale·(p − onehot)");
+    std::vector<size_t> points = check_points(logits_d.size(), rng);
+    for (size_t n = 0; n < 4; ++n) points.push_back(n * s.V + size_t(ids[n]));  // target entries, where −1 lands
+    expect_gradient(
+        dlogits, [&](const Vec& v) { return cross_entropy_ref(v, ids, s.V); }, logits_d, Vec(ids.size(), scale),
+        points, tolerance(DType::f32), "dlogits");
+  }
+  Tensor logits = random_tensor({1, 13}, rng), losses = Tensor::empty({1});
+  Tensor bad = Tensor::empty({1}, DType::i32);
+  bad.data<int32_t>()[0] = 13;
+  EXPECT_THROW(be->cross_entropy_forward(logits, bad, losses), Error);
+}
+
+// Three successive steps against torch.optim.AdamW's arithmetic in f64,
+// so the moment updates and the step-dependent bias corrections are both
+// exercised: p ·= 1 − lr·wd; m = β₁m + (1 − β₁)g; v = β₂v + (1 − β₂)g²;
+// p −= lr/(1 − β₁ᵗ) · m / (√v/√(1 − β₂ᵗ) + eps).
+TEST_F(CpuKernels, AdamW) {
+  const std::pair<const char*, Shape> cases[] = {{"odd", {3, 7, 13}}, {"GPT", {768, 256}}};
+  AdamWStep step{.lr = 1e-2f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = 0.1f, .step = 0};
+  const double lr = step.lr, b1 = step.beta1, b2 = step.beta2, eps = step.eps, wd = step.weight_decay;
+  for (const auto& [name, shape] : cases) {
+    SCOPED_TRACE(name);
+    Tensor param = random_tensor(shape, rng);
+    Tensor m = Tensor::zeros(shape), v = Tensor::zeros(shape);
+    Vec p_ref = to_double(param), m_ref(p_ref.size(), 0.0), v_ref(p_ref.size(), 0.0);
+    for (int64_t t = 1; t <= 3; ++t) {
+      SCOPED_TRACE("step " + std::to_string(t));
+      Tensor grad = random_tensor(shape, rng);
+      const Vec g = to_double(grad);
+      step.step = t;
+      be->adamw_update(param, grad, m, v, step);
+      const double bias1 = 1.0 - std::pow(b1, double(t)), bias2 = 1.0 - std::pow(b2, double(t));
+      for (size_t i = 0; i < p_ref.size(); ++i) {
+        p_ref[i] *= 1.0 - lr * wd;
+        m_ref[i] = b1 * m_ref[i] + (1.0 - b1) * g[i];
+        v_ref[i] = b2 * v_ref[i] + (1.0 - b2) * g[i] * g[i];
+        p_ref[i] -= lr / bias1 * m_ref[i] / (std::sqrt(v_ref[i]) / std::sqrt(bias2) + eps);
+      }
+      expect_close(to_double(param), p_ref, tolerance(DType::f32), "param");
+      expect_close(to_double(m), m_ref, tolerance(DType::f32), "m");
+      expect_close(to_double(v), v_ref, tolerance(DType::f32), "v");
+    }
+  }
+}
+
+// Σ x² feeds the global gradient norm; it accumulates in f64, so it is held
+// to the f64 tolerance. scale multiplies in place.
+TEST_F(CpuKernels, SumSquaresAndScale) {
+  const std::pair<const char*, Shape> cases[] = {{"odd", {3, 7, 13}}, {"GPT", {1024, 1024}}};
+  for (const auto& [name, shape] : cases) {
+    SCOPED_TRACE(name);
+    Tensor x = random_tensor(shape, rng);
+    const Vec x_d = to_double(x);
+    double ref = 0.0;
+    for (double e : x_d) ref += e * e;
+    expect_close({be->sum_squares(x)}, {ref}, kF64Accumulated, "sum_squares");
+
+    const float s = -0.37f;
+    be->scale(x, s);
+    Vec scaled(x_d.size());
+    for (size_t i = 0; i < x_d.size(); ++i) scaled[i] = x_d[i] * double(s);
+    expect_close(to_double(x), scaled, tolerance(DType::f32), "scale");
+  }
+}
+
+}  // namespace
+}  // namespace trident::backend
