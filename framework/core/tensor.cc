@@ -1,5 +1,7 @@
 #include "framework/core/tensor.h"
 
+#include "framework/core/host_allocator.h"
+
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
@@ -22,12 +24,10 @@ std::string shape_str(const Shape& shape) {
 
 Storage::Storage(size_t bytes, Device device) : bytes_(bytes), device_(device) {
   TRIDENT_CHECK(device == Device::cpu, "device tensors need the CUDA backend");
-  const size_t rounded = (bytes + 63) / 64 * 64;
-  data_ = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
-  TRIDENT_CHECK(data_ != nullptr, "out of host memory allocating ", bytes, " bytes");
+  data_ = host_allocate(bytes);
 }
 
-Storage::~Storage() { std::free(data_); }
+Storage::~Storage() { host_free(data_, bytes_); }
 
 Tensor Tensor::empty(Shape shape, DType dtype, Device device) {
   for (int64_t d : shape) TRIDENT_CHECK(d >= 0, "negative dimension in shape ", shape_str(shape));

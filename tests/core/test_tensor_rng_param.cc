@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "framework/core/host_allocator.h"
 #include "framework/core/param.h"
 #include "framework/core/rng.h"
 #include "framework/core/tensor.h"
@@ -88,6 +89,29 @@ TEST(Param, ShardInitialisesToTheSliceOfTheWholeTensor) {
   double sum2 = 0;
   for (float v : whole.value.to_vector()) sum2 += double(v) * v;
   EXPECT_GT(sum2, 0.0);
+}
+
+}  // namespace
+}  // namespace trident
+
+namespace trident {
+namespace {
+
+TEST(HostAllocator, ReusesFreedBlocksOfTheSameSize) {
+  host_release_cache();
+  const HostAllocatorStats before = host_allocator_stats();
+  void* first = nullptr;
+  {
+    Tensor t = Tensor::empty({1000, 100});
+    first = t.raw();
+    EXPECT_GE(host_allocator_stats().in_use_bytes, before.in_use_bytes + 400000);
+  }
+  EXPECT_GE(host_allocator_stats().cached_bytes, 400000u);
+  Tensor again = Tensor::empty({100, 1000});  // same bytes, other shape
+  EXPECT_EQ(again.raw(), first);
+  Tensor other = Tensor::empty({1000, 101});
+  EXPECT_NE(other.raw(), first);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(other.raw()) % 64, 0u);
 }
 
 }  // namespace
