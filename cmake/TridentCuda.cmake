@@ -32,8 +32,12 @@ if(NOT TRIDENT_CUDA STREQUAL "OFF")
 endif()
 if(TRIDENT_WITH_CUDA)
   set(CMAKE_CUDA_ARCHITECTURES ${TRIDENT_CUDA_ARCHS})
-  set(CMAKE_CUDA_STANDARD 20)
   enable_language(CUDA)
+  # CMake 3.25 does not know nvcc's C++20 flag; teach it, then ask for C++20.
+  set(CMAKE_CUDA20_STANDARD_COMPILE_OPTION "-std=c++20")
+  set(CMAKE_CUDA20_EXTENSION_COMPILE_OPTION "-std=c++20")
+  set(CMAKE_CUDA_STANDARD 20)
+  set(CMAKE_CUDA_STANDARD_REQUIRED ON)
   add_library(trident_nccl UNKNOWN IMPORTED)
   set_target_properties(trident_nccl PROPERTIES IMPORTED_LOCATION ${TRIDENT_NCCL_LIBRARY}
                         INTERFACE_INCLUDE_DIRECTORIES ${TRIDENT_NCCL_INCLUDE})

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include "framework/backend/backend.h"
 #include "framework/core/error.h"
 
 namespace trident::launch {
@@ -32,6 +33,7 @@ void add_train_flags(CLI::App& app, TrainConfig& c) {
   app.add_option("--log-interval", c.log_interval, "iterations between log lines")->capture_default_str();
   app.add_option("--metrics-file", c.metrics_file, "write one JSON object per iteration to this file");
   app.add_option("--threads", c.threads, "CPU threads for this process (default: OMP_NUM_THREADS or all cores)");
+  app.add_option("--device", c.device, "auto, cpu or cuda (auto: a GPU when one is visible)")->capture_default_str();
 }
 
 optim::LrSchedule TrainConfig::lr_schedule() const {
@@ -59,6 +61,9 @@ void TrainConfig::validate_and_resolve() {
   TRIDENT_USAGE_CHECK(clip_grad >= 0.f, "--clip-grad must not be negative (0 turns clipping off), got ", clip_grad);
   TRIDENT_USAGE_CHECK(log_interval > 0, "--log-interval must be positive, got ", log_interval);
   TRIDENT_USAGE_CHECK(threads >= 0, "--threads must not be negative, got ", threads);
+  TRIDENT_USAGE_CHECK(device == "auto" || device == "cpu" || device == "cuda", "unknown --device '", device,
+                      "': use auto, cpu or cuda");
+  if (device == "auto") device = backend::cuda_device_count() > 0 ? "cuda" : "cpu";
   if (threads == 0) {
     const char* omp = std::getenv("OMP_NUM_THREADS");
     threads = omp && std::atoi(omp) > 0 ? std::atoi(omp) : int(std::max(1u, std::thread::hardware_concurrency()));

@@ -29,6 +29,9 @@ struct TrainConfig {
   int64_t log_interval = 10;
   std::string metrics_file;  // JSONL, one object per iteration; empty: none
   int threads = 0;           // 0: OMP_NUM_THREADS, else all hardware threads
+  std::string device = "auto";  // auto (a GPU when one is visible), cpu, cuda
+
+  Device resolved_device() const { return device == "cuda" ? Device::cuda : Device::cpu; }
 
   int64_t num_micro_batches() const { return global_batch_size / micro_batch_size; }
   optim::LrSchedule lr_schedule() const;

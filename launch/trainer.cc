@@ -12,13 +12,14 @@ Trainer::Trainer(TrainConfig cfg) : cfg_(std::move(cfg)) {
   cfg_.validate_and_resolve();
   schedule_ = cfg_.lr_schedule();
   corpus_ = data::TextCorpus::load(cfg_.data_path, size_t(cfg_.model.seq_length + 1));
+  backend_ = backend::make_backend(cfg_.resolved_device(), cfg_.threads);  // may refuse: no GPU
+  cfg_.model.device = cfg_.resolved_device();
   // Only once every input is known good is anything created on disk.
   if (!cfg_.metrics_file.empty()) {
     metrics_.open(cfg_.metrics_file, std::ios::trunc);
     TRIDENT_USAGE_CHECK(metrics_.good(), "cannot write --metrics-file '", cfg_.metrics_file,
                         "': check that its directory exists and is writable");
   }
-  backend_ = backend::make_cpu_backend(cfg_.threads);
   sampler_ = std::make_unique<data::GlobalBatchSampler>(corpus_.bytes(), cfg_.model.seq_length, cfg_.seed);
   model_ = std::make_unique<gpt::GptModel>(cfg_.model, cfg_.seed);
   optimizer_ = std::make_unique<optim::AdamW>(model_->params(), cfg_.adam);
@@ -37,6 +38,10 @@ IterationStats Trainer::step(int64_t iteration) {
   for (int64_t mb = 0; mb < n_mb; ++mb) {
     Tensor tokens = Tensor::empty({mbs, T}, DType::i32), targets = Tensor::empty({mbs, T}, DType::i32);
     sampler_->fill(iteration, mb * mbs, mbs, tokens, targets);
+    if (cfg_.model.device != Device::cpu) {
+      tokens = tokens.to(cfg_.model.device);
+      targets = targets.to(cfg_.model.device);
+    }
     gpt::GptActivations act;
     loss += model_->forward(*backend_, tokens, targets, act) / double(n_mb);
     model_->backward(*backend_, act, 1.f / float(n_mb));

@@ -5,8 +5,8 @@ namespace trident::optim {
 AdamW::AdamW(std::vector<Param*> params, AdamWConfig cfg) : params_(std::move(params)), cfg_(cfg) {
   for (Param* p : params_) {
     TRIDENT_CHECK(p->value.dtype() == DType::f32, "AdamW on ", p->name, ": f32 master weights are required");
-    m_.push_back(Tensor::zeros(p->value.shape()));
-    v_.push_back(Tensor::zeros(p->value.shape()));
+    m_.push_back(Tensor::zeros(p->value.shape(), DType::f32, p->value.device()));
+    v_.push_back(Tensor::zeros(p->value.shape(), DType::f32, p->value.device()));
   }
 }
 

@@ -92,4 +92,14 @@ class Backend {
 // The CPU backend with `threads` worker threads (the rank's share of cores).
 std::unique_ptr<Backend> make_cpu_backend(int threads);
 
+// Whether this build has the CUDA backend, and how many GPUs this process sees.
+bool cuda_backend_built();
+int cuda_device_count();  // 0 without the CUDA backend or without a GPU
+// The CUDA backend on GPU `device` (an index among the visible ones).
+// Throws UsageError when the build or the machine has no GPU.
+std::unique_ptr<Backend> make_cuda_backend(int device);
+
+// The backend for `device` (cpu, cuda); `threads` is the CPU thread budget.
+std::unique_ptr<Backend> make_backend(Device device, int threads, int cuda_device = 0);
+
 }  // namespace trident::backend

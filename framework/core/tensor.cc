@@ -1,5 +1,6 @@
 #include "framework/core/tensor.h"
 
+#include "framework/core/device_memory.h"
 #include "framework/core/host_allocator.h"
 
 #include <cstdlib>
@@ -23,11 +24,13 @@ std::string shape_str(const Shape& shape) {
 }
 
 Storage::Storage(size_t bytes, Device device) : bytes_(bytes), device_(device) {
-  TRIDENT_CHECK(device == Device::cpu, "device tensors need the CUDA backend");
-  data_ = host_allocate(bytes);
+  data_ = device == Device::cpu ? host_allocate(bytes) : device_memory(device).allocate(bytes);
 }
 
-Storage::~Storage() { host_free(data_, bytes_); }
+Storage::~Storage() {
+  if (device_ == Device::cpu) host_free(data_, bytes_);
+  else device_memory(device_).release(data_, bytes_);
+}
 
 Tensor Tensor::empty(Shape shape, DType dtype, Device device) {
   for (int64_t d : shape) TRIDENT_CHECK(d >= 0, "negative dimension in shape ", shape_str(shape));
@@ -72,15 +75,34 @@ Tensor Tensor::slice(int64_t begin, int64_t end) const {
   return t;
 }
 
-void Tensor::zero_() { std::memset(raw(), 0, bytes()); }
+void Tensor::zero_() {
+  if (device() == Device::cpu) std::memset(raw(), 0, bytes());
+  else device_memory(device()).zero(raw(), bytes());
+}
 
 void Tensor::copy_from(const Tensor& src) {
   TRIDENT_CHECK(src.numel() == numel(), "copy of ", shape_str(src.shape()), " into ", shape_str(shape_));
-  convert(src.raw(), src.dtype(), raw(), dtype_, size_t(numel()));
+  if (device() == Device::cpu && src.device() == Device::cpu) {
+    convert(src.raw(), src.dtype(), raw(), dtype_, size_t(numel()));
+    return;
+  }
+  if (src.dtype() != dtype_) {  // convert on the host side, then move
+    copy_from(src.device() == Device::cpu ? src.to(dtype_) : src.to(Device::cpu).to(dtype_));
+    return;
+  }
+  const Device dev = device() != Device::cpu ? device() : src.device();
+  device_memory(dev).copy(raw(), device(), src.raw(), src.device(), bytes());
 }
 
 Tensor Tensor::to(DType dtype) const {
+  TRIDENT_CHECK(device() == Device::cpu || dtype == dtype_, "dtype conversion of a device tensor");
   Tensor t = empty(shape_, dtype, device());
+  t.copy_from(*this);
+  return t;
+}
+
+Tensor Tensor::to(Device device) const {
+  Tensor t = empty(shape_, dtype_, device);
   t.copy_from(*this);
   return t;
 }
@@ -89,6 +111,7 @@ Tensor Tensor::clone() const { return to(dtype_); }
 
 float Tensor::item(int64_t i) const {
   TRIDENT_CHECK(i >= 0 && i < numel(), "index ", i, " of ", numel());
+  if (device() != Device::cpu) return view({numel()}).slice(i, i + 1).to(Device::cpu).item(0);
   float v;
   convert(static_cast<const char*>(raw()) + size_t(i) * dtype_size(dtype_), dtype_, &v, DType::f32, 1);
   return v;
@@ -96,10 +119,17 @@ float Tensor::item(int64_t i) const {
 
 void Tensor::set(int64_t i, float value) {
   TRIDENT_CHECK(i >= 0 && i < numel(), "index ", i, " of ", numel());
+  if (device() != Device::cpu) {
+    Tensor one = Tensor::from_vector({value}, {1}, dtype_);
+    Tensor dst = view({numel()}).slice(i, i + 1);
+    dst.copy_from(one);
+    return;
+  }
   convert(&value, DType::f32, static_cast<char*>(raw()) + size_t(i) * dtype_size(dtype_), dtype_, 1);
 }
 
 std::vector<float> Tensor::to_vector() const {
+  if (device() != Device::cpu) return to(Device::cpu).to_vector();
   std::vector<float> out(static_cast<size_t>(numel()));
   convert(raw(), dtype_, out.data(), DType::f32, out.size());
   return out;

@@ -72,10 +72,12 @@ class Tensor {
 
   void zero_();
   void copy_from(const Tensor& src);     // same shape; converts dtype
-  Tensor to(DType dtype) const;           // new tensor, converted
+  Tensor to(DType dtype) const;           // new tensor, converted (host tensors)
+  Tensor to(Device device) const;         // new tensor on `device`, same dtype
   Tensor clone() const;
 
   // Element access for tests and small host-side work; converts to float.
+  // On device tensors these copy through the host: slow, never in a loop.
   float item(int64_t flat_index) const;
   void set(int64_t flat_index, float value);
   std::vector<float> to_vector() const;

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "framework/core/dtype.h"
+#include "framework/core/tensor.h"
 
 namespace trident::gpt {
 
@@ -17,6 +18,7 @@ struct GptConfig {
   int64_t vocab_size = 256;
   float layernorm_eps = 1e-5f;
   DType dtype = DType::f32;   // compute dtype of weights and activations
+  Device device = Device::cpu;  // where weights and activations live (not part of the model's identity)
 
   int64_t ffn_hidden_size() const { return 4 * hidden_size; }
   int64_t head_dim() const { return hidden_size / num_attention_heads; }

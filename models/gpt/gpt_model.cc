@@ -6,7 +6,14 @@ GptModel::GptModel(const GptConfig& cfg, uint64_t seed)
     : cfg_(cfg), embedding_(cfg), final_ln_("final_ln", cfg.hidden_size, cfg.layernorm_eps, cfg.dtype) {
   cfg.validate();
   for (int64_t i = 0; i < cfg.num_layers; ++i) blocks_.push_back(std::make_unique<TransformerBlock>(i, cfg));
-  for (Param* p : params()) init_param(*p, seed);
+  // Initialised on the host (the counter-based generator), then moved.
+  for (Param* p : params()) {
+    init_param(*p, seed);
+    if (cfg.device != Device::cpu) {
+      p->value = p->value.to(cfg.device);
+      p->grad = Tensor::zeros(p->grad.shape(), DType::f32, cfg.device);
+    }
+  }
 }
 
 std::vector<Param*> GptModel::params() {
@@ -26,7 +33,7 @@ void GptModel::forward_trunk(backend::Backend& be, const Tensor& tokens, GptActi
   const int64_t B = tokens.size(0), T = tokens.size(1), C = cfg_.hidden_size;
   TRIDENT_CHECK(T <= cfg_.seq_length, "sequence of ", T, " tokens for a model of ", cfg_.seq_length, " positions");
   act.tokens = tokens;
-  act.embedded = Tensor::empty({B, T, C}, cfg_.dtype);
+  act.embedded = Tensor::empty({B, T, C}, cfg_.dtype, cfg_.device);
   embedding_.forward(be, tokens, act.embedded);
   act.blocks.resize(blocks_.size());
   const Tensor* x = &act.embedded;
@@ -41,9 +48,9 @@ float GptModel::forward(backend::Backend& be, const Tensor& tokens, const Tensor
   forward_trunk(be, tokens, act);
   const int64_t N = tokens.numel();
   act.targets = targets;
-  act.probs = Tensor::empty({N, cfg_.vocab_size});
+  act.probs = Tensor::empty({N, cfg_.vocab_size}, DType::f32, cfg_.device);
   be.gemm(act.final_ln.out, false, embedding_.word.value, true, act.probs);  // logits = x · wteᵀ
-  act.losses = Tensor::empty({N});
+  act.losses = Tensor::empty({N}, DType::f32, cfg_.device);
   be.cross_entropy_forward(act.probs, targets, act.losses);
   double total = 0.0;
   for (float l : act.losses.to_vector()) total += l;
@@ -54,13 +61,13 @@ void GptModel::backward(backend::Backend& be, GptActivations& act, float loss_gr
   const int64_t B = act.tokens.size(0), T = act.tokens.size(1), C = cfg_.hidden_size, N = B * T;
   Tensor& dlogits = act.probs;  // becomes the logits' gradient in place
   be.cross_entropy_backward(dlogits, act.targets, loss_grad / float(N));
-  Tensor dx = Tensor::empty({N, C}, cfg_.dtype);
+  Tensor dx = Tensor::empty({N, C}, cfg_.dtype, cfg_.device);
   be.gemm(dlogits, false, embedding_.word.value, false, dx);                         // (N, C)
   be.gemm(dlogits, true, act.final_ln.out, false, embedding_.word.grad, 1.f, 1.f);   // tied wte grad
   const Tensor& last = blocks_.empty() ? act.embedded : act.blocks.back().out;
-  Tensor dblock = Tensor::empty({B, T, C}, cfg_.dtype);
+  Tensor dblock = Tensor::empty({B, T, C}, cfg_.dtype, cfg_.device);
   final_ln_.backward(be, last.view({N, C}), act.final_ln, dx, dblock);
-  Tensor dprev = Tensor::empty({B, T, C}, cfg_.dtype);
+  Tensor dprev = Tensor::empty({B, T, C}, cfg_.dtype, cfg_.device);
   for (size_t i = blocks_.size(); i-- > 0;) {
     blocks_[i]->backward(be, act.blocks[i], dblock, dprev);
     std::swap(dblock, dprev);
@@ -71,7 +78,7 @@ void GptModel::backward(backend::Backend& be, GptActivations& act, float loss_gr
 Tensor GptModel::logits(backend::Backend& be, const Tensor& tokens) {
   GptActivations act;
   forward_trunk(be, tokens, act);
-  Tensor out = Tensor::empty({tokens.numel(), cfg_.vocab_size});
+  Tensor out = Tensor::empty({tokens.numel(), cfg_.vocab_size}, DType::f32, cfg_.device);
   be.gemm(act.final_ln.out, false, embedding_.word.value, true, out);
   return out;
 }

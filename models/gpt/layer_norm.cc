@@ -9,9 +9,9 @@ LayerNorm::LayerNorm(const std::string& name, int64_t hidden, float eps_, DType 
 
 void LayerNorm::forward(backend::Backend& be, const Tensor& x, Context& ctx) {
   const int64_t N = x.numel() / x.size(-1);
-  ctx.out = Tensor::empty(x.shape(), x.dtype());
-  ctx.mean = Tensor::empty({N});
-  ctx.rstd = Tensor::empty({N});
+  ctx.out = Tensor::empty(x.shape(), x.dtype(), x.device());
+  ctx.mean = Tensor::empty({N}, DType::f32, x.device());
+  ctx.rstd = Tensor::empty({N}, DType::f32, x.device());
   be.layernorm_forward(x, weight.value, bias.value, eps, ctx.out, ctx.mean, ctx.rstd);
 }
 

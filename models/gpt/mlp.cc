@@ -11,15 +11,15 @@ Mlp::Mlp(const std::string& name, const GptConfig& cfg)
 
 void Mlp::forward(backend::Backend& be, const Tensor& x, Context& ctx, Tensor& out) {
   const int64_t N = x.size(0), F = fc1.weight.value.size(0);
-  ctx.fc1_out = Tensor::empty({N, F}, x.dtype());
-  ctx.act = Tensor::empty({N, F}, x.dtype());
+  ctx.fc1_out = Tensor::empty({N, F}, x.dtype(), x.device());
+  ctx.act = Tensor::empty({N, F}, x.dtype(), x.device());
   fc1.forward(be, x, ctx.fc1_out);
   be.gelu_forward(ctx.fc1_out, ctx.act);
   fc2.forward(be, ctx.act, out);
 }
 
 void Mlp::backward(backend::Backend& be, const Tensor& x, const Context& ctx, const Tensor& dout, Tensor& dx) {
-  Tensor dact = Tensor::empty(ctx.act.shape(), x.dtype());
+  Tensor dact = Tensor::empty(ctx.act.shape(), x.dtype(), x.device());
   fc2.backward(be, ctx.act, dout, dact);
   be.gelu_backward(ctx.fc1_out, dact, dact);  // elementwise: safe in place
   fc1.backward(be, x, dact, dx);

@@ -12,9 +12,9 @@ SelfAttention::SelfAttention(const std::string& name, const GptConfig& cfg)
 
 void SelfAttention::forward(backend::Backend& be, const Tensor& x, Context& ctx, Tensor& out) {
   const int64_t B = x.size(0), T = x.size(1), C = x.size(2);
-  ctx.qkv = Tensor::empty({B, T, 3 * C}, x.dtype());
-  ctx.probs = Tensor::empty({B, n_heads, T, T});
-  ctx.y = Tensor::empty({B, T, C}, x.dtype());
+  ctx.qkv = Tensor::empty({B, T, 3 * C}, x.dtype(), x.device());
+  ctx.probs = Tensor::empty({B, n_heads, T, T}, DType::f32, x.device());
+  ctx.y = Tensor::empty({B, T, C}, x.dtype(), x.device());
   Tensor qkv2d = ctx.qkv.view({B * T, 3 * C});
   qkv.forward(be, x.view({B * T, C}), qkv2d);
   be.attention_forward(ctx.qkv, int(n_heads), ctx.y, ctx.probs);
@@ -25,9 +25,9 @@ void SelfAttention::forward(backend::Backend& be, const Tensor& x, Context& ctx,
 void SelfAttention::backward(backend::Backend& be, const Tensor& x, const Context& ctx, const Tensor& dout,
                              Tensor& dx) {
   const int64_t B = x.size(0), T = x.size(1), C = x.size(2);
-  Tensor dy = Tensor::empty({B * T, C}, x.dtype());
+  Tensor dy = Tensor::empty({B * T, C}, x.dtype(), x.device());
   proj.backward(be, ctx.y.view({B * T, C}), dout.view({B * T, C}), dy);
-  Tensor dqkv = Tensor::empty({B, T, 3 * C}, x.dtype());
+  Tensor dqkv = Tensor::empty({B, T, 3 * C}, x.dtype(), x.device());
   be.attention_backward(dy.view({B, T, C}), ctx.qkv, ctx.probs, int(n_heads), dqkv);
   Tensor dx2d = dx.view({B * T, C});
   qkv.backward(be, x.view({B * T, C}), dqkv.view({B * T, 3 * C}), dx2d);

@@ -15,12 +15,12 @@ void TransformerBlock::forward(backend::Backend& be, const Tensor& x, Context& c
   const int64_t B = x.size(0), T = x.size(1), C = x.size(2);
   ctx.x = x;
   ln1.forward(be, x, ctx.ln1);
-  ctx.h = Tensor::empty({B, T, C}, x.dtype());
+  ctx.h = Tensor::empty({B, T, C}, x.dtype(), x.device());
   attn.forward(be, ctx.ln1.out, ctx.attn, ctx.h);
   be.add(x, ctx.h, ctx.h);
   const Tensor h2d = ctx.h.view({B * T, C});
   ln2.forward(be, h2d, ctx.ln2);
-  ctx.out = Tensor::empty({B, T, C}, x.dtype());
+  ctx.out = Tensor::empty({B, T, C}, x.dtype(), x.device());
   Tensor out2d = ctx.out.view({B * T, C});
   mlp.forward(be, ctx.ln2.out, ctx.mlp, out2d);
   be.add(ctx.h, ctx.out, ctx.out);
@@ -30,13 +30,13 @@ void TransformerBlock::backward(backend::Backend& be, const Context& ctx, const 
   const int64_t B = ctx.x.size(0), T = ctx.x.size(1), C = ctx.x.size(2);
   const Tensor dout2d = dout.view({B * T, C});
   // MLP branch: dh = dout + ln2ᵀ(mlpᵀ(dout))
-  Tensor d_ln2 = Tensor::empty({B * T, C}, dout.dtype());
+  Tensor d_ln2 = Tensor::empty({B * T, C}, dout.dtype(), dout.device());
   mlp.backward(be, ctx.ln2.out, ctx.mlp, dout2d, d_ln2);
-  Tensor dh = Tensor::empty({B * T, C}, dout.dtype());
+  Tensor dh = Tensor::empty({B * T, C}, dout.dtype(), dout.device());
   ln2.backward(be, ctx.h.view({B * T, C}), ctx.ln2, d_ln2, dh);
   be.add(dh, dout2d, dh);
   // Attention branch: dx = dh + ln1ᵀ(attnᵀ(dh))
-  Tensor d_ln1 = Tensor::empty({B, T, C}, dout.dtype());
+  Tensor d_ln1 = Tensor::empty({B, T, C}, dout.dtype(), dout.device());
   attn.backward(be, ctx.ln1.out, ctx.attn, dh.view({B, T, C}), d_ln1);
   ln1.backward(be, ctx.x, ctx.ln1, d_ln1, dx);
   be.add(dx, dh, dx);

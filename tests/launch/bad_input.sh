@@ -42,6 +42,10 @@ expect_error "--global-batch-size" --global-batch-size 12 --micro-batch-size 8
 expect_error "--lr-decay-style" --lr-decay-style exponential
 expect_error "--no-such-flag" --no-such-flag 3
 expect_error "--lr = not-a-number" --lr not-a-number
+expect_error "unknown --device 'tpu'" --device tpu
+if ! command -v nvidia-smi >/dev/null || ! nvidia-smi -L >/dev/null 2>&1; then
+  expect_error "--device cpu" --device cuda   # no GPU here: the message must point to the CPU
+fi
 expect_error "cannot write --metrics-file" --metrics-file "$work/no/such/dir/m.jsonl"
 
 # And the good case writes one JSON object per iteration with the promised keys.

@@ -1,0 +1,87 @@
+#include "framework/backend/cuda/cuda_backend.h"
+
+#include "framework/backend/cuda/cuda_check.h"
+#include "framework/backend/cuda/device_allocator.h"
+#include "framework/core/device_memory.h"
+
+namespace trident::backend {
+
+bool cuda_backend_built() { return true; }
+
+int cuda_device_count() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    (void)cudaGetLastError();  // no driver or no GPU: not an error here
+    return 0;
+  }
+  return n;
+}
+
+std::unique_ptr<Backend> make_cuda_backend(int device) {
+  const int n = cuda_device_count();
+  TRIDENT_USAGE_CHECK(n > 0, "--device cuda was asked for but no GPU is visible to this process "
+                             "(check nvidia-smi and CUDA_VISIBLE_DEVICES), or use --device cpu");
+  TRIDENT_USAGE_CHECK(device >= 0 && device < n, "GPU ", device, " was asked for but only ", n,
+                      " are visible (CUDA_VISIBLE_DEVICES)");
+  return std::make_unique<cuda::CudaBackend>(device);
+}
+
+namespace cuda {
+namespace {
+
+cudaMemcpyKind copy_kind(Device dst, Device src) {
+  if (dst == Device::cpu) return src == Device::cpu ? cudaMemcpyHostToHost : cudaMemcpyDeviceToHost;
+  return src == Device::cpu ? cudaMemcpyHostToDevice : cudaMemcpyDeviceToDevice;
+}
+
+const DeviceMemoryOps kCudaMemory = {
+    [](size_t bytes) { return device_allocate(bytes); },
+    [](void* p, size_t bytes) { device_release(p, bytes); },
+    [](void* p, size_t bytes) { CUDA_CHECK(cudaMemset(p, 0, bytes)); },
+    [](void* dst, Device dd, const void* src, Device sd, size_t bytes) {
+      // cudaMemcpy on the legacy default stream waits for the compute
+      // stream's work (created blocking), so a copy sees finished results.
+      CUDA_CHECK(cudaMemcpy(dst, src, bytes, copy_kind(dd, sd)));
+    },
+};
+
+}  // namespace
+
+CudaBackend::CudaBackend(int device) : device_(device) {
+  CUDA_CHECK(cudaSetDevice(device));
+  CUDA_CHECK(cudaStreamCreate(&stream_));
+  CUBLAS_CHECK(cublasLtCreate(&lt_));
+  CUDA_CHECK(cudaMalloc(&workspace_, workspace_bytes_));
+  register_device_memory(Device::cuda, kCudaMemory);
+}
+
+CudaBackend::~CudaBackend() {
+  // Tensors may outlive the backend; only what it owns itself is freed here.
+  for (auto& [key, g] : gemm_cache_) {
+    cublasLtMatrixLayoutDestroy(g.a);
+    cublasLtMatrixLayoutDestroy(g.b);
+    cublasLtMatrixLayoutDestroy(g.c);
+    cublasLtMatmulDescDestroy(g.op);
+  }
+  scratch_.clear();
+  cudaFree(workspace_);
+  cublasLtDestroy(lt_);
+  cudaStreamDestroy(stream_);
+}
+
+std::string CudaBackend::name() const {
+  cudaDeviceProp prop{};
+  CUDA_CHECK(cudaGetDeviceProperties(&prop, device_));
+  return "cuda(" + std::to_string(device_) + ": " + prop.name + ")";
+}
+
+Tensor CudaBackend::scratch(int slot, Shape shape) {
+  if (scratch_.size() <= size_t(slot)) scratch_.resize(size_t(slot) + 1);
+  Tensor& buf = scratch_[size_t(slot)];
+  const int64_t n = shape_numel(shape);
+  if (!buf.defined() || buf.numel() < n) buf = Tensor::empty({n}, DType::f32, Device::cuda);
+  return buf.slice(0, n).view(std::move(shape));
+}
+
+}  // namespace cuda
+}  // namespace trident::backend

@@ -1,0 +1,135 @@
+// GELU, bias, residual add, scaling, column sums and the sum of squares.
+#include "framework/backend/cuda/cuda_backend.h"
+#include "framework/backend/cuda/launch_utils.cuh"
+
+#include <vector>
+
+namespace trident::backend::cuda {
+
+__global__ void sum_partials_kernel(const float* partial, int64_t chunks, int64_t cols, float* out);  // layernorm.cu
+
+namespace {
+
+constexpr float kSqrt2OverPi = 0.7978845608028654f;
+constexpr float kGeluCubic = 0.044715f;
+
+#define GRID_STRIDE(i, n) \
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n); i += int64_t(gridDim.x) * blockDim.x)
+
+__global__ void gelu_forward_kernel(const float* x, float* out, int64_t n) {
+  GRID_STRIDE(i, n) {
+    const float v = x[i];
+    out[i] = 0.5f * v * (1.f + tanhf(kSqrt2OverPi * (v + kGeluCubic * v * v * v)));
+  }
+}
+
+__global__ void gelu_backward_kernel(const float* x, const float* dout, float* dx, int64_t n) {
+  GRID_STRIDE(i, n) {
+    const float v = x[i];
+    const float t = tanhf(kSqrt2OverPi * (v + kGeluCubic * v * v * v));
+    const float dinner = kSqrt2OverPi * (1.f + 3.f * kGeluCubic * v * v);
+    dx[i] = dout[i] * (0.5f * (1.f + t) + 0.5f * v * (1.f - t * t) * dinner);
+  }
+}
+
+__global__ void bias_add_kernel(float* y, const float* b, int64_t n, int64_t C) {
+  GRID_STRIDE(i, n) y[i] += b[i % C];
+}
+
+__global__ void add_kernel(const float* a, const float* b, float* out, int64_t n) {
+  GRID_STRIDE(i, n) out[i] = a[i] + b[i];
+}
+
+__global__ void scale_kernel(float* x, float s, int64_t n) {
+  GRID_STRIDE(i, n) x[i] *= s;
+}
+
+__global__ void column_partials_kernel(const float* m, int64_t rows, int64_t cols, int64_t rows_per_chunk,
+                                       float* partial) {
+  const int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  if (c >= cols) return;
+  const int64_t r0 = blockIdx.y * rows_per_chunk, r1 = min(rows, r0 + rows_per_chunk);
+  float acc = 0.f;
+  for (int64_t r = r0; r < r1; ++r) acc += m[r * cols + c];
+  partial[blockIdx.y * cols + c] = acc;
+}
+
+// Per-block Σx² in f64 over a grid-stride range; the host adds the blocks in order.
+constexpr int kSumBlocks = 256;
+__global__ void sum_squares_kernel(const float* x, int64_t n, double* partial) {
+  __shared__ double warp_partial[kThreads / 32];
+  double acc = 0.0;
+  GRID_STRIDE(i, n) acc += double(x[i]) * double(x[i]);
+  for (int o = 16; o > 0; o >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, o);
+  if ((threadIdx.x & 31) == 0) warp_partial[threadIdx.x >> 5] = acc;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    double total = 0.0;
+    for (int w = 0; w < kThreads / 32; ++w) total += warp_partial[w];
+    partial[blockIdx.x] = total;
+  }
+}
+
+}  // namespace
+
+void CudaBackend::gelu_forward(const Tensor& x, Tensor& out) {
+  TRIDENT_CHECK(x.numel() == out.numel(), "gelu shapes");
+  gelu_forward_kernel<<<grid_for(x.numel()), kThreads, 0, stream_>>>(f32_in(x), f32_out(out), x.numel());
+  CUDA_CHECK_LAUNCH();
+}
+
+void CudaBackend::gelu_backward(const Tensor& x, const Tensor& dout, Tensor& dx) {
+  TRIDENT_CHECK(x.numel() == dout.numel() && x.numel() == dx.numel(), "gelu shapes");
+  gelu_backward_kernel<<<grid_for(x.numel()), kThreads, 0, stream_>>>(f32_in(x), f32_in(dout), f32_out(dx), x.numel());
+  CUDA_CHECK_LAUNCH();
+}
+
+void CudaBackend::bias_add(Tensor& y, const Tensor& b) {
+  TRIDENT_CHECK(y.size(-1) == b.numel(), "bias of ", b.numel(), " for rows of ", y.size(-1));
+  bias_add_kernel<<<grid_for(y.numel()), kThreads, 0, stream_>>>(f32_out(y), f32_in(b), y.numel(), b.numel());
+  CUDA_CHECK_LAUNCH();
+}
+
+void CudaBackend::column_sums_accumulate(const float* m, int64_t rows, int64_t cols, float* out) {
+  const int64_t chunks = rows < 64 ? (rows < 1 ? 1 : rows) : 64, rows_per_chunk = (rows + chunks - 1) / chunks;
+  Tensor partial = scratch(1, {chunks, cols});
+  const dim3 grid(unsigned((cols + kThreads - 1) / kThreads), unsigned(chunks));
+  column_partials_kernel<<<grid, kThreads, 0, stream_>>>(m, rows, cols, rows_per_chunk, f32_out(partial));
+  CUDA_CHECK_LAUNCH();
+  sum_partials_kernel<<<unsigned((cols + kThreads - 1) / kThreads), kThreads, 0, stream_>>>(f32_in(partial), chunks,
+                                                                                           cols, out);
+  CUDA_CHECK_LAUNCH();
+}
+
+void CudaBackend::bias_backward(const Tensor& dy, Tensor& db) {
+  const int64_t C = db.numel();
+  TRIDENT_CHECK(dy.size(-1) == C, "bias grad of ", C, " for rows of ", dy.size(-1));
+  column_sums_accumulate(f32_in(dy), dy.numel() / C, C, f32_out(db));
+}
+
+void CudaBackend::add(const Tensor& a, const Tensor& b, Tensor& out) {
+  TRIDENT_CHECK(a.numel() == b.numel() && a.numel() == out.numel(), "add shapes");
+  add_kernel<<<grid_for(a.numel()), kThreads, 0, stream_>>>(f32_in(a), f32_in(b), f32_out(out), a.numel());
+  CUDA_CHECK_LAUNCH();
+}
+
+void CudaBackend::scale(Tensor& x, float s) {
+  scale_kernel<<<grid_for(x.numel()), kThreads, 0, stream_>>>(f32_out(x), s, x.numel());
+  CUDA_CHECK_LAUNCH();
+}
+
+double CudaBackend::sum_squares(const Tensor& x) {
+  if (x.numel() == 0) return 0.0;
+  Tensor partial = scratch(2, {kSumBlocks * 2});  // kSumBlocks doubles in f32 slots
+  double* dev = reinterpret_cast<double*>(f32_out(partial));
+  sum_squares_kernel<<<kSumBlocks, kThreads, 0, stream_>>>(f32_in(x), x.numel(), dev);
+  CUDA_CHECK_LAUNCH();
+  std::vector<double> host(kSumBlocks);
+  CUDA_CHECK(cudaMemcpyAsync(host.data(), dev, sizeof(double) * kSumBlocks, cudaMemcpyDeviceToHost, stream_));
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+  double total = 0.0;
+  for (double v : host) total += v;
+  return total;
+}
+
+}  // namespace trident::backend::cuda

@@ -1,0 +1,25 @@
+// Device memory hooks. core must not depend on CUDA, yet a Tensor must be
+// able to allocate, zero and copy device memory; the CUDA backend installs
+// these functions when it starts (register_device_memory), and core calls
+// them. Without a registered backend, device tensors are an error.
+#pragma once
+
+#include <cstddef>
+
+#include "framework/core/tensor.h"
+
+namespace trident {
+
+struct DeviceMemoryOps {
+  void* (*allocate)(size_t bytes);
+  void (*release)(void* ptr, size_t bytes);
+  void (*zero)(void* ptr, size_t bytes);
+  // Any direction between host and this device (or within the device); synchronous.
+  void (*copy)(void* dst, Device dst_device, const void* src, Device src_device, size_t bytes);
+};
+
+void register_device_memory(Device device, const DeviceMemoryOps& ops);
+// The hooks for `device`; throws if no backend for it was started.
+const DeviceMemoryOps& device_memory(Device device);
+
+}  // namespace trident

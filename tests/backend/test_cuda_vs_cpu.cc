@@ -1,0 +1,192 @@
+// GPU tier (DESIGN.md "Tests"): every CUDA Backend operation against the
+// CPU backend on the same random inputs, then the whole GPT — loss,
+// every gradient and three AdamW steps — on both. Skipped, with the
+// reason, where no GPU is visible.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "framework/backend/backend.h"
+#include "models/gpt/gpt_model.h"
+#include "optim/adamw.h"
+
+namespace trident::backend {
+namespace {
+
+class CudaVsCpu : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (cuda_device_count() == 0) GTEST_SKIP() << "no GPU visible to this process: the CUDA backend was built but not run";
+    cpu = make_cpu_backend(2);
+    gpu = make_cuda_backend(0);
+  }
+  Tensor random(Shape shape, float lo = -1.f, float hi = 1.f) {
+    Tensor t = Tensor::empty(std::move(shape));
+    std::uniform_real_distribution<float> dist(lo, hi);
+    float* p = t.data<float>();
+    for (int64_t i = 0; i < t.numel(); ++i) p[i] = dist(gen);
+    return t;
+  }
+  Tensor tokens(Shape shape, int64_t vocab) {
+    Tensor t = Tensor::empty(std::move(shape), DType::i32);
+    std::uniform_int_distribution<int32_t> dist(0, int32_t(vocab - 1));
+    for (int64_t i = 0; i < t.numel(); ++i) t.data<int32_t>()[i] = dist(gen);
+    return t;
+  }
+  static Tensor dev(const Tensor& t) { return t.to(Device::cuda); }
+  // Every element: |gpu − cpu| <= atol + rtol·|cpu|; fails on an all-zero reference too.
+  static void expect_close(const Tensor& gpu_t, const Tensor& cpu_t, double atol, double rtol, const char* what) {
+    const auto g = gpu_t.to_vector(), c = cpu_t.to_vector();
+    ASSERT_EQ(g.size(), c.size()) << what;
+    double ref = 0.0;
+    for (size_t i = 0; i < c.size(); ++i) {
+      ref = std::max(ref, double(std::abs(c[i])));
+      ASSERT_TRUE(std::isfinite(g[i])) << what << "[" << i << "] is not finite";
+      ASSERT_LE(std::abs(double(g[i]) - double(c[i])), atol + rtol * std::abs(double(c[i])))
+          << what << "[" << i << "]: gpu " << g[i] << " cpu " << c[i];
+    }
+    ASSERT_GT(ref, 0.0) << what << ": the reference is all zeros";
+  }
+  std::mt19937 gen{2024};
+  std::unique_ptr<Backend> cpu, gpu;
+};
+
+TEST_F(CudaVsCpu, GemmAllTransposesAndBatches) {
+  for (int batch : {0, 5})
+    for (bool ta : {false, true})
+      for (bool tb : {false, true}) {
+        const int64_t M = 71, N = 229, K = 37;
+        auto shape = [&](int64_t r, int64_t c) { return batch ? Shape{batch, r, c} : Shape{r, c}; };
+        Tensor a = random(ta ? shape(K, M) : shape(M, K)), b = random(tb ? shape(N, K) : shape(K, N));
+        Tensor c = random(shape(M, N));
+        Tensor cg = dev(c);
+        cpu->gemm(a, ta, b, tb, c, 0.75f, 1.f);
+        gpu->gemm(dev(a), ta, dev(b), tb, cg, 0.75f, 1.f);
+        expect_close(cg, c, 1e-5, 1e-4, "gemm");
+      }
+}
+
+TEST_F(CudaVsCpu, EmbeddingLayerNormGeluBiasAdd) {
+  const int64_t B = 3, T = 7, C = 13, V = 11;
+  Tensor tok = tokens({B, T}, V), wte = random({V, C}), wpe = random({T + 2, C});
+  Tensor out = Tensor::empty({B, T, C}), outg = Tensor::empty({B, T, C}, DType::f32, Device::cuda);
+  cpu->embedding_forward(tok, wte, wpe, out);
+  gpu->embedding_forward(dev(tok), dev(wte), dev(wpe), outg);
+  expect_close(outg, out, 1e-6, 1e-6, "embedding");
+  Tensor dout = random({B, T, C}), dwte = random({V, C}), dwpe = random({T + 2, C});
+  Tensor dwteg = dev(dwte), dwpeg = dev(dwpe);
+  cpu->embedding_backward(tok, dout, dwte, dwpe);
+  gpu->embedding_backward(dev(tok), dev(dout), dwteg, dwpeg);
+  expect_close(dwteg, dwte, 1e-5, 1e-5, "dwte");
+  expect_close(dwpeg, dwpe, 1e-5, 1e-5, "dwpe");
+
+  const int64_t N = B * T;
+  Tensor x = random({N, C}, -3.f, 3.f), w = random({C}), b = random({C});
+  Tensor y = Tensor::empty({N, C}), mean = Tensor::empty({N}), rstd = Tensor::empty({N});
+  Tensor yg = dev(y), meang = dev(mean), rstdg = dev(rstd);
+  cpu->layernorm_forward(x, w, b, 1e-5f, y, mean, rstd);
+  gpu->layernorm_forward(dev(x), dev(w), dev(b), 1e-5f, yg, meang, rstdg);
+  expect_close(yg, y, 1e-5, 1e-5, "layernorm");
+  expect_close(rstdg, rstd, 1e-5, 1e-5, "rstd");
+  Tensor dy = random({N, C}), dx = Tensor::empty({N, C}), dw = random({C}), db = random({C});
+  Tensor dxg = dev(dx), dwg = dev(dw), dbg = dev(db);
+  cpu->layernorm_backward(dy, x, w, mean, rstd, dx, dw, db);
+  gpu->layernorm_backward(dev(dy), dev(x), dev(w), meang, rstdg, dxg, dwg, dbg);
+  expect_close(dxg, dx, 1e-5, 1e-4, "layernorm dx");
+  expect_close(dwg, dw, 1e-5, 1e-4, "layernorm dw");
+  expect_close(dbg, db, 1e-5, 1e-4, "layernorm db");
+
+  Tensor g = Tensor::empty({N, C}), gg = dev(g);
+  cpu->gelu_forward(x, g);
+  gpu->gelu_forward(dev(x), gg);
+  expect_close(gg, g, 1e-6, 1e-5, "gelu");
+  cpu->gelu_backward(x, dy, g);
+  gpu->gelu_backward(dev(x), dev(dy), gg);
+  expect_close(gg, g, 1e-6, 1e-5, "gelu backward");
+
+  Tensor yb = dev(y);
+  cpu->bias_add(y, b);
+  gpu->bias_add(yb, dev(b));
+  expect_close(yb, y, 1e-6, 1e-6, "bias_add");
+  Tensor dbias = random({C}), dbiasg = dev(dbias);
+  cpu->bias_backward(dy, dbias);
+  gpu->bias_backward(dev(dy), dbiasg);
+  expect_close(dbiasg, dbias, 1e-5, 1e-5, "bias_backward");
+  Tensor s = Tensor::empty({N, C}), sg = dev(s);
+  cpu->add(x, dy, s);
+  gpu->add(dev(x), dev(dy), sg);
+  expect_close(sg, s, 0, 0, "add");
+  EXPECT_NEAR(gpu->sum_squares(dev(x)) / cpu->sum_squares(x), 1.0, 1e-12);
+}
+
+TEST_F(CudaVsCpu, AttentionAndCrossEntropy) {
+  for (auto [B, T, C, H] : {std::tuple<int64_t, int64_t, int64_t, int64_t>{3, 7, 12, 3}, {2, 64, 256, 4}}) {
+    Tensor qkv = random({B, T, 3 * C}), out = Tensor::empty({B, T, C}), probs = Tensor::empty({B, H, T, T});
+    Tensor outg = dev(out), probsg = dev(probs);
+    cpu->attention_forward(qkv, int(H), out, probs);
+    gpu->attention_forward(dev(qkv), int(H), outg, probsg);
+    expect_close(probsg, probs, 1e-6, 1e-4, "attention probs");
+    expect_close(outg, out, 1e-5, 1e-4, "attention out");
+    Tensor dout = random({B, T, C}), dqkv = Tensor::empty({B, T, 3 * C}), dqkvg = dev(dqkv);
+    cpu->attention_backward(dout, qkv, probs, int(H), dqkv);
+    gpu->attention_backward(dev(dout), dev(qkv), probsg, int(H), dqkvg);
+    expect_close(dqkvg, dqkv, 1e-5, 1e-4, "attention dqkv");
+  }
+  const int64_t N = 37, V = 300;
+  Tensor logits = random({N, V}, -5.f, 5.f), targets = tokens({N}, V), losses = Tensor::empty({N});
+  Tensor lg = dev(logits), lossg = dev(losses);
+  cpu->cross_entropy_forward(logits, targets, losses);
+  gpu->cross_entropy_forward(lg, dev(targets), lossg);
+  expect_close(lg, logits, 1e-7, 1e-5, "softmax");
+  expect_close(lossg, losses, 1e-6, 1e-5, "loss");
+  cpu->cross_entropy_backward(logits, targets, 0.25f);
+  gpu->cross_entropy_backward(lg, dev(targets), 0.25f);
+  expect_close(lg, logits, 1e-7, 1e-5, "dlogits");
+}
+
+TEST_F(CudaVsCpu, AdamWThreeSteps) {
+  Tensor p = random({1000}), m = Tensor::zeros({1000}), v = Tensor::zeros({1000});
+  Tensor pg = dev(p), mg = dev(m), vg = dev(v);
+  for (int64_t step = 1; step <= 3; ++step) {
+    Tensor g = random({1000});
+    const AdamWStep s{1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, step};
+    cpu->adamw_update(p, g, m, v, s);
+    gpu->adamw_update(pg, dev(g), mg, vg, s);
+  }
+  expect_close(pg, p, 1e-6, 1e-5, "adamw param");
+  expect_close(vg, v, 1e-7, 1e-5, "adamw v");
+}
+
+// The model itself: the same weights, batch and optimizer on both backends.
+TEST_F(CudaVsCpu, GptLossGradientsAndAdamWSteps) {
+  gpt::GptConfig cfg;
+  cfg.num_layers = 2;
+  cfg.hidden_size = 64;
+  cfg.num_attention_heads = 4;
+  cfg.seq_length = 32;
+  gpt::GptConfig gcfg = cfg;
+  gcfg.device = Device::cuda;
+  gpt::GptModel mc(cfg, 3), mg(gcfg, 3);
+  Tensor tok = tokens({4, 32}, 256), tgt = tokens({4, 32}, 256);
+  Tensor tokg = dev(tok), tgtg = dev(tgt);
+  optim::AdamW oc(mc.params(), {}), og(mg.params(), {});
+  for (int step = 0; step < 3; ++step) {
+    mc.zero_grad();
+    mg.zero_grad();
+    gpt::GptActivations ac, ag;
+    const float lc = mc.forward(*cpu, tok, tgt, ac), lg = mg.forward(*gpu, tokg, tgtg, ag);
+    EXPECT_NEAR(lg, lc, 1e-5 * lc) << "step " << step;
+    mc.backward(*cpu, ac, 1.f);
+    mg.backward(*gpu, ag, 1.f);
+    if (step == 0) {
+      const auto pc = mc.params(), pg = mg.params();
+      for (size_t i = 0; i < pc.size(); ++i) expect_close(pg[i]->grad, pc[i]->grad, 1e-6, 1e-3, pc[i]->name.c_str());
+    }
+    oc.step(*cpu, 1e-3f);
+    og.step(*gpu, 1e-3f);
+  }
+}
+
+}  // namespace
+}  // namespace trident::backend
