@@ -27,23 +27,27 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--iters", type=int, default=10)
     ap.add_argument("--data-path", default="/usr/share/games/fortunes")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--global-batch-size", type=int, default=0)  # accepted for flag parity; one micro-batch
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     L, C, H, T, B, V = args.num_layers, args.hidden_size, args.num_attention_heads, args.seq_length, args.micro_batch_size, 256
 
+    dev = torch.device(args.device)
+
     def normal(*shape, std=0.02):
-        return (torch.randn(*shape) * std).requires_grad_(True)
+        return (torch.randn(*shape, device=dev) * std).requires_grad_(True)
 
     p = {"embedding.word_embeddings.weight": normal(V, C), "embedding.position_embeddings.weight": normal(T, C),
-         "final_ln.weight": torch.ones(C, requires_grad=True), "final_ln.bias": torch.zeros(C, requires_grad=True)}
+         "final_ln.weight": torch.ones(C, device=dev, requires_grad=True), "final_ln.bias": torch.zeros(C, device=dev, requires_grad=True)}
     for i in range(L):
         for n, shape in (("attn.qkv", (3 * C, C)), ("attn.proj", (C, C)), ("mlp.fc1", (4 * C, C)), ("mlp.fc2", (C, 4 * C))):
             p[f"layers.{i}.{n}.weight"] = normal(*shape)
-            p[f"layers.{i}.{n}.bias"] = torch.zeros(shape[0], requires_grad=True)
+            p[f"layers.{i}.{n}.bias"] = torch.zeros(shape[0], device=dev, requires_grad=True)
         for n in ("ln1", "ln2"):
-            p[f"layers.{i}.{n}.weight"] = torch.ones(C, requires_grad=True)
-            p[f"layers.{i}.{n}.bias"] = torch.zeros(C, requires_grad=True)
+            p[f"layers.{i}.{n}.weight"] = torch.ones(C, device=dev, requires_grad=True)
+            p[f"layers.{i}.{n}.bias"] = torch.zeros(C, device=dev, requires_grad=True)
     opt = torch.optim.AdamW(list(p.values()), lr=1e-3, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.1)
 
     files = sorted(f for f in os.listdir(args.data_path)
@@ -53,7 +57,7 @@ def main():
 
     def step():
         starts = torch.randint(0, len(data) - T - 1, (B,))
-        window = torch.stack([data[s:s + T + 1] for s in starts])
+        window = torch.stack([data[s:s + T + 1] for s in starts]).to(dev)
         opt.zero_grad(set_to_none=True)
         _, loss = gpt_loss(p, window[:, :-1], window[:, 1:], L, H, 1e-5)
         loss.backward()
@@ -66,13 +70,13 @@ def main():
     times, loss = [], float("nan")
     for _ in range(args.iters):
         t0 = time.perf_counter()
-        loss = step()
+        loss = step()  # .item() synchronises the device
         times.append(time.perf_counter() - t0)
     assert math.isfinite(loss) and loss < math.log(V), f"PyTorch did not train: loss {loss}"
     times.sort()
     median = times[len(times) // 2]
     flops = 72 * B * T * L * C * C * (1 + T / (6 * C) + V / (12 * L * C))
-    print(json.dumps({"bench": "train", "impl": "pytorch", "version": torch.__version__, "dtype": "f32",
+    print(json.dumps({"bench": "train", "impl": "pytorch", "device": args.device, "version": torch.__version__, "dtype": "f32",
                       "threads": args.threads, "layers": L, "hidden": C, "heads": H, "seq": T, "batch": B, "vocab": V,
                       "ms_per_iter": median * 1e3, "tokens_per_s": B * T / median,
                       "model_gflops": flops / median * 1e-9, "loss": loss}))

@@ -24,23 +24,29 @@ using Clock = std::chrono::steady_clock;
 
 // f32 GEMM peak of this backend: the best of several n×n×n products.
 double measure_gemm_peak_gflops(trident::backend::Backend& be, int64_t n) {
-  trident::Tensor a = trident::Tensor::empty({n, n}), b = trident::Tensor::empty({n, n}), c = trident::Tensor::empty({n, n});
+  trident::Tensor a = trident::Tensor::empty({n, n}), b = trident::Tensor::empty({n, n});
   std::mt19937 gen(1);
   std::uniform_real_distribution<float> dist(-1.f, 1.f);
   float* ap = a.data<float>();
   float* bp = b.data<float>();
   for (int64_t i = 0; i < n * n; ++i) { ap[i] = dist(gen); bp[i] = dist(gen); }
+  const trident::Tensor ad = a.to(be.device()), bd = b.to(be.device());
+  trident::Tensor c = trident::Tensor::empty({n, n}, trident::DType::f32, be.device());
+  be.gemm(ad, false, bd, false, c);  // warm-up: primitive creation, algorithm choice
+  be.synchronize();
   double best = 1e30;
   for (int rep = 0; rep < 6; ++rep) {
     const auto t0 = Clock::now();
-    be.gemm(a, false, b, false, c);
+    be.gemm(ad, false, bd, false, c);
+    be.synchronize();
     best = std::min(best, std::chrono::duration<double>(Clock::now() - t0).count());
   }
+  const std::vector<float> ch = c.to_vector();
   for (int64_t k = 0; k < 8; ++k) {  // verify a few entries in float64
     const int64_t i = (k * 131) % n, j = (k * 71 + 5) % n;
     double ref = 0.0;
     for (int64_t l = 0; l < n; ++l) ref += double(ap[i * n + l]) * double(bp[l * n + j]);
-    TRIDENT_CHECK(std::abs(ref - c.data<float>()[i * n + j]) < 1e-3 * std::sqrt(double(n)), "GEMM check failed");
+    TRIDENT_CHECK(std::abs(ref - ch[size_t(i * n + j)]) < 1e-3 * std::sqrt(double(n)), "GEMM check failed");
   }
   return 2.0 * double(n) * double(n) * double(n) / best * 1e-9;
 }
@@ -67,7 +73,7 @@ int main(int argc, char** argv) {
 
   trident::init_logging(0, false);
   trident::launch::Trainer trainer(cfg);
-  const double peak = measure_gemm_peak_gflops(trainer.backend(), 1024);
+  const double peak = measure_gemm_peak_gflops(trainer.backend(), trainer.backend().device() == trident::Device::cpu ? 1024 : 8192);
   for (int it = 1; it <= warmup; ++it) trainer.step(it);
   std::vector<double> times;
   double loss = 0.0;
@@ -82,7 +88,7 @@ int main(int argc, char** argv) {
   const double flops = cfg.model.flops_per_iteration(cfg.global_batch_size);
   const double tokens = double(cfg.global_batch_size * cfg.model.seq_length);
   const nlohmann::json line = {
-      {"bench", "train"},          {"impl", "trident"},
+      {"bench", "train"},          {"impl", "trident"}, {"device", trainer.backend().name()},
       {"dtype", "f32"},            {"threads", cfg.threads},
       {"layers", cfg.model.num_layers}, {"hidden", cfg.model.hidden_size},
       {"heads", cfg.model.num_attention_heads}, {"seq", cfg.model.seq_length},

@@ -52,6 +52,7 @@ IterationStats Trainer::step(int64_t iteration) {
   s.grad_norm = optim::clip_grad_norm(*backend_, model_->params(), cfg_.clip_grad);
   s.lr = schedule_.at(iteration);
   optimizer_->step(*backend_, s.lr);
+  backend_->synchronize();  // the time below covers the device's work too
   s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   s.tokens_per_s = double(cfg_.global_batch_size * T) / s.seconds;
   s.tflops = cfg_.model.flops_per_iteration(cfg_.global_batch_size) / s.seconds * 1e-12;

@@ -32,6 +32,9 @@ class Backend {
   virtual ~Backend() = default;
   virtual Device device() const = 0;
   virtual std::string name() const = 0;
+  // Waits until all work issued so far has finished (for timing; the CPU
+  // backend is synchronous).
+  virtual void synchronize() = 0;
 
   // c = alpha · op(a) · op(b) + beta · c, op(x) = xᵀ when trans is set.
   // 2-D: op(a) (M, K), op(b) (K, N), c (M, N). 3-D: a leading batch dim on

@@ -59,7 +59,7 @@ def gpt_loss(p, tokens, targets, layers, heads, eps):
     x = p["embedding.word_embeddings.weight"][tokens] + p["embedding.position_embeddings.weight"][:T]
     C = x.shape[-1]
     D = C // heads
-    mask = torch.tril(torch.ones(T, T, dtype=torch.bool))
+    mask = torch.tril(torch.ones(T, T, dtype=torch.bool, device=tokens.device))
     for i in range(layers):
         w = lambda n: p[f"layers.{i}.{n}"]
         a = F.layer_norm(x, (C,), w("ln1.weight"), w("ln1.bias"), eps)

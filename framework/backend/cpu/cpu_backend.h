@@ -18,6 +18,7 @@ class CpuBackend final : public Backend {
   explicit CpuBackend(int threads);
   Device device() const override { return Device::cpu; }
   std::string name() const override;
+  void synchronize() override {}
 
   void gemm(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, Tensor& c, float alpha,
             float beta) override;

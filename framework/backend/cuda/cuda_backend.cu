@@ -75,6 +75,8 @@ std::string CudaBackend::name() const {
   return "cuda(" + std::to_string(device_) + ": " + prop.name + ")";
 }
 
+void CudaBackend::synchronize() { CUDA_CHECK(cudaStreamSynchronize(stream_)); }
+
 Tensor CudaBackend::scratch(int slot, Shape shape) {
   if (scratch_.size() <= size_t(slot)) scratch_.resize(size_t(slot) + 1);
   Tensor& buf = scratch_[size_t(slot)];
