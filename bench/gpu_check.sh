@@ -2,6 +2,7 @@
 # The GPU checks in one call (for a lent GPU machine, which has the CUDA
 # driver and PyTorch but not trident's Debian build dependencies):
 #   1. the `gpu` test label (test_cuda_vs_cpu: every CUDA op against the CPU backend),
+#      then again under compute-sanitizer (memcheck, racecheck) where it is installed,
 #   2. trident-train on the GPU: the loss must fall,
 #   3. training throughput on the GPU, trident vs PyTorch (f32, same shape, same run).
 # Usage: bench/gpu_check.sh BUNDLE OUTDIR, BUNDLE made by bench/make_gpu_bundle.sh.
@@ -14,6 +15,15 @@ status=0
 echo "== gpu tests"
 "$bundle/bin/test_cuda_vs_cpu" 2>&1 | tee "$out/gpu_tests.log" | grep -E "OK|FAILED|SKIPPED|Failure|error|PASSED" || true
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+if command -v compute-sanitizer >/dev/null; then
+  echo "== compute-sanitizer: memcheck (all gpu tests), racecheck (block reductions)"
+  compute-sanitizer --tool memcheck --error-exitcode 3 "$bundle/bin/test_cuda_vs_cpu" > "$out/memcheck.log" 2>&1 \
+    || { status=1; echo "memcheck FAILED"; }
+  compute-sanitizer --tool racecheck --error-exitcode 3 "$bundle/bin/test_cuda_vs_cpu" \
+    --gtest_filter='*AttentionAndCrossEntropy*:*EmbeddingLayerNorm*' > "$out/racecheck.log" 2>&1 \
+    || { status=1; echo "racecheck FAILED"; }
+  tail -1 "$out/memcheck.log"; tail -1 "$out/racecheck.log"
+fi
 echo "== trident-train on the GPU"
 "$bundle/bin/trident-train" --device cuda --data-path "$bundle/fortunes" --num-layers 4 --hidden-size 256 \
   --num-attention-heads 4 --seq-length 256 --micro-batch-size 16 --global-batch-size 32 --train-iters 300 \

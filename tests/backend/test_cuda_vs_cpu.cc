@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 
 #include "framework/backend/backend.h"
@@ -186,6 +187,34 @@ TEST_F(CudaVsCpu, GptLossGradientsAndAdamWSteps) {
     oc.step(*cpu, 1e-3f);
     og.step(*gpu, 1e-3f);
   }
+}
+
+// Fixed-order reductions (cuda_backend.h): two runs give the same bits.
+TEST_F(CudaVsCpu, GpuTrainingStepsAreBitwiseReproducible) {
+  gpt::GptConfig cfg;
+  cfg.num_layers = 2;
+  cfg.hidden_size = 64;
+  cfg.num_attention_heads = 4;
+  cfg.seq_length = 32;
+  cfg.device = Device::cuda;
+  Tensor tok = dev(tokens({4, 32}, 256)), tgt = dev(tokens({4, 32}, 256));
+  std::vector<std::vector<float>> finals;
+  for (int run = 0; run < 2; ++run) {
+    gpt::GptModel model(cfg, 9);
+    optim::AdamW opt(model.params(), {});
+    for (int step = 0; step < 3; ++step) {
+      model.zero_grad();
+      gpt::GptActivations a;
+      model.forward(*gpu, tok, tgt, a);
+      model.backward(*gpu, a, 1.f);
+      opt.step(*gpu, 1e-2f);
+    }
+    std::vector<float> all;
+    for (Param* p : model.params())
+      for (float v : p->value.to_vector()) all.push_back(v);
+    finals.push_back(all);
+  }
+  EXPECT_EQ(std::memcmp(finals[0].data(), finals[1].data(), finals[0].size() * sizeof(float)), 0);
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 // row/column-reduction operations.
 #include "framework/backend/cpu/cpu_backend.h"
 
+#include <omp.h>
+
 #include <vector>
 
 #include "framework/backend/cpu/vector_math.h"
@@ -54,15 +56,18 @@ void CpuBackend::bias_backward(const Tensor& dy, Tensor& db) {
   TRIDENT_CHECK(dy.size(-1) == C, "bias grad of ", C, " for rows of ", dy.size(-1));
   const float* dp = dy.data<float>();
   float* dbp = db.data<float>();
+  // Per-thread partials added in thread order: deterministic (see layernorm.cc).
+  const int nt = omp_get_max_threads();
+  std::vector<float> partial(size_t(nt) * size_t(C), 0.f);
 #pragma omp parallel
   {
-    std::vector<float> local(size_t(C), 0.f);
+    float* local = partial.data() + size_t(omp_get_thread_num()) * size_t(C);
 #pragma omp for schedule(static)
     for (int64_t n = 0; n < N; ++n)
-      for (int64_t c = 0; c < C; ++c) local[size_t(c)] += dp[n * C + c];
-#pragma omp critical
-    for (int64_t c = 0; c < C; ++c) dbp[c] += local[size_t(c)];
+      for (int64_t c = 0; c < C; ++c) local[c] += dp[n * C + c];
   }
+  for (int t = 0; t < nt; ++t)
+    for (int64_t c = 0; c < C; ++c) dbp[c] += partial[size_t(t) * size_t(C) + size_t(c)];
 }
 
 void CpuBackend::add(const Tensor& a, const Tensor& b, Tensor& out) {
@@ -78,9 +83,18 @@ void CpuBackend::add(const Tensor& a, const Tensor& b, Tensor& out) {
 double CpuBackend::sum_squares(const Tensor& x) {
   const float* xp = x.data<float>();
   const int64_t n = x.numel();
+  // Per-thread partials summed in thread order: an OpenMP reduction may
+  // combine them in any order, and the grad norm must be reproducible.
+  std::vector<double> partial(size_t(omp_get_max_threads()), 0.0);
+#pragma omp parallel
+  {
+    double acc = 0.0;
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < n; ++i) acc += double(xp[i]) * double(xp[i]);
+    partial[size_t(omp_get_thread_num())] = acc;
+  }
   double total = 0.0;
-#pragma omp parallel for reduction(+ : total) schedule(static)
-  for (int64_t i = 0; i < n; ++i) total += double(xp[i]) * double(xp[i]);
+  for (double v : partial) total += v;
   return total;
 }
 

@@ -1,6 +1,8 @@
 // Layer norm over the last dimension, forward and backward (statistics in f32).
 #include "framework/backend/cpu/cpu_backend.h"
 
+#include <omp.h>
+
 #include <cmath>
 #include <vector>
 
@@ -44,9 +46,14 @@ void CpuBackend::layernorm_backward(const Tensor& dout, const Tensor& x, const T
   float* dxp = dx.data<float>();
   float* dwp = dw.data<float>();
   float* dbp = db.data<float>();
+  // Per-thread partial sums, added in thread order afterwards: the same bits
+  // on every run (exact resume depends on it), unlike a critical section.
+  const int nt = omp_get_max_threads();
+  std::vector<float> partial(size_t(nt) * 2 * size_t(C), 0.f);
 #pragma omp parallel
   {
-    std::vector<float> dw_local(size_t(C), 0.f), db_local(size_t(C), 0.f);
+    float* dw_local = partial.data() + size_t(omp_get_thread_num()) * 2 * size_t(C);
+    float* db_local = dw_local + C;
 #pragma omp for schedule(static)
     for (int64_t n = 0; n < N; ++n) {
       const float* drow = dp + n * C;
@@ -59,8 +66,8 @@ void CpuBackend::layernorm_backward(const Tensor& dout, const Tensor& x, const T
         const float dyhat = drow[c] * wp[c];
         sum_dy += dyhat;
         sum_dy_xhat += dyhat * xhat;
-        dw_local[size_t(c)] += drow[c] * xhat;
-        db_local[size_t(c)] += drow[c];
+        dw_local[c] += drow[c] * xhat;
+        db_local[c] += drow[c];
       }
       const float mean_dy = sum_dy / float(C), mean_dy_xhat = sum_dy_xhat / float(C);
       float* dxrow = dxp + n * C;
@@ -69,12 +76,12 @@ void CpuBackend::layernorm_backward(const Tensor& dout, const Tensor& x, const T
         dxrow[c] = rs * (drow[c] * wp[c] - mean_dy - xhat * mean_dy_xhat);
       }
     }
-#pragma omp critical
-    for (int64_t c = 0; c < C; ++c) {
-      dwp[c] += dw_local[size_t(c)];
-      dbp[c] += db_local[size_t(c)];
-    }
   }
+  for (int t = 0; t < nt; ++t)
+    for (int64_t c = 0; c < C; ++c) {
+      dwp[c] += partial[(size_t(t) * 2) * size_t(C) + size_t(c)];
+      dbp[c] += partial[(size_t(t) * 2 + 1) * size_t(C) + size_t(c)];
+    }
 }
 
 }  // namespace trident::backend
