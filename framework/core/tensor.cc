@@ -24,11 +24,11 @@ std::string shape_str(const Shape& shape) {
 }
 
 Storage::Storage(size_t bytes, Device device) : bytes_(bytes), device_(device) {
-  data_ = device == Device::cpu ? host_allocate(bytes) : device_memory(device).allocate(bytes);
+  data_ = device == Device::cpu ? host_allocator().allocate(bytes) : device_memory(device).allocate(bytes);
 }
 
 Storage::~Storage() {
-  if (device_ == Device::cpu) host_free(data_, bytes_);
+  if (device_ == Device::cpu) host_allocator().release(data_, bytes_);
   else device_memory(device_).release(data_, bytes_);
 }
 

@@ -22,8 +22,8 @@ using Shape = std::vector<int64_t>;
 int64_t shape_numel(const Shape& shape);
 std::string shape_str(const Shape& shape);  // "(3, 7, 13)"
 
-// Owned bytes on one device. CPU storage comes from the caching host
-// allocator (host_allocator.h), 64-byte aligned for AVX-512.
+// Owned bytes on one device, from that device's caching allocator
+// (host_allocator.h, or the one the device's backend registers).
 class Storage {
  public:
   Storage(size_t bytes, Device device);

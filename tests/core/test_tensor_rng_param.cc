@@ -98,15 +98,15 @@ namespace trident {
 namespace {
 
 TEST(HostAllocator, ReusesFreedBlocksOfTheSameSize) {
-  host_release_cache();
-  const HostAllocatorStats before = host_allocator_stats();
+  host_allocator().release_cache();
+  const AllocatorStats before = host_allocator().stats();
   void* first = nullptr;
   {
     Tensor t = Tensor::empty({1000, 100});
     first = t.raw();
-    EXPECT_GE(host_allocator_stats().in_use_bytes, before.in_use_bytes + 400000);
+    EXPECT_GE(host_allocator().stats().in_use_bytes, before.in_use_bytes + 400000);
   }
-  EXPECT_GE(host_allocator_stats().cached_bytes, 400000u);
+  EXPECT_GE(host_allocator().stats().cached_bytes, 400000u);
   Tensor again = Tensor::empty({100, 1000});  // same bytes, other shape
   EXPECT_EQ(again.raw(), first);
   Tensor other = Tensor::empty({1000, 101});

@@ -26,6 +26,12 @@ void split_heads(const float* qkv, int64_t B, int64_t T, int64_t H, int64_t D, i
       }
 }
 
+// q, k, v (B·H, T, D) from qkv (B, T, 3C).
+void split_qkv(const Tensor& qkv, int64_t B, int64_t T, int64_t H, int64_t D, Tensor& q, Tensor& k, Tensor& v) {
+  for (int which = 0; which < 3; ++which)
+    split_heads(qkv.data<float>(), B, T, H, D, which, (which == 0 ? q : which == 1 ? k : v).data<float>());
+}
+
 // (B·H, T, D) -> columns [col0, col0 + C) of rows of width `width` in (B, T, width).
 void merge_heads(const float* src, int64_t B, int64_t T, int64_t H, int64_t D, int64_t width, int64_t col0,
                  float* dst) {
@@ -46,9 +52,7 @@ void CpuBackend::attention_forward(const Tensor& qkv, int n_heads, Tensor& out, 
   TRIDENT_CHECK(qkv.size(2) == 3 * C && C % H == 0 && out.numel() == B * T * C && probs.numel() == B * H * T * T,
                 "attention shapes: qkv ", shape_str(qkv.shape()), " heads ", n_heads);
   Tensor q = scratch(kQ, {B * H, T, D}), k = scratch(kK, {B * H, T, D}), v = scratch(kV, {B * H, T, D});
-  split_heads(qkv.data<float>(), B, T, H, D, 0, q.data<float>());
-  split_heads(qkv.data<float>(), B, T, H, D, 1, k.data<float>());
-  split_heads(qkv.data<float>(), B, T, H, D, 2, v.data<float>());
+  split_qkv(qkv, B, T, H, D, q, k, v);
 
   Tensor p = probs.view({B * H, T, T});
   gemm(q, false, k, true, p, 1.f / std::sqrt(float(D)), 0.f);  // scores (B·H, T, T)
@@ -80,9 +84,7 @@ void CpuBackend::attention_backward(const Tensor& dout, const Tensor& qkv, const
   TRIDENT_CHECK(dout.numel() == B * T * C && dqkv.numel() == qkv.numel() && probs.numel() == B * H * T * T,
                 "attention backward shapes");
   Tensor q = scratch(kQ, {B * H, T, D}), k = scratch(kK, {B * H, T, D}), v = scratch(kV, {B * H, T, D});
-  split_heads(qkv.data<float>(), B, T, H, D, 0, q.data<float>());
-  split_heads(qkv.data<float>(), B, T, H, D, 1, k.data<float>());
-  split_heads(qkv.data<float>(), B, T, H, D, 2, v.data<float>());
+  split_qkv(qkv, B, T, H, D, q, k, v);
   // dY in head layout: dout viewed as (B, T, 1, H, D) has the layout split_heads expects with C = H·D, 1 slot.
   Tensor dy = scratch(kY, {B * H, T, D});
   {

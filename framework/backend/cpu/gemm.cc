@@ -2,6 +2,7 @@
 // strides, so no operand is ever copied; primitives are cached per shape
 // because creating one (JIT code generation) costs far more than running it.
 #include "framework/backend/cpu/cpu_backend.h"
+#include "framework/backend/gemm_shape.h"
 
 namespace trident::backend {
 namespace {
@@ -29,19 +30,7 @@ dnnl::memory::desc operand_desc(int64_t batch, int64_t rows, int64_t cols, bool 
 
 void CpuBackend::gemm(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, Tensor& c,
                       float alpha, float beta) {
-  TRIDENT_CHECK(a.dim() == b.dim() && a.dim() == c.dim() && (a.dim() == 2 || a.dim() == 3),
-                "gemm operands must all be 2-D or all 3-D, got ", shape_str(a.shape()), " ",
-                shape_str(b.shape()), " ", shape_str(c.shape()));
-  const bool batched = a.dim() == 3;
-  const int64_t batch = batched ? a.size(0) : 1;
-  const int64_t M = c.size(-2), N = c.size(-1);
-  const int64_t K = trans_a ? a.size(-2) : a.size(-1);
-  TRIDENT_CHECK((trans_a ? a.size(-1) : a.size(-2)) == M && (trans_b ? b.size(-1) : b.size(-2)) == K &&
-                    (trans_b ? b.size(-2) : b.size(-1)) == N && (!batched || (b.size(0) == batch && c.size(0) == batch)),
-                "gemm shapes do not agree: a ", shape_str(a.shape()), (trans_a ? "ᵀ" : ""), " b ",
-                shape_str(b.shape()), (trans_b ? "ᵀ" : ""), " c ", shape_str(c.shape()));
-  TRIDENT_CHECK(a.dtype() == b.dtype(), "gemm inputs of different dtypes");
-  TRIDENT_CHECK(c.dtype() == DType::f32 || c.dtype() == a.dtype(), "gemm output dtype");
+  const auto [batch, M, N, K] = gemm_shape(a, trans_a, b, trans_b, c);
   if (M == 0 || N == 0) return;
   if (K == 0) {  // oneDNN rejects empty reductions; the product is zero
     if (beta == 0.f) c.zero_(); else scale(c, beta);

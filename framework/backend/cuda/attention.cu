@@ -65,6 +65,16 @@ __global__ void causal_softmax_backward_kernel(const float* p, float* dp, int64_
   for (int64_t j = lane; j < T; j += 32) dr[j] = j <= t ? pr[j] * (dr[j] - dot) * scale : 0.f;
 }
 
+// q, k, v (B·H, T, D) from qkv (B, T, 3C).
+void split_qkv(const Tensor& qkv, int64_t B, int64_t T, int64_t H, int64_t D, Tensor& q, Tensor& k, Tensor& v,
+               cudaStream_t stream) {
+  const int64_t n = B * H * T * D, C = H * D;
+  split_heads_kernel<<<grid_for(n), kThreads, 0, stream>>>(f32_in(qkv), B, T, H, D, 3 * C, 0, f32_out(q));
+  split_heads_kernel<<<grid_for(n), kThreads, 0, stream>>>(f32_in(qkv), B, T, H, D, 3 * C, C, f32_out(k));
+  split_heads_kernel<<<grid_for(n), kThreads, 0, stream>>>(f32_in(qkv), B, T, H, D, 3 * C, 2 * C, f32_out(v));
+  CUDA_CHECK_LAUNCH();
+}
+
 }  // namespace
 
 void CudaBackend::attention_forward(const Tensor& qkv, int n_heads, Tensor& out, Tensor& probs) {
@@ -73,10 +83,7 @@ void CudaBackend::attention_forward(const Tensor& qkv, int n_heads, Tensor& out,
                 "attention shapes");
   const int64_t n = B * H * T * D;
   Tensor q = scratch(kQ, {B * H, T, D}), k = scratch(kK, {B * H, T, D}), v = scratch(kV, {B * H, T, D});
-  split_heads_kernel<<<grid_for(n), kThreads, 0, stream_>>>(f32_in(qkv), B, T, H, D, 3 * C, 0, f32_out(q));
-  split_heads_kernel<<<grid_for(n), kThreads, 0, stream_>>>(f32_in(qkv), B, T, H, D, 3 * C, C, f32_out(k));
-  split_heads_kernel<<<grid_for(n), kThreads, 0, stream_>>>(f32_in(qkv), B, T, H, D, 3 * C, 2 * C, f32_out(v));
-  CUDA_CHECK_LAUNCH();
+  split_qkv(qkv, B, T, H, D, q, k, v, stream_);
   Tensor p = probs.view({B * H, T, T});
   gemm(q, false, k, true, p, 1.f / std::sqrt(float(D)), 0.f);
   causal_softmax_kernel<<<unsigned((B * H * T * 32 + kThreads - 1) / kThreads), kThreads, 0, stream_>>>(
@@ -95,9 +102,7 @@ void CudaBackend::attention_backward(const Tensor& dout, const Tensor& qkv, cons
                 "attention backward shapes");
   const int64_t n = B * H * T * D;
   Tensor q = scratch(kQ, {B * H, T, D}), k = scratch(kK, {B * H, T, D}), v = scratch(kV, {B * H, T, D});
-  split_heads_kernel<<<grid_for(n), kThreads, 0, stream_>>>(f32_in(qkv), B, T, H, D, 3 * C, 0, f32_out(q));
-  split_heads_kernel<<<grid_for(n), kThreads, 0, stream_>>>(f32_in(qkv), B, T, H, D, 3 * C, C, f32_out(k));
-  split_heads_kernel<<<grid_for(n), kThreads, 0, stream_>>>(f32_in(qkv), B, T, H, D, 3 * C, 2 * C, f32_out(v));
+  split_qkv(qkv, B, T, H, D, q, k, v, stream_);
   Tensor dy = scratch(kY, {B * H, T, D});
   split_heads_kernel<<<grid_for(n), kThreads, 0, stream_>>>(f32_in(dout), B, T, H, D, C, 0, f32_out(dy));
   CUDA_CHECK_LAUNCH();

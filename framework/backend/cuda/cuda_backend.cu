@@ -35,8 +35,8 @@ cudaMemcpyKind copy_kind(Device dst, Device src) {
 }
 
 const DeviceMemoryOps kCudaMemory = {
-    [](size_t bytes) { return device_allocate(bytes); },
-    [](void* p, size_t bytes) { device_release(p, bytes); },
+    [](size_t bytes) { return device_allocator().allocate(bytes); },
+    [](void* p, size_t bytes) { device_allocator().release(p, bytes); },
     [](void* p, size_t bytes) { CUDA_CHECK(cudaMemset(p, 0, bytes)); },
     [](void* dst, Device dd, const void* src, Device sd, size_t bytes) {
       // cudaMemcpy on the legacy default stream waits for the compute

@@ -6,6 +6,7 @@
 // inputs accumulate in f32 on the tensor cores.
 #include "framework/backend/cuda/cuda_backend.h"
 #include "framework/backend/cuda/cuda_check.h"
+#include "framework/backend/gemm_shape.h"
 
 namespace trident::backend::cuda {
 namespace {
@@ -37,19 +38,8 @@ cublasLtMatrixLayout_t layout(DType t, int64_t rows, int64_t cols, int64_t batch
 
 void CudaBackend::gemm(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, Tensor& c, float alpha,
                        float beta) {
-  TRIDENT_CHECK(a.dim() == b.dim() && a.dim() == c.dim() && (a.dim() == 2 || a.dim() == 3),
-                "gemm operands must all be 2-D or all 3-D");
-  TRIDENT_CHECK(a.device() == Device::cuda && b.device() == Device::cuda && c.device() == Device::cuda,
-                "gemm on the CUDA backend of host tensors");
-  const bool batched = a.dim() == 3;
-  const int64_t batch = batched ? a.size(0) : 1;
-  const int64_t M = c.size(-2), N = c.size(-1);
-  const int64_t K = trans_a ? a.size(-2) : a.size(-1);
-  TRIDENT_CHECK((trans_a ? a.size(-1) : a.size(-2)) == M && (trans_b ? b.size(-1) : b.size(-2)) == K &&
-                    (trans_b ? b.size(-2) : b.size(-1)) == N && (!batched || (b.size(0) == batch && c.size(0) == batch)),
-                "gemm shapes do not agree: a ", shape_str(a.shape()), " b ", shape_str(b.shape()), " c ",
-                shape_str(c.shape()));
-  TRIDENT_CHECK(a.dtype() == b.dtype() && (c.dtype() == DType::f32 || c.dtype() == a.dtype()), "gemm dtypes");
+  TRIDENT_CHECK(a.device() == Device::cuda, "gemm on the CUDA backend of host tensors");
+  const auto [batch, M, N, K] = gemm_shape(a, trans_a, b, trans_b, c);
   if (M == 0 || N == 0) return;
   if (K == 0) {
     if (beta == 0.f) c.zero_(); else scale(c, beta);
