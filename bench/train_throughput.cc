@@ -13,9 +13,11 @@
 #include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <memory>
 #include <random>
 
 #include "framework/core/log.h"
+#include "framework/dist/world.h"
 #include "launch/trainer.h"
 
 namespace {
@@ -71,8 +73,10 @@ int main(int argc, char** argv) {
   cfg.train_iters = warmup + iters;
   cfg.lr_warmup_iters = 0;
 
-  trident::init_logging(0, false);
-  trident::launch::Trainer trainer(cfg);
+  const trident::dist::World& world = trident::dist::World::init(&argc, &argv);
+  trident::init_logging(world.rank, false);
+  auto trainer_owner = std::make_unique<trident::launch::Trainer>(cfg, world);
+  trident::launch::Trainer& trainer = *trainer_owner;
   const double peak = measure_gemm_peak_gflops(trainer.backend(), trainer.backend().device() == trident::Device::cpu ? 1024 : 8192);
   for (int it = 1; it <= warmup; ++it) trainer.step(it);
   std::vector<double> times;
@@ -97,5 +101,7 @@ int main(int argc, char** argv) {
       {"model_gflops", flops / median * 1e-9}, {"gemm_peak_gflops", peak},
       {"mfu", flops / median * 1e-9 / peak}, {"loss", loss}};
   std::printf("%s\n", line.dump().c_str());
+  trainer_owner.reset();  // its communicators go before MPI does
+  trident::dist::World::finalize();
   return 0;
 }

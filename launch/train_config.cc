@@ -1,9 +1,11 @@
 #include "launch/train_config.h"
 
 #include <cstdlib>
+#include <algorithm>
 #include <thread>
 
 #include "framework/backend/backend.h"
+#include "framework/dist/process_groups.h"
 #include "framework/core/error.h"
 
 namespace trident::launch {
@@ -34,18 +36,36 @@ void add_train_flags(CLI::App& app, TrainConfig& c) {
   app.add_option("--metrics-file", c.metrics_file, "write one JSON object per iteration to this file");
   app.add_option("--threads", c.threads, "CPU threads for this process (default: OMP_NUM_THREADS or all cores)");
   app.add_option("--device", c.device, "auto, cpu or cuda (auto: a GPU when one is visible)")->capture_default_str();
+  app.add_option("--tensor-model-parallel-size,--tp", c.tensor_model_parallel_size, "tensor-parallel degree")
+      ->capture_default_str();
+  app.add_option("--pipeline-model-parallel-size,--pp", c.pipeline_model_parallel_size, "pipeline-parallel degree")
+      ->capture_default_str();
+  app.add_option("--data-parallel-size,--dp", c.data_parallel_size,
+                 "data-parallel degree (default: world / (tp x pp); checked when given)");
+  app.add_option("--make-vocab-size-divisible-by", c.model.make_vocab_size_divisible_by,
+                 "pad the vocabulary to a multiple of this x tp")->capture_default_str();
+  app.add_option("--ddp-bucket-size", c.ddp_bucket_size, "f32 elements per data-parallel gradient bucket")
+      ->capture_default_str();
+  app.add_flag("--overlap-grad-reduce,!--no-overlap-grad-reduce", c.overlap_grad_reduce,
+               "start each gradient bucket's all-reduce during backward (default on)");
 }
 
 optim::LrSchedule TrainConfig::lr_schedule() const {
   return optim::LrSchedule{lr, min_lr, lr_warmup_iters, lr_decay_iters, optim::decay_style_from_name(lr_decay_style)};
 }
 
-void TrainConfig::validate_and_resolve() {
-  model.validate();
+void TrainConfig::validate_and_resolve(int world_size, int local_size) {
+  const dist::Layout layout = dist::resolve_layout(world_size, tensor_model_parallel_size,
+                                                   pipeline_model_parallel_size, data_parallel_size);
+  TRIDENT_USAGE_CHECK(layout.pp == 1, "pipeline parallelism is not available yet: use --pipeline-model-parallel-size 1");
+  data_parallel_size = layout.dp;
+  model.validate(layout.tp);
   TRIDENT_USAGE_CHECK(micro_batch_size > 0, "--micro-batch-size must be positive, got ", micro_batch_size);
   TRIDENT_USAGE_CHECK(global_batch_size > 0, "--global-batch-size must be positive, got ", global_batch_size);
-  TRIDENT_USAGE_CHECK(global_batch_size % micro_batch_size == 0, "--global-batch-size ", global_batch_size,
-                      " is not a multiple of --micro-batch-size ", micro_batch_size);
+  TRIDENT_USAGE_CHECK(global_batch_size % (micro_batch_size * layout.dp) == 0, "--global-batch-size ",
+                      global_batch_size, " is not a multiple of --micro-batch-size ", micro_batch_size,
+                      " x data-parallel size ", layout.dp);
+  TRIDENT_USAGE_CHECK(ddp_bucket_size > 0, "--ddp-bucket-size must be positive, got ", ddp_bucket_size);
   TRIDENT_USAGE_CHECK(train_iters > 0, "--train-iters must be positive, got ", train_iters);
   TRIDENT_USAGE_CHECK(lr > 0.f, "--lr must be positive, got ", lr);
   TRIDENT_USAGE_CHECK(min_lr >= 0.f && min_lr <= lr, "--min-lr must lie in [0, --lr], got ", min_lr);
@@ -64,9 +84,13 @@ void TrainConfig::validate_and_resolve() {
   TRIDENT_USAGE_CHECK(device == "auto" || device == "cpu" || device == "cuda", "unknown --device '", device,
                       "': use auto, cpu or cuda");
   if (device == "auto") device = backend::cuda_device_count() > 0 ? "cuda" : "cpu";
+  TRIDENT_USAGE_CHECK(device == "cpu" || world_size == 1, "--device cuda runs a single process until the CUDA "
+                      "backend gains NCCL: use --device cpu for multi-rank jobs");
   if (threads == 0) {
     const char* omp = std::getenv("OMP_NUM_THREADS");
-    threads = omp && std::atoi(omp) > 0 ? std::atoi(omp) : int(std::max(1u, std::thread::hardware_concurrency()));
+    // Ranks on one node share its cores.
+    threads = omp && std::atoi(omp) > 0 ? std::atoi(omp)
+                                        : std::max(1, int(std::thread::hardware_concurrency()) / std::max(1, local_size));
   }
 }
 

@@ -28,15 +28,22 @@ struct TrainConfig {
   std::string data_path = "/usr/share/games/fortunes";
   int64_t log_interval = 10;
   std::string metrics_file;  // JSONL, one object per iteration; empty: none
-  int threads = 0;           // 0: OMP_NUM_THREADS, else all hardware threads
+  int threads = 0;           // 0: OMP_NUM_THREADS, else the node's cores / local ranks
+  int tensor_model_parallel_size = 1;
+  int pipeline_model_parallel_size = 1;
+  int data_parallel_size = 0;  // 0: world / (tp · pp); otherwise checked against it
+  int64_t ddp_bucket_size = 4'000'000;  // elements (f32) per data-parallel gradient bucket
+  bool overlap_grad_reduce = true;
   std::string device = "auto";  // auto (a GPU when one is visible), cpu, cuda
 
   Device resolved_device() const { return device == "cuda" ? Device::cuda : Device::cpu; }
 
-  int64_t num_micro_batches() const { return global_batch_size / micro_batch_size; }
+  // Micro-batches per data-parallel rank per iteration, once dp is known.
+  int64_t num_micro_batches(int dp = 1) const { return global_batch_size / (micro_batch_size * dp); }
   optim::LrSchedule lr_schedule() const;
-  // Throws UsageError on the first bad value; resolves defaults (threads, decay iters).
-  void validate_and_resolve();
+  // Throws UsageError on the first bad value; resolves defaults (threads,
+  // decay iters) for a world of `world_size` ranks, `local_size` per node.
+  void validate_and_resolve(int world_size = 1, int local_size = 1);
 };
 
 // Registers every flag on `app`, bound to the fields of `cfg`.

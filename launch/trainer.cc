@@ -1,55 +1,107 @@
 #include "launch/trainer.h"
 
+#include <unistd.h>
+
 #include <chrono>
+#include <filesystem>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "framework/core/log.h"
+#include "framework/dist/agreement.h"
+#include "framework/parallel/gather.h"
 #include "optim/grad_clip.h"
 
 namespace trident::launch {
+namespace {
 
-Trainer::Trainer(TrainConfig cfg) : cfg_(std::move(cfg)) {
-  cfg_.validate_and_resolve();
-  schedule_ = cfg_.lr_schedule();
-  corpus_ = data::TextCorpus::load(cfg_.data_path, size_t(cfg_.model.seq_length + 1));
-  backend_ = backend::make_backend(cfg_.resolved_device(), cfg_.threads);  // may refuse: no GPU
-  cfg_.model.device = cfg_.resolved_device();
-  // Only once every input is known good is anything created on disk.
-  if (!cfg_.metrics_file.empty()) {
-    metrics_.open(cfg_.metrics_file, std::ios::trunc);
-    TRIDENT_USAGE_CHECK(metrics_.good(), "cannot write --metrics-file '", cfg_.metrics_file,
-                        "': check that its directory exists and is writable");
+// TRIDENT_TEST_FAIL_AT="R:I": rank R throws at iteration I (tests of the
+// failure path: the job must end with that rank's message, not hang).
+int64_t test_fault_iteration(int rank) {
+  const char* spec = std::getenv("TRIDENT_TEST_FAIL_AT");
+  if (!spec) return -1;
+  int r = -1;
+  long long it = -1;
+  if (std::sscanf(spec, "%d:%lld", &r, &it) != 2) return -1;
+  return r == rank ? int64_t(it) : -1;
+}
+
+}  // namespace
+
+Trainer::Trainer(TrainConfig cfg, const dist::World& world) : cfg_(std::move(cfg)), world_(world) {
+  // 1. Checks that need no other rank. Any failure is reported by the
+  //    agreement below, before the first collective.
+  std::string error;
+  try {
+    cfg_.validate_and_resolve(world.size, world.local_size);
+    schedule_ = cfg_.lr_schedule();
+    corpus_ = data::TextCorpus::load(cfg_.data_path, size_t(cfg_.model.seq_length + 1));
+    backend_ = backend::make_backend(cfg_.resolved_device(), cfg_.threads);  // may refuse: no GPU
+    cfg_.model.device = cfg_.resolved_device();
+    if (world.rank == 0 && !cfg_.metrics_file.empty()) {
+      // Checked, not created: nothing is written until every rank is known good.
+      const std::filesystem::path path(cfg_.metrics_file);
+      const std::string dir = path.has_parent_path() ? path.parent_path().string() : ".";
+      TRIDENT_USAGE_CHECK(!std::filesystem::is_directory(path) && ::access(dir.c_str(), W_OK) == 0,
+                          "cannot write --metrics-file '", cfg_.metrics_file,
+                          "': check that its directory exists and is writable");
+    }
+  } catch (const UsageError& e) {
+    error = e.what();
   }
+  dist::agree_all_ranks_ok(error);  // throws on every rank if any failed
+
+  // 2. Collective set-up.
+  groups_ = std::make_unique<dist::ProcessGroups>(
+      world, dist::Layout{cfg_.tensor_model_parallel_size, cfg_.pipeline_model_parallel_size, cfg_.data_parallel_size});
+  if (world.rank == 0 && !cfg_.metrics_file.empty()) metrics_.open(cfg_.metrics_file, std::ios::trunc);
   sampler_ = std::make_unique<data::GlobalBatchSampler>(corpus_.bytes(), cfg_.model.seq_length, cfg_.seed);
-  model_ = std::make_unique<gpt::GptModel>(cfg_.model, cfg_.seed);
+  model_ = std::make_unique<gpt::GptModel>(cfg_.model, cfg_.seed, parallel::TpGroup{&groups_->tp()});
+  buckets_ = std::make_unique<parallel::GradBuckets>(model_->params(), groups_->dp(), cfg_.ddp_bucket_size,
+                                                     cfg_.overlap_grad_reduce);
   optimizer_ = std::make_unique<optim::AdamW>(model_->params(), cfg_.adam);
+  fail_at_iteration_ = test_fault_iteration(world.rank);
+  const dist::Layout& l = groups_->layout();
   spdlog::info("{}", cfg_.model.summary());
   spdlog::info("data: {} bytes from {} file(s) under {}", corpus_.size(), corpus_.files().size(), cfg_.data_path);
-  spdlog::info("batch: global {} = micro-batch {} x {} micro-batches; {} iterations; backend {}",
-               cfg_.global_batch_size, cfg_.micro_batch_size, cfg_.num_micro_batches(), cfg_.train_iters,
+  spdlog::info("layout: {} ranks = tp {} x pp {} x dp {}; {} gradient bucket(s), overlap {}", world.size, l.tp, l.pp,
+               l.dp, buckets_->num_buckets(), cfg_.overlap_grad_reduce ? "on" : "off");
+  spdlog::info("batch: global {} = micro-batch {} x {} micro-batches x dp {}; {} iterations; backend {}",
+               cfg_.global_batch_size, cfg_.micro_batch_size, cfg_.num_micro_batches(l.dp), l.dp, cfg_.train_iters,
                backend_->name());
 }
 
 IterationStats Trainer::step(int64_t iteration) {
   const auto start = std::chrono::steady_clock::now();
-  const int64_t mbs = cfg_.micro_batch_size, T = cfg_.model.seq_length, n_mb = cfg_.num_micro_batches();
+  TRIDENT_CHECK(iteration != fail_at_iteration_, "injected test fault (TRIDENT_TEST_FAIL_AT) at iteration ",
+                iteration);
+  const int dp = groups_->layout().dp, dp_rank = groups_->coord().dp;
+  const int64_t mbs = cfg_.micro_batch_size, T = cfg_.model.seq_length, n_mb = cfg_.num_micro_batches(dp);
+  // This DP rank's share of the global batch: Note [layout-independent sampling].
+  const int64_t first_sample = dp_rank * (cfg_.global_batch_size / dp);
+  const gpt::GradReadyHook ready = [this](Param& p) { buckets_->mark_ready(p); };
   model_->zero_grad();
   double loss = 0.0;
   for (int64_t mb = 0; mb < n_mb; ++mb) {
     Tensor tokens = Tensor::empty({mbs, T}, DType::i32), targets = Tensor::empty({mbs, T}, DType::i32);
-    sampler_->fill(iteration, mb * mbs, mbs, tokens, targets);
+    sampler_->fill(iteration, first_sample + mb * mbs, mbs, tokens, targets);
     if (cfg_.model.device != Device::cpu) {
       tokens = tokens.to(cfg_.model.device);
       targets = targets.to(cfg_.model.device);
     }
     gpt::GptActivations act;
     loss += model_->forward(*backend_, tokens, targets, act) / double(n_mb);
-    model_->backward(*backend_, act, 1.f / float(n_mb));
+    // Scaled by 1/(micro-batches · dp): the DP sum of gradients is then the global mean.
+    model_->backward(*backend_, act, 1.f / float(n_mb * dp), mb + 1 == n_mb ? &ready : nullptr);
   }
+  buckets_->finish();
   IterationStats s;
   s.iteration = iteration;
-  s.loss = loss;
-  s.grad_norm = optim::clip_grad_norm(*backend_, model_->params(), cfg_.clip_grad);
+  Tensor loss_t = Tensor::from_vector({float(loss)}, {1});
+  groups_->dp().all_reduce(loss_t, dist::ReduceOp::sum);  // for the log only
+  s.loss = double(loss_t.item(0)) / dp;
+  s.grad_norm = optim::clip_grad_norm(*backend_, model_->params(), cfg_.clip_grad,
+                                      {&groups_->model_parallel(), groups_->coord().tp});
   s.lr = schedule_.at(iteration);
   optimizer_->step(*backend_, s.lr);
   backend_->synchronize();  // the time below covers the device's work too
@@ -68,7 +120,18 @@ IterationStats Trainer::train() {
   return s;
 }
 
+std::vector<std::pair<std::string, Tensor>> Trainer::full_parameters() {
+  std::vector<std::pair<std::string, Tensor>> out;
+  for (Param* p : model_->params()) {
+    Tensor full = parallel::gather_tensor_parallel(*p, parallel::TpGroup{&groups_->tp()});
+    if (p->name == "embedding.word_embeddings.weight") full = full.slice(0, cfg_.model.vocab_size).clone();
+    out.emplace_back(p->name, full);
+  }
+  return out;
+}
+
 void Trainer::record(const IterationStats& s) {
+  if (world_.rank != 0) return;
   if (metrics_.is_open()) {
     const nlohmann::json line = {{"iteration", s.iteration},   {"loss", s.loss},
                                  {"lr", s.lr},                 {"grad_norm", s.grad_norm},

@@ -1,7 +1,9 @@
-// Trainer: the training loop of one process. Per iteration: the global
-// batch's micro-batches forward and backward (grads accumulate), global
-// grad-norm clip, AdamW at the scheduled LR, then a metrics record and,
-// every --log-interval, a log line.
+// Trainer: the training loop of one rank. Per iteration: this data-parallel
+// rank's share of the global batch, micro-batch by micro-batch, forward and
+// backward (gradients accumulate; the last micro-batch's backward starts the
+// data-parallel bucket reductions), then the global grad-norm clip, AdamW
+// at the scheduled LR, and on rank 0 a metrics record and, every
+// --log-interval, a log line.
 #pragma once
 
 #include <fstream>
@@ -10,6 +12,8 @@
 #include "framework/backend/backend.h"
 #include "framework/data/sampler.h"
 #include "framework/data/text_corpus.h"
+#include "framework/dist/process_groups.h"
+#include "framework/parallel/grad_buckets.h"
 #include "launch/train_config.h"
 #include "models/gpt/gpt_model.h"
 #include "optim/adamw.h"
@@ -23,34 +27,45 @@ struct IterationStats {
   float lr = 0.f;
   double seconds = 0.0;
   double tokens_per_s = 0.0;
-  double tflops = 0.0;    // model TFLOP/s
+  double tflops = 0.0;    // model TFLOP/s of the whole job
 };
 
 class Trainer {
  public:
-  // Validates cfg and loads the data before anything is written.
-  explicit Trainer(TrainConfig cfg);
+  // Checks cfg and this rank's inputs, then agrees with every other rank
+  // that all of them are good before anything collective or anything on
+  // disk happens: a UsageError reaches the caller on the first failing rank
+  // only (dist::AgreementFailed on the others).
+  Trainer(TrainConfig cfg, const dist::World& world);
 
   // Runs --train-iters iterations; returns the last iteration's stats.
   IterationStats train();
   // One iteration (1-based): exposed for tests and benchmarks.
   IterationStats step(int64_t iteration);
+  // Every parameter as one whole tensor (TP shards gathered; the vocabulary
+  // padding dropped), identical on every rank: for tests and export.
+  std::vector<std::pair<std::string, Tensor>> full_parameters();
 
   gpt::GptModel& model() { return *model_; }
   backend::Backend& backend() { return *backend_; }
+  dist::ProcessGroups& groups() { return *groups_; }
   const TrainConfig& config() const { return cfg_; }
 
  private:
   void record(const IterationStats& s);
 
   TrainConfig cfg_;
+  const dist::World& world_;
   std::unique_ptr<backend::Backend> backend_;
   data::TextCorpus corpus_;
+  std::unique_ptr<dist::ProcessGroups> groups_;
   std::unique_ptr<data::GlobalBatchSampler> sampler_;
   std::unique_ptr<gpt::GptModel> model_;
+  std::unique_ptr<parallel::GradBuckets> buckets_;
   std::unique_ptr<optim::AdamW> optimizer_;
   optim::LrSchedule schedule_;
   std::ofstream metrics_;
+  int64_t fail_at_iteration_ = -1;  // test-only fault: TRIDENT_TEST_FAIL_AT="rank:iteration"
 };
 
 }  // namespace trident::launch

@@ -4,11 +4,17 @@
 
 namespace trident::optim {
 
-double clip_grad_norm(backend::Backend& be, const std::vector<Param*>& params, double max_norm) {
-  double sum = 0.0;
-  // Every Param here is this process's own; once tensor parallelism lands,
-  // TP-replicated parameters must be counted on one TP rank only.
-  for (const Param* p : params) sum += be.sum_squares(p->grad);
+double clip_grad_norm(backend::Backend& be, const std::vector<Param*>& params, double max_norm, GradNormGroup group) {
+  double local = 0.0;
+  for (const Param* p : params)
+    if (!p->shard.replicated() || group.tp_rank == 0) local += be.sum_squares(p->grad);
+  double sum = local;
+  if (group.model_parallel && group.model_parallel->size() > 1) {
+    // Summed in f32 over the group: per-rank partials are far from f32's limits.
+    Tensor t = Tensor::from_vector({float(local)}, {1});
+    group.model_parallel->all_reduce(t, dist::ReduceOp::sum);
+    sum = double(t.item(0));
+  }
   const double norm = std::sqrt(sum);
   if (max_norm > 0.0 && std::isfinite(norm)) {
     const double coeff = max_norm / (norm + 1e-6);

@@ -1,16 +1,30 @@
-// Global gradient-norm clipping: ‖g‖ over every parameter's main grad,
+// Global gradient-norm clipping: ‖g‖ over every parameter of the model,
 // counted once each; if ‖g‖ > max_norm every grad is scaled by
 // max_norm / (‖g‖ + 1e-6), as Megatron-LM and torch.nn.utils do.
+//
+// Under model parallelism each rank holds part of the model: the squares
+// of its sharded parameters are summed over the model-parallel group, and
+// a parameter replicated across tensor-parallel ranks (layer norms,
+// row-parallel biases, position embeddings) is counted on TP rank 0 only.
+// Data-parallel replicas hold identical (already reduced) gradients and
+// need no reduction.
 #pragma once
 
 #include <vector>
 
 #include "framework/backend/backend.h"
 #include "framework/core/param.h"
+#include "framework/dist/comm.h"
 
 namespace trident::optim {
 
+struct GradNormGroup {
+  dist::Comm* model_parallel = nullptr;  // TP × PP ranks of one replica; none: a single process
+  int tp_rank = 0;
+};
+
 // Returns the norm before clipping. max_norm <= 0 measures without clipping.
-double clip_grad_norm(backend::Backend& be, const std::vector<Param*>& params, double max_norm);
+double clip_grad_norm(backend::Backend& be, const std::vector<Param*>& params, double max_norm,
+                      GradNormGroup group = {});
 
 }  // namespace trident::optim

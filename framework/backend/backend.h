@@ -42,12 +42,15 @@ class Backend {
   virtual void gemm(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, Tensor& c,
                     float alpha = 1.f, float beta = 0.f) = 0;
 
-  // out (B, T, C) = wte[tokens] + wpe[0..T). tokens (B, T) i32, wte (V, C), wpe (P >= T, C).
-  virtual void embedding_forward(const Tensor& tokens, const Tensor& wte, const Tensor& wpe,
+  // Token embedding of a vocabulary shard. tokens (B, T) i32; wte (V_shard, C)
+  // holds ids [vocab_start, vocab_start + V_shard). out (B, T, C): the row of
+  // each token in the shard, zeros for tokens outside it (tensor parallelism
+  // then sums the shards; with one shard, vocab_start = 0 and all are in).
+  virtual void embedding_forward(const Tensor& tokens, const Tensor& wte, int64_t vocab_start,
                                  Tensor& out) = 0;
-  // dwte (V, C) += scatter of dout rows by token; dwpe (P, C) += sum over B.
-  virtual void embedding_backward(const Tensor& tokens, const Tensor& dout, Tensor& dwte,
-                                  Tensor& dwpe) = 0;
+  // dwte (V_shard, C) += dout rows scattered by token, for tokens in the shard.
+  virtual void embedding_backward(const Tensor& tokens, const Tensor& dout, int64_t vocab_start,
+                                  Tensor& dwte) = 0;
 
   // out (N, C) = (x − mean) · rstd · w + b over each row; mean, rstd (N) f32 saved.
   virtual void layernorm_forward(const Tensor& x, const Tensor& w, const Tensor& b, float eps,
@@ -77,11 +80,29 @@ class Backend {
   virtual void attention_backward(const Tensor& dout, const Tensor& qkv, const Tensor& probs,
                                   int n_heads, Tensor& dqkv) = 0;
 
-  // Numerically stable softmax cross-entropy. logits (N, V) f32 are
-  // replaced in place by their softmax; losses (N) f32 = −log p[target].
-  virtual void cross_entropy_forward(Tensor& logits, const Tensor& targets, Tensor& losses) = 0;
-  // probs (N, V) are replaced in place by dlogits = scale · (probs − onehot).
-  virtual void cross_entropy_backward(Tensor& probs, const Tensor& targets, float scale) = 0;
+  // Softmax cross-entropy in pieces, so that tensor parallelism can sum the
+  // statistics of vocabulary shards between them and never gather the full
+  // logits (Megatron's vocab-parallel cross-entropy). logits (N, V_shard) f32
+  // hold ids [vocab_start, vocab_start + V_shard); ids >= vocab_size are
+  // padding and take no part. With one shard the reductions between the
+  // pieces are identities; cross_entropy_forward below chains them.
+  //
+  // row_max (N) = max over the shard's real columns (−inf if none).
+  virtual void cross_entropy_row_max(const Tensor& logits, int64_t vocab_start, int64_t vocab_size,
+                                     Tensor& row_max) = 0;
+  // logits <- exp(logits − row_max) (0 for padding); stats (2, N): row 0 the
+  // sum of those, row 1 the target's logit − row_max where the target is in
+  // the shard, else 0. row_max must already be the maximum over all shards.
+  virtual void cross_entropy_exp_sums(Tensor& logits, const Tensor& row_max, const Tensor& targets,
+                                      int64_t vocab_start, int64_t vocab_size, Tensor& stats) = 0;
+  // With stats summed over all shards: logits <- probabilities (exp / sum),
+  // losses (N) = log(sum) − (target logit − row_max).
+  virtual void cross_entropy_finish(Tensor& logits, const Tensor& stats, Tensor& losses) = 0;
+  // probs (N, V_shard) <- dlogits = scale · (probs − onehot(target in shard)).
+  virtual void cross_entropy_backward(Tensor& probs, const Tensor& targets, int64_t vocab_start,
+                                      float scale) = 0;
+  // The unsharded cross-entropy: logits (N, V) become probabilities; losses (N).
+  void cross_entropy_forward(Tensor& logits, const Tensor& targets, Tensor& losses);
 
   // AdamW on f32 param, grad, m, v (same shape), in place.
   virtual void adamw_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v,

@@ -22,3 +22,16 @@ std::unique_ptr<Backend> make_backend(Device device, int threads, int cuda_devic
 }
 
 }  // namespace trident::backend
+
+namespace trident::backend {
+
+void Backend::cross_entropy_forward(Tensor& logits, const Tensor& targets, Tensor& losses) {
+  const int64_t V = logits.size(-1), N = logits.numel() / V;
+  Tensor row_max = Tensor::empty({N}, DType::f32, logits.device());
+  Tensor stats = Tensor::empty({2, N}, DType::f32, logits.device());
+  cross_entropy_row_max(logits, 0, V, row_max);
+  cross_entropy_exp_sums(logits, row_max, targets, 0, V, stats);
+  cross_entropy_finish(logits, stats, losses);
+}
+
+}  // namespace trident::backend

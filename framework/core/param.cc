@@ -17,7 +17,10 @@ int64_t Param::global_index(int64_t local) const {
     stride_global /= global_shape[d];
     int64_t coord = rest / stride_local;
     rest %= stride_local;
-    if (int(d) == shard.dim) coord += shard.offset;
+    if (int(d) == shard.dim) {
+      const int64_t block = coord / shard.length, within = coord % shard.length;
+      coord = block * (global_shape[d] / shard.blocks) + shard.offset + within;
+    }
     global += coord * stride_global;
   }
   return global;
@@ -33,6 +36,22 @@ Param make_param(std::string name, Shape shape, InitKind init, float init_std, b
   p.weight_decay = weight_decay;
   p.value = Tensor::zeros(shape, dtype);
   p.grad = Tensor::zeros(shape, DType::f32);
+  return p;
+}
+
+ShardSpec ShardSpec::split(int dim, int64_t global, int r, int n, int64_t blocks) {
+  TRIDENT_CHECK(global % (blocks * n) == 0, "a dimension of ", global, " in ", blocks, " blocks does not split ", n, " ways");
+  const int64_t length = global / blocks / n;
+  return ShardSpec{dim, r * length, length, blocks};
+}
+
+Param make_sharded_param(std::string name, Shape global_shape, ShardSpec shard, InitKind init, float init_std,
+                         bool weight_decay, DType dtype) {
+  Shape local = global_shape;
+  if (!shard.replicated()) local[size_t(shard.dim)] = shard.length * shard.blocks;
+  Param p = make_param(std::move(name), local, init, init_std, weight_decay, dtype);
+  p.global_shape = std::move(global_shape);
+  p.shard = shard;
   return p;
 }
 

@@ -12,13 +12,18 @@
 namespace trident {
 
 // How tensor parallelism splits a parameter: `dim` is the split dimension
-// (-1: replicated, every TP rank holds all of it) and [offset, offset +
-// length) the range of that dimension this rank holds.
+// (-1: replicated, every TP rank holds all of it). The dimension is made of
+// `blocks` equal blocks (3 for a fused Q|K|V weight, else 1) and this rank
+// holds [offset, offset + length) of each block, concatenated.
 struct ShardSpec {
   int dim = -1;
   int64_t offset = 0;
   int64_t length = 0;
+  int64_t blocks = 1;
   bool replicated() const { return dim < 0; }
+
+  // Rank r of n's share of a dimension of `global` elements in `blocks` blocks.
+  static ShardSpec split(int dim, int64_t global, int r, int n, int64_t blocks = 1);
 };
 
 enum class InitKind { normal, zeros, ones };
@@ -41,6 +46,9 @@ struct Param {
 // Makes a replicated (unsharded) parameter with zeroed value and gradient.
 Param make_param(std::string name, Shape shape, InitKind init, float init_std, bool weight_decay,
                  DType dtype = DType::f32);
+// Makes this rank's shard of a parameter of `global_shape` split by `shard`.
+Param make_sharded_param(std::string name, Shape global_shape, ShardSpec shard, InitKind init, float init_std,
+                         bool weight_decay, DType dtype = DType::f32);
 
 // Fills p.value from (seed, p.name, global element index): see
 // Note [layout-invariant initialisation] in rng.h.

@@ -16,7 +16,12 @@ double GptConfig::flops_per_iteration(int64_t batch) const {
   return 72.0 * B * s * l * h * h * (1.0 + s / (6.0 * h) + V / (12.0 * l * h));
 }
 
-void GptConfig::validate() const {
+int64_t GptConfig::padded_vocab_size(int tp) const {
+  const int64_t multiple = make_vocab_size_divisible_by * tp;
+  return (vocab_size + multiple - 1) / multiple * multiple;
+}
+
+void GptConfig::validate(int tp) const {
   TRIDENT_USAGE_CHECK(num_layers > 0, "--num-layers must be positive, got ", num_layers);
   TRIDENT_USAGE_CHECK(hidden_size > 0, "--hidden-size must be positive, got ", hidden_size);
   TRIDENT_USAGE_CHECK(num_attention_heads > 0, "--num-attention-heads must be positive, got ",
@@ -26,6 +31,11 @@ void GptConfig::validate() const {
                       ": choose a head count that divides the hidden size");
   TRIDENT_USAGE_CHECK(seq_length > 0, "--seq-length must be positive, got ", seq_length);
   TRIDENT_USAGE_CHECK(vocab_size > 0, "vocabulary size must be positive, got ", vocab_size);
+  TRIDENT_USAGE_CHECK(make_vocab_size_divisible_by > 0, "--make-vocab-size-divisible-by must be positive, got ",
+                      make_vocab_size_divisible_by);
+  TRIDENT_USAGE_CHECK(num_attention_heads % tp == 0, "--num-attention-heads ", num_attention_heads,
+                      " is not divisible by --tensor-model-parallel-size ", tp,
+                      ": each tensor-parallel rank needs whole heads");
 }
 
 std::string GptConfig::summary() const {

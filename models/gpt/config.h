@@ -16,11 +16,16 @@ struct GptConfig {
   int64_t num_attention_heads = 4;
   int64_t seq_length = 256;   // also the number of learned positions
   int64_t vocab_size = 256;
+  // The embedding table is padded to a multiple of this × tp so it splits
+  // evenly (Megatron's --make-vocab-size-divisible-by). Padded ids are never
+  // inputs and are masked out of the loss, so padding changes no result.
+  int64_t make_vocab_size_divisible_by = 128;
   float layernorm_eps = 1e-5f;
   DType dtype = DType::f32;   // compute dtype of weights and activations
   Device device = Device::cpu;  // where weights and activations live (not part of the model's identity)
 
   int64_t ffn_hidden_size() const { return 4 * hidden_size; }
+  int64_t padded_vocab_size(int tp) const;
   int64_t head_dim() const { return hidden_size / num_attention_heads; }
   // Parameter count (REFERENCE.md formula, exact for this architecture).
   int64_t num_parameters() const;
@@ -28,8 +33,9 @@ struct GptConfig {
   // 72·B·s·l·h²·(1 + s/(6h) + V/(12·l·h)) (Korthikanti et al., App. A).
   double flops_per_iteration(int64_t batch) const;
 
-  // Throws UsageError with a one-line message naming the flag to fix.
-  void validate() const;
+  // Throws UsageError with a one-line message naming the flag to fix,
+  // including sizes that tensor parallelism of degree `tp` cannot split.
+  void validate(int tp = 1) const;
   std::string summary() const;
 };
 

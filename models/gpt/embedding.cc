@@ -2,18 +2,31 @@
 
 namespace trident::gpt {
 
-Embedding::Embedding(const GptConfig& cfg)
-    : word(make_param("embedding.word_embeddings.weight", {cfg.vocab_size, cfg.hidden_size}, InitKind::normal,
-                      0.02f, true, cfg.dtype)),
+Embedding::Embedding(const GptConfig& cfg, parallel::TpGroup tp_)
+    : word(make_sharded_param("embedding.word_embeddings.weight", {cfg.padded_vocab_size(tp_.size()), cfg.hidden_size},
+                              ShardSpec::split(0, cfg.padded_vocab_size(tp_.size()), tp_.rank(), tp_.size()),
+                              InitKind::normal, 0.02f, true, cfg.dtype)),
       position(make_param("embedding.position_embeddings.weight", {cfg.seq_length, cfg.hidden_size},
-                          InitKind::normal, 0.02f, true, cfg.dtype)) {}
+                          InitKind::normal, 0.02f, true, cfg.dtype)),
+      tp(tp_) {
+  if (tp.size() == 1) word.shard = ShardSpec{};
+}
 
 void Embedding::forward(backend::Backend& be, const Tensor& tokens, Tensor& out) {
-  be.embedding_forward(tokens, word.value, position.value, out);
+  const int64_t B = tokens.size(0), T = tokens.size(1), C = position.value.size(1);
+  be.embedding_forward(tokens, word.value, vocab_start(), out);
+  parallel::reduce_from_tensor_parallel_region_forward(tp, out);
+  // Positions: row t of wpe added to every (b, t) row, i.e. a bias over (B, T·C).
+  Tensor out_bt = out.view({B, T * C});
+  be.bias_add(out_bt, position.value.slice(0, T).view({T * C}));
 }
 
 void Embedding::backward(backend::Backend& be, const Tensor& tokens, const Tensor& dout) {
-  be.embedding_backward(tokens, dout, word.grad, position.grad);
+  // reduce_from_tensor_parallel_region backward: identity.
+  const int64_t B = tokens.size(0), T = tokens.size(1), C = position.value.size(1);
+  be.embedding_backward(tokens, dout, vocab_start(), word.grad);
+  Tensor dpos = position.grad.slice(0, T).view({T * C});
+  be.bias_backward(dout.view({B, T * C}), dpos);
 }
 
 }  // namespace trident::gpt

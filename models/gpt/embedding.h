@@ -1,24 +1,32 @@
-// Token and learned position embeddings. The token table doubles as the
-// output projection (tied weights, as GPT-2).
+// Token and learned position embeddings. The token table is split by
+// vocabulary rows across tensor-parallel ranks (vocab-parallel embedding):
+// each rank looks up the tokens in its rows, zeros elsewhere, and the
+// partial results are summed (reduce_from_tensor_parallel_region). The
+// position table is replicated. The token table doubles as the output
+// projection (tied weights, as GPT-2).
 #pragma once
 
-#include "models/gpt/config.h"
 #include "framework/backend/backend.h"
 #include "framework/core/param.h"
+#include "framework/parallel/tensor_parallel.h"
+#include "models/gpt/config.h"
 
 namespace trident::gpt {
 
 class Embedding {
  public:
-  explicit Embedding(const GptConfig& cfg);
+  Embedding(const GptConfig& cfg, parallel::TpGroup tp);
 
-  // tokens (B, T) i32 -> out (B, T, C)
+  // tokens (B, T) i32 -> out (B, T, C), the same on every TP rank
   void forward(backend::Backend& be, const Tensor& tokens, Tensor& out);
   // dout (B, T, C): both tables' grads accumulate.
   void backward(backend::Backend& be, const Tensor& tokens, const Tensor& dout);
 
-  Param word;      // (V, C) "embedding.word_embeddings.weight"
+  int64_t vocab_start() const { return word.shard.replicated() ? 0 : word.shard.offset; }
+
+  Param word;      // (V_padded/tp, C) "embedding.word_embeddings.weight"
   Param position;  // (P, C) "embedding.position_embeddings.weight"
+  parallel::TpGroup tp;
 };
 
 }  // namespace trident::gpt

@@ -2,18 +2,51 @@
 
 namespace trident::gpt {
 
-Linear::Linear(const std::string& name, int64_t in_features, int64_t out_features, float init_std, DType dtype)
-    : weight(make_param(name + ".weight", {out_features, in_features}, InitKind::normal, init_std, true, dtype)),
-      bias(make_param(name + ".bias", {out_features}, InitKind::zeros, 0.f, false, dtype)) {}
+ColumnParallelLinear::ColumnParallelLinear(const std::string& name, int64_t in_features, int64_t out_features,
+                                           float init_std, DType dtype, parallel::TpGroup tp_, int64_t blocks)
+    : weight(make_sharded_param(name + ".weight", {out_features, in_features},
+                                ShardSpec::split(0, out_features, tp_.rank(), tp_.size(), blocks), InitKind::normal,
+                                init_std, true, dtype)),
+      bias(make_sharded_param(name + ".bias", {out_features},
+                              ShardSpec::split(0, out_features, tp_.rank(), tp_.size(), blocks), InitKind::zeros, 0.f,
+                              false, dtype)),
+      tp(tp_) {
+  if (tp.size() == 1) weight.shard = bias.shard = ShardSpec{};  // a group of one holds everything
+}
 
-void Linear::forward(backend::Backend& be, const Tensor& x, Tensor& y) {
+void ColumnParallelLinear::forward(backend::Backend& be, const Tensor& x, Tensor& y) {
+  // copy_to_tensor_parallel_region forward: identity (x is the same on every TP rank).
   be.gemm(x, false, weight.value, true, y);
   be.bias_add(y, bias.value);
 }
 
-void Linear::backward(backend::Backend& be, const Tensor& x, const Tensor& dy, Tensor& dx) {
-  be.gemm(dy, false, weight.value, false, dx);              // dx (N, in) = dy · W
-  be.gemm(dy, true, x, false, weight.grad, 1.f, 1.f);       // dW (out, in) += dyᵀ · x
+void ColumnParallelLinear::backward(backend::Backend& be, const Tensor& x, const Tensor& dy, Tensor& dx) {
+  be.gemm(dy, false, weight.value, false, dx);           // dx (N, in) = dy · W, partial over TP
+  parallel::copy_to_tensor_parallel_region_backward(tp, dx);
+  be.gemm(dy, true, x, false, weight.grad, 1.f, 1.f);    // dW (out/tp, in) += dyᵀ · x
+  be.bias_backward(dy, bias.grad);
+}
+
+RowParallelLinear::RowParallelLinear(const std::string& name, int64_t in_features, int64_t out_features,
+                                     float init_std, DType dtype, parallel::TpGroup tp_)
+    : weight(make_sharded_param(name + ".weight", {out_features, in_features},
+                                ShardSpec::split(1, in_features, tp_.rank(), tp_.size()), InitKind::normal, init_std,
+                                true, dtype)),
+      bias(make_param(name + ".bias", {out_features}, InitKind::zeros, 0.f, false, dtype)),
+      tp(tp_) {
+  if (tp.size() == 1) weight.shard = ShardSpec{};
+}
+
+void RowParallelLinear::forward(backend::Backend& be, const Tensor& x, Tensor& y) {
+  be.gemm(x, false, weight.value, true, y);  // partial sums over this rank's inputs
+  parallel::reduce_from_tensor_parallel_region_forward(tp, y);
+  be.bias_add(y, bias.value);                // once, after the sum
+}
+
+void RowParallelLinear::backward(backend::Backend& be, const Tensor& x, const Tensor& dy, Tensor& dx) {
+  // reduce_from_tensor_parallel_region backward: identity (dy is whole on every rank).
+  be.gemm(dy, false, weight.value, false, dx);         // dx (N, in/tp) = dy · W
+  be.gemm(dy, true, x, false, weight.grad, 1.f, 1.f);  // dW (out, in/tp) += dyᵀ · x
   be.bias_backward(dy, bias.grad);
 }
 

@@ -4,10 +4,10 @@
 
 namespace trident::gpt {
 
-Mlp::Mlp(const std::string& name, const GptConfig& cfg)
-    : fc1(name + ".fc1", cfg.hidden_size, cfg.ffn_hidden_size(), 0.02f, cfg.dtype),
+Mlp::Mlp(const std::string& name, const GptConfig& cfg, parallel::TpGroup tp)
+    : fc1(name + ".fc1", cfg.hidden_size, cfg.ffn_hidden_size(), 0.02f, cfg.dtype, tp),
       fc2(name + ".fc2", cfg.ffn_hidden_size(), cfg.hidden_size, 0.02f / std::sqrt(2.f * float(cfg.num_layers)),
-          cfg.dtype) {}
+          cfg.dtype, tp) {}
 
 void Mlp::forward(backend::Backend& be, const Tensor& x, Context& ctx, Tensor& out) {
   const int64_t N = x.size(0), F = fc1.weight.value.size(0);

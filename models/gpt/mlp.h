@@ -9,18 +9,18 @@ namespace trident::gpt {
 class Mlp {
  public:
   struct Context {
-    Tensor fc1_out;  // (N, 4C) before GELU
-    Tensor act;      // (N, 4C) after GELU
+    Tensor fc1_out;  // (N, 4C/tp) before GELU
+    Tensor act;      // (N, 4C/tp) after GELU
   };
-  Mlp(const std::string& name, const GptConfig& cfg);
+  Mlp(const std::string& name, const GptConfig& cfg, parallel::TpGroup tp);
 
   // x (N, C) -> out (N, C)
   void forward(backend::Backend& be, const Tensor& x, Context& ctx, Tensor& out);
   // dout (N, C) -> dx (N, C)
   void backward(backend::Backend& be, const Tensor& x, const Context& ctx, const Tensor& dout, Tensor& dx);
 
-  Linear fc1;  // (4C, C)
-  Linear fc2;  // (C, 4C), a residual projection
+  ColumnParallelLinear fc1;  // (4C/tp, C)
+  RowParallelLinear fc2;     // (C, 4C/tp), a residual projection
 };
 
 }  // namespace trident::gpt

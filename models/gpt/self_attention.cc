@@ -4,33 +4,33 @@
 
 namespace trident::gpt {
 
-SelfAttention::SelfAttention(const std::string& name, const GptConfig& cfg)
-    : qkv(name + ".qkv", cfg.hidden_size, 3 * cfg.hidden_size, 0.02f, cfg.dtype),
+SelfAttention::SelfAttention(const std::string& name, const GptConfig& cfg, parallel::TpGroup tp)
+    : qkv(name + ".qkv", cfg.hidden_size, 3 * cfg.hidden_size, 0.02f, cfg.dtype, tp, /*blocks=*/3),
       proj(name + ".proj", cfg.hidden_size, cfg.hidden_size, 0.02f / std::sqrt(2.f * float(cfg.num_layers)),
-           cfg.dtype),
-      n_heads(cfg.num_attention_heads) {}
+           cfg.dtype, tp),
+      n_heads(cfg.num_attention_heads / tp.size()) {}
 
 void SelfAttention::forward(backend::Backend& be, const Tensor& x, Context& ctx, Tensor& out) {
-  const int64_t B = x.size(0), T = x.size(1), C = x.size(2);
-  ctx.qkv = Tensor::empty({B, T, 3 * C}, x.dtype(), x.device());
+  const int64_t B = x.size(0), T = x.size(1), C = x.size(2), Cl = qkv.weight.value.size(0) / 3;  // Cl = C/tp
+  ctx.qkv = Tensor::empty({B, T, 3 * Cl}, x.dtype(), x.device());
   ctx.probs = Tensor::empty({B, n_heads, T, T}, DType::f32, x.device());
-  ctx.y = Tensor::empty({B, T, C}, x.dtype(), x.device());
-  Tensor qkv2d = ctx.qkv.view({B * T, 3 * C});
+  ctx.y = Tensor::empty({B, T, Cl}, x.dtype(), x.device());
+  Tensor qkv2d = ctx.qkv.view({B * T, 3 * Cl});
   qkv.forward(be, x.view({B * T, C}), qkv2d);
   be.attention_forward(ctx.qkv, int(n_heads), ctx.y, ctx.probs);
   Tensor out2d = out.view({B * T, C});
-  proj.forward(be, ctx.y.view({B * T, C}), out2d);
+  proj.forward(be, ctx.y.view({B * T, Cl}), out2d);
 }
 
 void SelfAttention::backward(backend::Backend& be, const Tensor& x, const Context& ctx, const Tensor& dout,
                              Tensor& dx) {
-  const int64_t B = x.size(0), T = x.size(1), C = x.size(2);
-  Tensor dy = Tensor::empty({B * T, C}, x.dtype(), x.device());
-  proj.backward(be, ctx.y.view({B * T, C}), dout.view({B * T, C}), dy);
-  Tensor dqkv = Tensor::empty({B, T, 3 * C}, x.dtype(), x.device());
-  be.attention_backward(dy.view({B, T, C}), ctx.qkv, ctx.probs, int(n_heads), dqkv);
+  const int64_t B = x.size(0), T = x.size(1), C = x.size(2), Cl = ctx.y.size(2);
+  Tensor dy = Tensor::empty({B * T, Cl}, x.dtype(), x.device());
+  proj.backward(be, ctx.y.view({B * T, Cl}), dout.view({B * T, C}), dy);
+  Tensor dqkv = Tensor::empty({B, T, 3 * Cl}, x.dtype(), x.device());
+  be.attention_backward(dy.view({B, T, Cl}), ctx.qkv, ctx.probs, int(n_heads), dqkv);
   Tensor dx2d = dx.view({B * T, C});
-  qkv.backward(be, x.view({B * T, C}), dqkv.view({B * T, 3 * C}), dx2d);
+  qkv.backward(be, x.view({B * T, C}), dqkv.view({B * T, 3 * Cl}), dx2d);
 }
 
 }  // namespace trident::gpt

@@ -1,5 +1,7 @@
 // Causal multi-head self-attention: qkv projection, attention core, output
-// projection (GPT-2's c_attn / c_proj).
+// projection (GPT-2's c_attn / c_proj). Under tensor parallelism each rank
+// owns heads/tp heads: the qkv projection is column-parallel, the core is
+// local, the output projection row-parallel.
 #pragma once
 
 #include "models/gpt/config.h"
@@ -10,20 +12,20 @@ namespace trident::gpt {
 class SelfAttention {
  public:
   struct Context {
-    Tensor qkv;    // (B, T, 3C)
-    Tensor probs;  // (B, heads, T, T)
-    Tensor y;      // (B, T, C) heads concatenated, before the output projection
+    Tensor qkv;    // (B, T, 3C/tp) this rank's heads of Q | K | V
+    Tensor probs;  // (B, heads/tp, T, T)
+    Tensor y;      // (B, T, C/tp) this rank's heads concatenated, before the output projection
   };
-  SelfAttention(const std::string& name, const GptConfig& cfg);
+  SelfAttention(const std::string& name, const GptConfig& cfg, parallel::TpGroup tp);
 
   // x (B, T, C) -> out (B, T, C)
   void forward(backend::Backend& be, const Tensor& x, Context& ctx, Tensor& out);
   // dout (B, T, C) -> dx (B, T, C)
   void backward(backend::Backend& be, const Tensor& x, const Context& ctx, const Tensor& dout, Tensor& dx);
 
-  Linear qkv;   // (3C, C)
-  Linear proj;  // (C, C), a residual projection: init std scaled by 1/√(2·layers)
-  int64_t n_heads;
+  ColumnParallelLinear qkv;  // (3C/tp, C): heads split across TP
+  RowParallelLinear proj;    // (C, C/tp), a residual projection: init std scaled by 1/√(2·layers)
+  int64_t n_heads;           // on this rank: heads / tp
 };
 
 }  // namespace trident::gpt

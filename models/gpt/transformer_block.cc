@@ -5,11 +5,11 @@ namespace {
 std::string prefix(int64_t index) { return "layers." + std::to_string(index); }
 }  // namespace
 
-TransformerBlock::TransformerBlock(int64_t index, const GptConfig& cfg)
+TransformerBlock::TransformerBlock(int64_t index, const GptConfig& cfg, parallel::TpGroup tp)
     : ln1(prefix(index) + ".ln1", cfg.hidden_size, cfg.layernorm_eps, cfg.dtype),
-      attn(prefix(index) + ".attn", cfg),
+      attn(prefix(index) + ".attn", cfg, tp),
       ln2(prefix(index) + ".ln2", cfg.hidden_size, cfg.layernorm_eps, cfg.dtype),
-      mlp(prefix(index) + ".mlp", cfg) {}
+      mlp(prefix(index) + ".mlp", cfg, tp) {}
 
 void TransformerBlock::forward(backend::Backend& be, const Tensor& x, Context& ctx) {
   const int64_t B = x.size(0), T = x.size(1), C = x.size(2);

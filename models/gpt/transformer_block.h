@@ -20,7 +20,7 @@ class TransformerBlock {
     Mlp::Context mlp;
     Tensor out;  // (B, T, C)
   };
-  TransformerBlock(int64_t index, const GptConfig& cfg);
+  TransformerBlock(int64_t index, const GptConfig& cfg, parallel::TpGroup tp);
 
   // x (B, T, C) -> ctx.out (B, T, C)
   void forward(backend::Backend& be, const Tensor& x, Context& ctx);

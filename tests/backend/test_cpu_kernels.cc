@@ -204,12 +204,15 @@ Vec gemm_ref(const Vec& a, bool trans_a, const Vec& b, bool trans_b, const Vec& 
   return c;
 }
 
-// out (B·T, C) = wte[token] + wpe[t].
-Vec embedding_ref(const std::vector<int32_t>& tokens, const Vec& wte, const Vec& wpe, int64_t T, int64_t C) {
-  Vec out(tokens.size() * size_t(C));
-  for (size_t bt = 0; bt < tokens.size(); ++bt)
-    for (int64_t c = 0; c < C; ++c)
-      out[bt * C + c] = wte[size_t(tokens[bt]) * C + c] + wpe[(bt % size_t(T)) * C + c];
+// out (B·T, C) = wte[token − start] for tokens in the shard of V rows, else 0.
+Vec embedding_ref(const std::vector<int32_t>& tokens, const Vec& wte, int64_t start, int64_t C) {
+  const int64_t V = int64_t(wte.size()) / C;
+  Vec out(tokens.size() * size_t(C), 0.0);
+  for (size_t bt = 0; bt < tokens.size(); ++bt) {
+    const int64_t v = tokens[bt] - start;
+    if (v < 0 || v >= V) continue;
+    for (int64_t c = 0; c < C; ++c) out[bt * C + c] = wte[size_t(v * C + c)];
+  }
   return out;
 }
 
@@ -383,58 +386,53 @@ TEST_F(CpuKernels, GemmReducedPrecision) {
           }
 }
 
-// Forward: a gather and an add. Backward: the scatter-add of dout into the
-// rows of wte its tokens select (the odd vocabulary of 11 for 21 tokens
-// makes rows repeat, so the scatter must add, and leaves some rows unused)
-// and the sum over the batch into wpe, whose rows past T stay untouched.
+// Forward: a gather from a vocabulary shard (zero rows for tokens outside
+// it). Backward: the scatter-add of dout into the rows its tokens select
+// (the odd vocabulary of 11 for 21 tokens makes rows repeat, so the scatter
+// must add, and leaves some rows unused). The "shard" cases hold ids
+// [start, start + V) of a larger vocabulary, as tensor parallelism does.
 TEST_F(CpuKernels, Embedding) {
   struct Case {
     const char* name;
-    int64_t B, T, C, V, P;
+    int64_t B, T, C, V, start, vocab;  // shard of V rows from `start` of a vocabulary of `vocab`
   };
-  const Case cases[] = {{"odd", 3, 7, 13, 11, 9}, {"GPT", 2, 64, 256, 1000, 128}};
+  const Case cases[] = {{"odd", 3, 7, 13, 11, 0, 11}, {"GPT", 2, 64, 256, 1000, 0, 1000},
+                        {"odd shard", 3, 7, 13, 6, 5, 11}, {"GPT shard", 2, 64, 256, 500, 500, 1000}};
   for (const Case& s : cases) {
     SCOPED_TRACE(s.name);
-    Tensor tokens = random_tokens({s.B, s.T}, int32_t(s.V), rng);  // (B, T) i32
-    Tensor wte = random_tensor({s.V, s.C}, rng);                   // (V, C)
-    Tensor wpe = random_tensor({s.P, s.C}, rng);                   // (P, C)
-    Tensor out = nan_tensor({s.B, s.T, s.C});                      // (B, T, C)
+    Tensor tokens = random_tokens({s.B, s.T}, int32_t(s.vocab), rng);  // (B, T) i32
+    Tensor wte = random_tensor({s.V, s.C}, rng);                       // (V, C) shard
+    Tensor out = nan_tensor({s.B, s.T, s.C});                          // (B, T, C)
     const std::vector<int32_t> ids = to_ids(tokens);
-    const Vec wte_d = to_double(wte), wpe_d = to_double(wpe);
-    be->embedding_forward(tokens, wte, wpe, out);
-    expect_close(to_double(out), embedding_ref(ids, wte_d, wpe_d, s.T, s.C), tolerance(DType::f32), "out");
+    const Vec wte_d = to_double(wte);
+    be->embedding_forward(tokens, wte, s.start, out);
+    expect_close(to_double(out), embedding_ref(ids, wte_d, s.start, s.C), tolerance(DType::f32), "out");
 
     // L = Σ out·R, so dout = R.
     Tensor dout = random_tensor({s.B, s.T, s.C}, rng);
     const Vec r = to_double(dout);
-    Tensor dwte = Tensor::zeros({s.V, s.C}), dwpe = Tensor::zeros({s.P, s.C});
-    be->embedding_backward(tokens, dout, dwte, dwpe);
-    const Vec g_wte = to_double(dwte), g_wpe = to_double(dwpe);
+    Tensor dwte = Tensor::zeros({s.V, s.C});
+    be->embedding_backward(tokens, dout, s.start, dwte);
+    const Vec g_wte = to_double(dwte);
     // Unused rows of a large vocabulary have a zero gradient; visit used ones.
     std::vector<size_t> wte_points = check_points(size_t(s.V * s.C), rng);
     if (s.V * s.C > 2048) {
       std::uniform_int_distribution<int64_t> bt(0, s.B * s.T - 1), c(0, s.C - 1);
-      for (size_t& i : wte_points) i = size_t(ids[size_t(bt(rng))] * s.C + c(rng));
+      for (size_t& i : wte_points) {
+        const int64_t v = ids[size_t(bt(rng))] - s.start;
+        if (v >= 0 && v < s.V) i = size_t(v * s.C + c(rng));
+      }
     }
     expect_gradient(
-        g_wte, [&](const Vec& w) { return embedding_ref(ids, w, wpe_d, s.T, s.C); }, wte_d, r, wte_points,
+        g_wte, [&](const Vec& w) { return embedding_ref(ids, w, s.start, s.C); }, wte_d, r, wte_points,
         tolerance(DType::f32), "dwte");
-    expect_gradient(
-        g_wpe, [&](const Vec& w) { return embedding_ref(ids, wte_d, w, s.T, s.C); }, wpe_d, r,
-        check_points(size_t(s.P * s.C), rng), tolerance(DType::f32), "dwpe");
 
     // Accumulation: a prefilled buffer ends as prefill + the same gradient.
-    Tensor acc_wte = random_tensor({s.V, s.C}, rng), acc_wpe = random_tensor({s.P, s.C}, rng);
-    const Vec pre_wte = to_double(acc_wte), pre_wpe = to_double(acc_wpe);
-    be->embedding_backward(tokens, dout, acc_wte, acc_wpe);
+    Tensor acc_wte = random_tensor({s.V, s.C}, rng);
+    const Vec pre_wte = to_double(acc_wte);
+    be->embedding_backward(tokens, dout, s.start, acc_wte);
     expect_close(to_double(acc_wte), plus(pre_wte, g_wte), tolerance(DType::f32), "dwte accumulates");
-    expect_close(to_double(acc_wpe), plus(pre_wpe, g_wpe), tolerance(DType::f32), "dwpe accumulates");
   }
-  // Ids outside the vocabulary are an error, not an out-of-bounds read.
-  Tensor bad = Tensor::empty({1, 1}, DType::i32);
-  bad.data<int32_t>()[0] = 11;
-  Tensor out = Tensor::empty({1, 1, 13});
-  EXPECT_THROW(be->embedding_forward(bad, random_tensor({11, 13}, rng), random_tensor({9, 13}, rng), out), Error);
 }
 
 // Rows with a nonzero mean (0.5) and spread 2, so a one-pass variance
@@ -616,7 +614,7 @@ TEST_F(CpuKernels, CrossEntropy) {
     expect_close(to_double(losses), losses_ref, tolerance(DType::f32), "losses");
     expect_close(to_double(logits), probs_ref, tolerance(DType::f32), "softmax in place");
 
-    be->cross_entropy_backward(logits, targets, scale);
+    be->cross_entropy_backward(logits, targets, 0, scale);
     const Vec dlogits = to_double(logits);
     Vec dlogits_ref = probs_ref;
     for (size_t n = 0; n < ids.size(); ++n) dlogits_ref[n * s.V + ids[n]] -= 1.0;
@@ -632,6 +630,52 @@ TEST_F(CpuKernels, CrossEntropy) {
   Tensor bad = Tensor::empty({1}, DType::i32);
   bad.data<int32_t>()[0] = 13;
   EXPECT_THROW(be->cross_entropy_forward(logits, bad, losses), Error);
+}
+
+// The vocabulary-parallel pieces: two shards of a padded vocabulary, their
+// statistics combined by hand as the TP all-reduces would (max, then sum),
+// give the unsharded losses and gradients; padded columns take no part.
+TEST_F(CpuKernels, CrossEntropyShardsAndPadding) {
+  const int64_t N = 19, vocab = 13, Vp = 16, half = Vp / 2;  // padded to 16, split 8 + 8
+  const float scale = 0.5f;
+  Tensor full = random_tensor({N, Vp}, rng, 0.0, 3.0);
+  Tensor targets = random_tokens({N}, int32_t(vocab), rng);
+  const std::vector<int32_t> ids = to_ids(targets);
+  Vec real_logits;  // the unpadded (N, vocab) problem
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t j = 0; j < vocab; ++j) real_logits.push_back(full.item(n * Vp + j));
+  Vec probs_ref;
+  const Vec losses_ref = cross_entropy_ref(real_logits, ids, vocab, &probs_ref);
+
+  Tensor shard[2] = {Tensor::empty({N, half}), Tensor::empty({N, half})};
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t j = 0; j < Vp; ++j) shard[j / half].set(n * half + j % half, full.item(n * Vp + j));
+  Tensor row_max[2] = {Tensor::empty({N}), Tensor::empty({N})};
+  for (int k = 0; k < 2; ++k) be->cross_entropy_row_max(shard[k], k * half, vocab, row_max[k]);
+  for (int64_t n = 0; n < N; ++n) {  // all-reduce MAX
+    const float m = std::max(row_max[0].item(n), row_max[1].item(n));
+    row_max[0].set(n, m);
+    row_max[1].set(n, m);
+  }
+  Tensor stats[2] = {Tensor::empty({2, N}), Tensor::empty({2, N})};
+  for (int k = 0; k < 2; ++k) be->cross_entropy_exp_sums(shard[k], row_max[k], targets, k * half, vocab, stats[k]);
+  for (int64_t i = 0; i < 2 * N; ++i) {  // all-reduce SUM
+    const float sum = stats[0].item(i) + stats[1].item(i);
+    stats[0].set(i, sum);
+    stats[1].set(i, sum);
+  }
+  Tensor losses[2] = {Tensor::empty({N}), Tensor::empty({N})};
+  for (int k = 0; k < 2; ++k) be->cross_entropy_finish(shard[k], stats[k], losses[k]);
+  expect_close(to_double(losses[0]), losses_ref, tolerance(DType::f32), "shard 0 losses");
+  expect_close(to_double(losses[1]), losses_ref, tolerance(DType::f32), "shard 1 losses");
+  for (int k = 0; k < 2; ++k) be->cross_entropy_backward(shard[k], targets, k * half, scale);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t j = 0; j < Vp; ++j) {
+      const double got = shard[j / half].item(n * half + j % half);
+      double want = 0.0;  // padding columns: no probability, no gradient
+      if (j < vocab) want = scale * (probs_ref[size_t(n * vocab + j)] - (j == ids[size_t(n)] ? 1.0 : 0.0));
+      ASSERT_NEAR(got, want, 1e-6) << "dlogits[" << n << ", " << j << "]";
+    }
 }
 
 // Three successive steps against torch.optim.AdamW's arithmetic in f64,

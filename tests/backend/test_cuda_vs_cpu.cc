@@ -70,17 +70,17 @@ TEST_F(CudaVsCpu, GemmAllTransposesAndBatches) {
 
 TEST_F(CudaVsCpu, EmbeddingLayerNormGeluBiasAdd) {
   const int64_t B = 3, T = 7, C = 13, V = 11;
-  Tensor tok = tokens({B, T}, V), wte = random({V, C}), wpe = random({T + 2, C});
+  // A shard of 6 rows from id 3 of a vocabulary of 11: some tokens fall outside it.
+  Tensor tok = tokens({B, T}, V), wte = random({6, C});
   Tensor out = Tensor::empty({B, T, C}), outg = Tensor::empty({B, T, C}, DType::f32, Device::cuda);
-  cpu->embedding_forward(tok, wte, wpe, out);
-  gpu->embedding_forward(dev(tok), dev(wte), dev(wpe), outg);
+  cpu->embedding_forward(tok, wte, 3, out);
+  gpu->embedding_forward(dev(tok), dev(wte), 3, outg);
   expect_close(outg, out, 1e-6, 1e-6, "embedding");
-  Tensor dout = random({B, T, C}), dwte = random({V, C}), dwpe = random({T + 2, C});
-  Tensor dwteg = dev(dwte), dwpeg = dev(dwpe);
-  cpu->embedding_backward(tok, dout, dwte, dwpe);
-  gpu->embedding_backward(dev(tok), dev(dout), dwteg, dwpeg);
+  Tensor dout = random({B, T, C}), dwte = random({6, C});
+  Tensor dwteg = dev(dwte);
+  cpu->embedding_backward(tok, dout, 3, dwte);
+  gpu->embedding_backward(dev(tok), dev(dout), 3, dwteg);
   expect_close(dwteg, dwte, 1e-5, 1e-5, "dwte");
-  expect_close(dwpeg, dwpe, 1e-5, 1e-5, "dwpe");
 
   const int64_t N = B * T;
   Tensor x = random({N, C}, -3.f, 3.f), w = random({C}), b = random({C});
@@ -141,8 +141,8 @@ TEST_F(CudaVsCpu, AttentionAndCrossEntropy) {
   gpu->cross_entropy_forward(lg, dev(targets), lossg);
   expect_close(lg, logits, 1e-7, 1e-5, "softmax");
   expect_close(lossg, losses, 1e-6, 1e-5, "loss");
-  cpu->cross_entropy_backward(logits, targets, 0.25f);
-  gpu->cross_entropy_backward(lg, dev(targets), 0.25f);
+  cpu->cross_entropy_backward(logits, targets, 0, 0.25f);
+  gpu->cross_entropy_backward(lg, dev(targets), 0, 0.25f);
   expect_close(lg, logits, 1e-7, 1e-5, "dlogits");
 }
 

@@ -22,8 +22,8 @@ class CpuBackend final : public Backend {
 
   void gemm(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, Tensor& c, float alpha,
             float beta) override;
-  void embedding_forward(const Tensor& tokens, const Tensor& wte, const Tensor& wpe, Tensor& out) override;
-  void embedding_backward(const Tensor& tokens, const Tensor& dout, Tensor& dwte, Tensor& dwpe) override;
+  void embedding_forward(const Tensor& tokens, const Tensor& wte, int64_t vocab_start, Tensor& out) override;
+  void embedding_backward(const Tensor& tokens, const Tensor& dout, int64_t vocab_start, Tensor& dwte) override;
   void layernorm_forward(const Tensor& x, const Tensor& w, const Tensor& b, float eps, Tensor& out,
                          Tensor& mean, Tensor& rstd) override;
   void layernorm_backward(const Tensor& dout, const Tensor& x, const Tensor& w, const Tensor& mean,
@@ -36,8 +36,11 @@ class CpuBackend final : public Backend {
   void attention_forward(const Tensor& qkv, int n_heads, Tensor& out, Tensor& probs) override;
   void attention_backward(const Tensor& dout, const Tensor& qkv, const Tensor& probs, int n_heads,
                           Tensor& dqkv) override;
-  void cross_entropy_forward(Tensor& logits, const Tensor& targets, Tensor& losses) override;
-  void cross_entropy_backward(Tensor& probs, const Tensor& targets, float scale) override;
+  void cross_entropy_row_max(const Tensor& logits, int64_t vocab_start, int64_t vocab_size, Tensor& row_max) override;
+  void cross_entropy_exp_sums(Tensor& logits, const Tensor& row_max, const Tensor& targets, int64_t vocab_start,
+                              int64_t vocab_size, Tensor& stats) override;
+  void cross_entropy_finish(Tensor& logits, const Tensor& stats, Tensor& losses) override;
+  void cross_entropy_backward(Tensor& probs, const Tensor& targets, int64_t vocab_start, float scale) override;
   void adamw_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamWStep& step) override;
   double sum_squares(const Tensor& x) override;
   void scale(Tensor& x, float s) override;

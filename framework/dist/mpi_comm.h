@@ -1,0 +1,38 @@
+// MpiComm: Comm over an MPI communicator, for host tensors (f32 and i32
+// reductions; any dtype for data movement).
+#pragma once
+
+#include <mpi.h>
+
+#include "framework/dist/comm.h"
+
+namespace trident::dist {
+
+class MpiComm final : public Comm {
+ public:
+  // Takes ownership of `comm` (freed on destruction unless it is MPI_COMM_WORLD/SELF).
+  MpiComm(MPI_Comm comm, std::string name);
+  ~MpiComm() override;
+  MpiComm(const MpiComm&) = delete;
+  MpiComm& operator=(const MpiComm&) = delete;
+
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+  MPI_Comm handle() const { return comm_; }
+
+  void all_reduce(Tensor& t, ReduceOp op) override;
+  std::unique_ptr<Request> all_reduce_async(Tensor& t, ReduceOp op) override;
+  void reduce_scatter(const Tensor& in, Tensor& out, ReduceOp op) override;
+  void all_gather(const Tensor& in, Tensor& out) override;
+  void broadcast(Tensor& t, int root) override;
+  void send(const Tensor& t, int dst, int tag) override;
+  void recv(Tensor& t, int src, int tag) override;
+  std::unique_ptr<Request> isend(const Tensor& t, int dst, int tag) override;
+  std::unique_ptr<Request> irecv(Tensor& t, int src, int tag) override;
+
+ private:
+  MPI_Comm comm_;
+  int rank_ = 0, size_ = 1;
+};
+
+}  // namespace trident::dist

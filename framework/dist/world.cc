@@ -1,0 +1,66 @@
+#include "framework/dist/world.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "framework/core/error.h"
+
+namespace trident::dist {
+namespace {
+World g_world;
+bool g_initialized = false;
+
+int env_int(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? std::atoi(v) : -1;
+}
+}  // namespace
+
+void mpi_check(int status, const char* call, const char* file, int line) {
+  if (status == MPI_SUCCESS) [[likely]] return;
+  char text[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  MPI_Error_string(status, text, &len);
+  detail::throw_error(file, line, call, std::string(text, size_t(len)));
+}
+
+const World& World::init(int* argc, char*** argv) {
+  if (g_initialized) return g_world;
+  int provided = 0;
+  MPI_CHECK(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided));
+  // Errors come back as codes (MPI_CHECK turns them into exceptions) instead of aborting silently.
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &g_world.rank));
+  MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &g_world.size));
+  MPI_Comm node;
+  MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, g_world.rank, MPI_INFO_NULL, &node));
+  MPI_CHECK(MPI_Comm_rank(node, &g_world.local_rank));
+  MPI_CHECK(MPI_Comm_size(node, &g_world.local_size));
+  MPI_Comm_free(&node);
+  set_error_rank(g_world.rank);
+  // The launcher's own idea of the local rank must agree with MPI's.
+  for (const char* var : {"OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID", "MPI_LOCALRANKID"}) {
+    const int launcher_local = env_int(var);
+    TRIDENT_CHECK(launcher_local < 0 || launcher_local == g_world.local_rank, var, "=", launcher_local,
+                  " but MPI places this process at local rank ", g_world.local_rank);
+  }
+  g_initialized = true;
+  return g_world;
+}
+
+bool World::initialized() { return g_initialized; }
+
+void World::finalize() {
+  if (!g_initialized) return;
+  MPI_Finalize();
+  g_initialized = false;
+}
+
+void World::abort(const std::string& message, int exit_code) {
+  std::fprintf(stderr, "%s\n", message.c_str());
+  std::fflush(stderr);
+  if (g_initialized && g_world.size > 1) MPI_Abort(MPI_COMM_WORLD, exit_code);
+  std::exit(exit_code);
+}
+
+}  // namespace trident::dist

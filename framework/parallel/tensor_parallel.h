@@ -1,0 +1,42 @@
+// Tensor-parallel regions (Megatron-Core's vocabulary), as explicit
+// forward/backward pairs for layers that have no autograd:
+//
+//   copy_to_tensor_parallel_region      forward: identity     backward: all-reduce
+//   reduce_from_tensor_parallel_region  forward: all-reduce   backward: identity
+//
+// A column-parallel layer's input enters through copy_to (every rank
+// needs all of x; each rank's dx is partial); a row-parallel layer's output
+// leaves through reduce_from (each rank's y is partial). Only the halves
+// that communicate are functions here; the identities are comments where
+// they happen.
+#pragma once
+
+#include "framework/core/tensor.h"
+#include "framework/dist/comm.h"
+
+namespace trident::parallel {
+
+// The tensor-parallel group a layer works in; no Comm is a group of one.
+struct TpGroup {
+  dist::Comm* comm = nullptr;
+  int rank() const { return comm ? comm->rank() : 0; }
+  int size() const { return comm ? comm->size() : 1; }
+};
+
+// Backward of copy_to_tensor_parallel_region: sum the partial input gradients.
+inline void copy_to_tensor_parallel_region_backward(TpGroup tp, Tensor& grad) {
+  if (tp.size() > 1) tp.comm->all_reduce(grad, dist::ReduceOp::sum);
+}
+
+// Forward of reduce_from_tensor_parallel_region: sum the partial outputs.
+inline void reduce_from_tensor_parallel_region_forward(TpGroup tp, Tensor& out) {
+  if (tp.size() > 1) tp.comm->all_reduce(out, dist::ReduceOp::sum);
+}
+
+// The vocabulary-parallel cross-entropy's reductions: the row maximum, then
+// the (sum of exp, target logit) statistics, over the TP group.
+inline void all_reduce_over_tensor_parallel_region(TpGroup tp, Tensor& t, dist::ReduceOp op) {
+  if (tp.size() > 1) tp.comm->all_reduce(t, op);
+}
+
+}  // namespace trident::parallel
