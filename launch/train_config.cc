@@ -34,6 +34,8 @@ void add_train_flags(CLI::App& app, TrainConfig& c) {
   app.add_option("--data-path", c.data_path, "text file, or directory of text files")->capture_default_str();
   app.add_option("--log-interval", c.log_interval, "iterations between log lines")->capture_default_str();
   app.add_option("--metrics-file", c.metrics_file, "write one JSON object per iteration to this file");
+  app.add_option("--export-safetensors", c.export_safetensors,
+                 "after training, write every parameter as one whole tensor to this safetensors file");
   app.add_option("--threads", c.threads, "CPU threads for this process (default: OMP_NUM_THREADS or all cores)");
   app.add_option("--device", c.device, "auto, cpu or cuda (auto: a GPU when one is visible)")->capture_default_str();
   app.add_option("--tensor-model-parallel-size,--tp", c.tensor_model_parallel_size, "tensor-parallel degree")

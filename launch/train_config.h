@@ -28,6 +28,7 @@ struct TrainConfig {
   std::string data_path = "/usr/share/games/fortunes";
   int64_t log_interval = 10;
   std::string metrics_file;  // JSONL, one object per iteration; empty: none
+  std::string export_safetensors;  // write the final parameters (whole tensors) here; empty: none
   int threads = 0;           // 0: OMP_NUM_THREADS, else the node's cores / local ranks
   int tensor_model_parallel_size = 1;
   int pipeline_model_parallel_size = 1;

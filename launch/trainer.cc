@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
+#include "checkpoint/safetensors.h"
 #include "framework/core/log.h"
 #include "framework/dist/agreement.h"
 #include "framework/parallel/gather.h"
@@ -116,6 +117,11 @@ IterationStats Trainer::train() {
   for (int64_t it = 1; it <= cfg_.train_iters; ++it) {
     s = step(it);
     record(s);
+  }
+  if (!cfg_.export_safetensors.empty()) {
+    checkpoint::TensorMap tensors;
+    for (auto& [name, t] : full_parameters()) tensors.emplace(name, t);  // collective: every rank gathers
+    if (world_.rank == 0) checkpoint::save_safetensors(cfg_.export_safetensors, tensors);
   }
   return s;
 }
