@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <memory>
+#include <string_view>
 
 #include "framework/core/log.h"
 #include "framework/dist/agreement.h"
@@ -36,7 +37,11 @@ int main(int argc, char** argv) {
   }
   const World& world = World::init(&argc, &argv);
   trident::init_logging(world.rank, world.rank == 0);
-  const std::string where = world.size > 1 ? "[rank " + std::to_string(world.rank) + "] " : "";
+  // trident::Error messages carry their rank already; other exceptions get it here.
+  auto with_rank = [&](const char* what) {
+    const bool tagged = std::string_view(what).starts_with("[rank ");
+    return std::string("trident-train: error: ") + (tagged || world.size == 1 ? "" : "[rank " + std::to_string(world.rank) + "] ") + what;
+  };
   std::unique_ptr<trident::launch::Trainer> trainer;
   try {
     // Every rank returns from here together: failures are agreed on first.
@@ -49,13 +54,13 @@ int main(int argc, char** argv) {
     World::finalize();
     return 2;
   } catch (const std::exception& e) {
-    World::abort("trident-train: error: " + where + e.what(), 1);
+    World::abort(with_rank(e.what()), 1);
   }
   try {
     trainer->train();
   } catch (const std::exception& e) {
     // Other ranks may be waiting in a collective: bring the whole job down.
-    World::abort("trident-train: error: " + where + e.what(), 1);
+    World::abort(with_rank(e.what()), 1);
   }
   trainer.reset();  // frees its communicators before MPI ends
   World::finalize();

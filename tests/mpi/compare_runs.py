@@ -1,0 +1,51 @@
+#!/usr/bin/python3
+"""Compares two training runs: per-iteration losses (metrics JSONL) and
+final parameters (safetensors written by --export-safetensors), each
+within 1e-5 relative (parameters: max|a - b| / max|b| per tensor).
+
+One slice is held to a looser bound, with the reason printed: the key
+bias (the K third of each attn.qkv.bias). Adding a constant vector to every
+key adds q·b to a whole row of scores, which softmax ignores, so its true
+gradient is exactly zero and what backward computes is rounding noise.
+AdamW divides that noise by its own running magnitude and takes
+lr-sized steps along it; any change in summation order (another layout)
+moves those parameters by O(lr) while changing no output."""
+import json
+import struct
+import sys
+
+import numpy as np
+
+
+def load(path):
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    return {k: np.frombuffer(data[v["data_offsets"][0]:v["data_offsets"][1]], np.float32).reshape(v["shape"])
+            for k, v in header.items() if k != "__metadata__"}
+
+
+base_metrics, metrics, base_params, params, name = sys.argv[1:6]
+a = [json.loads(line)["loss"] for line in open(base_metrics)]
+b = [json.loads(line)["loss"] for line in open(metrics)]
+assert len(a) == len(b) == 20, (len(a), len(b))
+loss_err = max(abs(x - y) / abs(x) for x, y in zip(a, b))
+pa, pb = load(base_params), load(params)
+assert pa.keys() == pb.keys(), set(pa) ^ set(pb)
+param_err, worst, key_bias_err = 0.0, "", 0.0
+for k in pa:
+    assert pa[k].shape == pb[k].shape, (k, pa[k].shape, pb[k].shape)
+    x, y = pa[k].copy(), pb[k].copy()
+    scale = np.max(np.abs(x))
+    if k.endswith("attn.qkv.bias"):
+        c = x.shape[0] // 3
+        key_bias_err = max(key_bias_err, float(np.max(np.abs(x[c:2 * c] - y[c:2 * c])) / scale))
+        x[c:2 * c] = y[c:2 * c] = 0.0
+    e = float(np.max(np.abs(x - y)) / scale)
+    if e > param_err:
+        param_err, worst = e, k
+ok = loss_err <= 1e-5 and param_err <= 1e-5 and key_bias_err <= 1e-3
+print(f"{'ok  ' if ok else 'FAIL'} {name}: losses {a[0]:.4f} -> {a[-1]:.4f}, worst loss error {loss_err:.2e}, "
+      f"worst parameter error {param_err:.2e} ({worst}); key biases (zero true gradient) {key_bias_err:.2e}")
+sys.exit(0 if ok else 1)
