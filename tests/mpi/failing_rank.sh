@@ -41,4 +41,20 @@ if [ "$rc" -ne 2 ] || [ "$(grep -c 'error' "$work/err2")" -ne 1 ] || ! grep -q "
 else
   echo "ok   bad data path on rank 2 of 4: exit $rc after ${took}s: $(cat "$work/err2")"
 fi
+# Layouts that cannot work: one line from one rank, exit 2.
+bad_layout() {
+  local want=$1 n=$2; shift 2
+  timeout 60 "$mpiexec" -n "$n" --oversubscribe "$train" "${flags[@]}" "$@" > "$work/out3" 2> "$work/err3"
+  local rc=$?
+  if [ "$rc" -ne 2 ] || [ "$(grep -c 'trident-train: error' "$work/err3")" -ne 1 ] || ! grep -qF -- "$want" "$work/err3"; then
+    echo "FAIL: bad layout [$n ranks: $*]: exit $rc"; cat "$work/err3"; status=1
+  else
+    echo "ok   bad layout [$n ranks: $*]: $(grep 'trident-train: error' "$work/err3")"
+  fi
+}
+bad_layout "--tensor-model-parallel-size 3" 4 --tp 3
+bad_layout "pipeline parallelism is not available yet" 2 --pp 2
+bad_layout "--num-attention-heads 2 is not divisible by --tensor-model-parallel-size 4" 4 --tp 4
+bad_layout "--data-parallel-size 4 does not match" 2 --dp 4
+bad_layout "x data-parallel size 4" 4 --global-batch-size 4
 exit $status
