@@ -2,6 +2,7 @@
 
 #include "framework/core/error.h"
 #include "framework/dist/mpi_comm.h"
+#include "framework/dist/self_comm.h"
 
 namespace trident::dist {
 
@@ -57,6 +58,7 @@ namespace {
 // The communicator of the group containing this rank: every rank calls
 // MPI_Comm_split once, coloured by its group's first member.
 std::unique_ptr<Comm> split(const World& world, const std::vector<int>& group, const char* name) {
+  if (!World::initialized()) return std::make_unique<SelfComm>(name);
   MPI_Comm comm;
   int key = 0;
   for (size_t i = 0; i < group.size(); ++i)
@@ -70,7 +72,8 @@ ProcessGroups::ProcessGroups(const World& world, const Layout& layout)
     : layout_(layout), coord_(coord_of(world.rank, layout)) {
   TRIDENT_USAGE_CHECK(layout.world_size() == world.size, "tp ", layout.tp, " x pp ", layout.pp, " x dp ", layout.dp,
                       " = ", layout.world_size(), " ranks, but the job has ", world.size);
-  world_ = std::make_unique<MpiComm>(MPI_COMM_WORLD, "world");
+  if (World::initialized()) world_ = std::make_unique<MpiComm>(MPI_COMM_WORLD, "world");
+  else world_ = std::make_unique<SelfComm>("world");
   // Sorted groups have their smallest rank first, which makes a unique colour.
   tp_ = split(world, tp_group_ranks(world.rank, layout), "tp");
   dp_ = split(world, dp_group_ranks(world.rank, layout), "dp");

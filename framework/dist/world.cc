@@ -24,8 +24,18 @@ void mpi_check(int status, const char* call, const char* file, int line) {
   detail::throw_error(file, line, call, std::string(text, size_t(len)));
 }
 
+// Whether a launcher started this process (then MPI must be initialised to
+// find the others); a process started alone runs without MPI at all.
+bool started_by_launcher() {
+  for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID",
+                          "MPI_LOCALNRANKS", "HYDRA_CONTROL_FD"})
+    if (std::getenv(var)) return true;
+  return false;
+}
+
 const World& World::init(int* argc, char*** argv) {
   if (g_initialized) return g_world;
+  if (!started_by_launcher()) return g_world;  // a world of one, without MPI
   int provided = 0;
   MPI_CHECK(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided));
   // Errors come back as codes (MPI_CHECK turns them into exceptions) instead of aborting silently.

@@ -17,9 +17,12 @@ struct World {
   int local_rank = 0;  // among the processes on this node
   int local_size = 1;
 
-  // MPI_Init_thread (funneled) the first time; later calls return the same World.
+  // The first call initialises MPI (funneled) when a launcher started the
+  // process (OpenMPI, MPICH/Hydra or Slurm variables); a process started
+  // alone is a world of one that never touches MPI. Later calls return the
+  // same World.
   static const World& init(int* argc, char*** argv);
-  static bool initialized();
+  static bool initialized();  // whether MPI is in use
   // Ends MPI normally (all ranks must call it).
   static void finalize();
   // Prints `message` prefixed with the rank to stderr and brings the whole
