@@ -146,6 +146,28 @@ TEST_F(CudaVsCpu, AttentionAndCrossEntropy) {
   expect_close(lg, logits, 1e-7, 1e-5, "dlogits");
 }
 
+// The vocab-parallel pieces on a shard [5, 13) of a vocabulary of 11 padded to 16.
+TEST_F(CudaVsCpu, CrossEntropyShardPieces) {
+  const int64_t N = 9, Vs = 8, start = 5, vocab = 11;
+  Tensor logits = random({N, Vs}, -4.f, 4.f), targets = tokens({N}, vocab);
+  Tensor lg = dev(logits), row_max = Tensor::empty({N}), row_max_g = dev(row_max);
+  cpu->cross_entropy_row_max(logits, start, vocab, row_max);
+  gpu->cross_entropy_row_max(lg, start, vocab, row_max_g);
+  expect_close(row_max_g, row_max, 0, 0, "row max");
+  Tensor stats = Tensor::empty({2, N}), stats_g = dev(stats);
+  cpu->cross_entropy_exp_sums(logits, row_max, targets, start, vocab, stats);
+  gpu->cross_entropy_exp_sums(lg, row_max_g, dev(targets), start, vocab, stats_g);
+  expect_close(stats_g, stats, 1e-6, 1e-5, "exp sums and target logits");
+  expect_close(lg, logits, 1e-7, 1e-5, "exp values (0 for padding)");
+  Tensor losses = Tensor::empty({N}), losses_g = dev(losses);
+  cpu->cross_entropy_finish(logits, stats, losses);
+  gpu->cross_entropy_finish(lg, stats_g, losses_g);
+  expect_close(losses_g, losses, 1e-6, 1e-5, "losses");
+  cpu->cross_entropy_backward(logits, targets, start, 0.5f);
+  gpu->cross_entropy_backward(lg, dev(targets), start, 0.5f);
+  expect_close(lg, logits, 1e-7, 1e-5, "dlogits");
+}
+
 TEST_F(CudaVsCpu, AdamWThreeSteps) {
   Tensor p = random({1000}), m = Tensor::zeros({1000}), v = Tensor::zeros({1000});
   Tensor pg = dev(p), mg = dev(m), vg = dev(v);

@@ -59,6 +59,7 @@ class CpuBackend final : public Backend {
   struct CachedGemm {
     dnnl::matmul primitive;
     dnnl::memory::desc a_md, b_md, c_md;
+    bool widen_to_f32;  // no 16-bit primitive here: compute in f32 (gemm.cc)
   };
   std::map<GemmKey, CachedGemm> gemm_cache_;
   std::vector<Tensor> scratch_;

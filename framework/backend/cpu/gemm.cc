@@ -50,23 +50,26 @@ void CpuBackend::gemm(const Tensor& a, bool trans_a, const Tensor& b, bool trans
       ops.append_sum(beta);
       attr.set_post_ops(ops);
     }
-    dnnl::matmul::primitive_desc pd;
     try {
-      pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_md, b_md, c_md), attr, engine_);
+      const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, c_md), attr, engine_);
+      it = gemm_cache_.emplace(key, CachedGemm{dnnl::matmul(pd), a_md, b_md, c_md, false}).first;
     } catch (const dnnl::error&) {
       if (a.dtype() == DType::f32) throw;
-      // oneDNN has no 16-bit matmul on some CPUs and versions (f16 needs
-      // AVX512-FP16 and oneDNN >= 2.7). Widen the operands to f32, which is
-      // exact, and round the f32 result into c once: what a 16-bit GEMM
-      // with f32 accumulation computes.
-      Tensor c32 = c.dtype() == DType::f32 ? c : c.to(DType::f32);
-      gemm(a.to(DType::f32), trans_a, b.to(DType::f32), trans_b, c32, alpha, beta);
-      if (c.dtype() != DType::f32) c.copy_from(c32);
-      return;
+      // Remembered per shape, so the failed creation is not retried on every call.
+      it = gemm_cache_.emplace(key, CachedGemm{dnnl::matmul(), a_md, b_md, c_md, true}).first;
     }
-    it = gemm_cache_.emplace(key, CachedGemm{dnnl::matmul(pd), a_md, b_md, c_md}).first;
   }
   const CachedGemm& g = it->second;
+  if (g.widen_to_f32) {
+    // oneDNN has no 16-bit matmul on some CPUs and versions (f16 needs
+    // AVX512-FP16 and oneDNN >= 2.7). Widen the operands to f32, which is
+    // exact, and round the f32 result into c once: what a 16-bit GEMM with
+    // f32 accumulation computes.
+    Tensor c32 = c.dtype() == DType::f32 ? c : c.to(DType::f32);
+    gemm(a.to(DType::f32), trans_a, b.to(DType::f32), trans_b, c32, alpha, beta);
+    if (c.dtype() != DType::f32) c.copy_from(c32);
+    return;
+  }
   dnnl::memory a_mem(g.a_md, engine_, a.raw());
   dnnl::memory b_mem(g.b_md, engine_, b.raw());
   dnnl::memory c_mem(g.c_md, engine_, c.raw());
