@@ -9,8 +9,12 @@
 // - Outputs named `out`/`dx` are overwritten. Weight gradients (`dw`, `db`,
 //   `dwte`, ...) are ACCUMULATED into FP32 main-grad buffers, so several
 //   micro-batches add up without extra passes.
-// - Activations may be f32, bf16 or f16 where the operation says so;
-//   reductions (norm statistics, softmax, loss, optimizer) run in f32.
+// - Activations (the tensors in the run's compute dtype) may be f32, bf16
+//   or f16: an operation's activation operands share one dtype, it loads
+//   them as f32, computes in f32 and stores its activation outputs in that
+//   dtype. Norm statistics, attention probabilities, logits, losses,
+//   weight gradients and optimizer state are always f32. (The CUDA backend
+//   takes f32 activations until it gains the 16-bit kernels.)
 #pragma once
 
 #include <memory>
@@ -110,6 +114,8 @@ class Backend {
 
   // Σ x² in f64 (for the global gradient norm); x *= s in place.
   virtual double sum_squares(const Tensor& x) = 0;
+  // Whether no element is NaN or ±inf (the overflow check of loss scaling).
+  virtual bool all_finite(const Tensor& x) = 0;
   virtual void scale(Tensor& x, float s) = 0;
 };
 

@@ -59,7 +59,8 @@ class Tensor {
   void* raw() const;
   template <typename T>
   T* data() const {
-    TRIDENT_CHECK(sizeof(T) == dtype_size(dtype_), "data<T>() of a ", dtype_name(dtype_), " tensor");
+    TRIDENT_CHECK(dtype_of<T>() == dtype_, "data<", dtype_name(dtype_of<T>()), ">() of a ", dtype_name(dtype_),
+                  " tensor");
     return static_cast<T*>(raw());
   }
 

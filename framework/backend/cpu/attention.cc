@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "framework/backend/cpu/element.h"
 #include "framework/backend/cpu/vector_math.h"
 
 namespace trident::backend {
@@ -13,36 +14,45 @@ namespace {
 
 enum Slot { kQ, kK, kV, kY, kDProbs, kDQ, kDK, kDV };
 
-// (B, T, 3, H, D) slice `which` of qkv  <->  (B·H, T, D).
-void split_heads(const float* qkv, int64_t B, int64_t T, int64_t H, int64_t D, int which, float* dst) {
-  const int64_t C = H * D;
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t h = 0; h < H; ++h)
-      for (int64_t t = 0; t < T; ++t) {
-        const float* src = qkv + (b * T + t) * 3 * C + which * C + h * D;
-        float* out = dst + ((b * H + h) * T + t) * D;
-        for (int64_t d = 0; d < D; ++d) out[d] = src[d];
-      }
-}
-
-// q, k, v (B·H, T, D) from qkv (B, T, 3C).
-void split_qkv(const Tensor& qkv, int64_t B, int64_t T, int64_t H, int64_t D, Tensor& q, Tensor& k, Tensor& v) {
-  for (int which = 0; which < 3; ++which)
-    split_heads(qkv.data<float>(), B, T, H, D, which, (which == 0 ? q : which == 1 ? k : v).data<float>());
-}
-
-// (B·H, T, D) -> columns [col0, col0 + C) of rows of width `width` in (B, T, width).
-void merge_heads(const float* src, int64_t B, int64_t T, int64_t H, int64_t D, int64_t width, int64_t col0,
+// Columns [col0 + h·D, col0 + (h+1)·D) of rows of width `width` in (B, T, width)
+// -> (B·H, T, D) f32, for every head h.
+template <typename T>
+void split_heads(const T* src_all, int64_t B, int64_t Tn, int64_t H, int64_t D, int64_t width, int64_t col0,
                  float* dst) {
 #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t b = 0; b < B; ++b)
-    for (int64_t t = 0; t < T; ++t)
-      for (int64_t h = 0; h < H; ++h) {
-        const float* in = src + ((b * H + h) * T + t) * D;
-        float* out = dst + (b * T + t) * width + col0 + h * D;
-        for (int64_t d = 0; d < D; ++d) out[d] = in[d];
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t t = 0; t < Tn; ++t) {
+        const T* src = src_all + (b * Tn + t) * width + col0 + h * D;
+        float* out = dst + ((b * H + h) * Tn + t) * D;
+        for (int64_t d = 0; d < D; ++d) out[d] = to_f32(src[d]);
       }
+}
+
+// q, k, v (B·H, T, D) f32 from qkv (B, T, 3C) in the compute dtype.
+void split_qkv(const Tensor& qkv, int64_t B, int64_t T, int64_t H, int64_t D, Tensor& q, Tensor& k, Tensor& v) {
+  cpu::dispatch_float(qkv.dtype(), "attention", [&]<typename E>() {
+    for (int which = 0; which < 3; ++which)
+      split_heads(qkv.data<E>(), B, T, H, D, 3 * H * D, which * H * D,
+                  (which == 0 ? q : which == 1 ? k : v).data<float>());
+  });
+}
+
+// (B·H, T, D) f32 -> columns [col0, col0 + C) of rows of width `width` in
+// (B, T, width), in dst's dtype.
+void merge_heads(const float* src, int64_t B, int64_t T, int64_t H, int64_t D, int64_t width, int64_t col0,
+                 Tensor& dst_t) {
+  cpu::dispatch_float(dst_t.dtype(), "attention", [&]<typename E>() {
+    E* dst = dst_t.data<E>();
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t t = 0; t < T; ++t)
+        for (int64_t h = 0; h < H; ++h) {
+          const float* in = src + ((b * H + h) * T + t) * D;
+          E* out = dst + (b * T + t) * width + col0 + h * D;
+          for (int64_t d = 0; d < D; ++d) out[d] = from_f32<E>(in[d]);
+        }
+  });
 }
 
 }  // namespace
@@ -75,7 +85,7 @@ void CpuBackend::attention_forward(const Tensor& qkv, int n_heads, Tensor& out, 
     }
   Tensor y = scratch(kY, {B * H, T, D});
   gemm(p, false, v, false, y, 1.f, 0.f);
-  merge_heads(y.data<float>(), B, T, H, D, C, 0, out.data<float>());
+  merge_heads(y.data<float>(), B, T, H, D, C, 0, out);
 }
 
 void CpuBackend::attention_backward(const Tensor& dout, const Tensor& qkv, const Tensor& probs, int n_heads,
@@ -85,17 +95,10 @@ void CpuBackend::attention_backward(const Tensor& dout, const Tensor& qkv, const
                 "attention backward shapes");
   Tensor q = scratch(kQ, {B * H, T, D}), k = scratch(kK, {B * H, T, D}), v = scratch(kV, {B * H, T, D});
   split_qkv(qkv, B, T, H, D, q, k, v);
-  // dY in head layout: dout viewed as (B, T, 1, H, D) has the layout split_heads expects with C = H·D, 1 slot.
-  Tensor dy = scratch(kY, {B * H, T, D});
-  {
-    const float* src = dout.data<float>();
-    float* dst = dy.data<float>();
-#pragma omp parallel for collapse(2) schedule(static)
-    for (int64_t b = 0; b < B; ++b)
-      for (int64_t h = 0; h < H; ++h)
-        for (int64_t t = 0; t < T; ++t)
-          for (int64_t d = 0; d < D; ++d) dst[((b * H + h) * T + t) * D + d] = src[(b * T + t) * C + h * D + d];
-  }
+  Tensor dy = scratch(kY, {B * H, T, D});  // dout in head layout
+  cpu::dispatch_float(dout.dtype(), "attention_backward", [&]<typename E>() {
+    split_heads(dout.data<E>(), B, T, H, D, C, 0, dy.data<float>());
+  });
   const Tensor p = probs.view({B * H, T, T});
   Tensor dv = scratch(kDV, {B * H, T, D});
   gemm(p, true, dy, false, dv, 1.f, 0.f);  // dV = Pᵀ dY
@@ -119,10 +122,9 @@ void CpuBackend::attention_backward(const Tensor& dout, const Tensor& qkv, const
   Tensor dq = scratch(kDQ, {B * H, T, D}), dk = scratch(kDK, {B * H, T, D});
   gemm(dp, false, k, false, dq, 1.f, 0.f);  // dQ = dS K
   gemm(dp, true, q, false, dk, 1.f, 0.f);   // dK = dSᵀ Q
-  float* dst = dqkv.data<float>();
-  merge_heads(dq.data<float>(), B, T, H, D, 3 * C, 0, dst);
-  merge_heads(dk.data<float>(), B, T, H, D, 3 * C, C, dst);
-  merge_heads(dv.data<float>(), B, T, H, D, 3 * C, 2 * C, dst);
+  merge_heads(dq.data<float>(), B, T, H, D, 3 * C, 0, dqkv);
+  merge_heads(dk.data<float>(), B, T, H, D, 3 * C, C, dqkv);
+  merge_heads(dv.data<float>(), B, T, H, D, 3 * C, 2 * C, dqkv);
 }
 
 }  // namespace trident::backend

@@ -4,8 +4,10 @@
 
 #include <omp.h>
 
+#include <cmath>
 #include <vector>
 
+#include "framework/backend/cpu/element.h"
 #include "framework/backend/cpu/vector_math.h"
 
 namespace trident::backend {
@@ -16,68 +18,95 @@ constexpr float kGeluCubic = 0.044715f;
 
 void CpuBackend::gelu_forward(const Tensor& x, Tensor& out) {
   TRIDENT_CHECK(x.numel() == out.numel(), "gelu shapes");
-  const float* xp = x.data<float>();
-  float* op = out.data<float>();
+  cpu::check_same_dtype("gelu_forward", {&x, &out});
   const int64_t n = x.numel();
+  cpu::dispatch_float(x.dtype(), "gelu_forward", [&]<typename T>() {
+    const T* xp = x.data<T>();
+    T* op = out.data<T>();
 #pragma omp parallel for simd schedule(static)
-  for (int64_t i = 0; i < n; ++i) {
-    const float v = xp[i];
-    op[i] = 0.5f * v * (1.f + cpu::tanh_poly(kSqrt2OverPi * (v + kGeluCubic * v * v * v)));
-  }
+    for (int64_t i = 0; i < n; ++i) {
+      const float v = to_f32(xp[i]);
+      op[i] = from_f32<T>(0.5f * v * (1.f + cpu::tanh_poly(kSqrt2OverPi * (v + kGeluCubic * v * v * v))));
+    }
+  });
 }
 
 void CpuBackend::gelu_backward(const Tensor& x, const Tensor& dout, Tensor& dx) {
   TRIDENT_CHECK(x.numel() == dout.numel() && x.numel() == dx.numel(), "gelu shapes");
-  const float* xp = x.data<float>();
-  const float* dp = dout.data<float>();
-  float* dxp = dx.data<float>();
+  cpu::check_same_dtype("gelu_backward", {&x, &dout, &dx});
   const int64_t n = x.numel();
+  cpu::dispatch_float(x.dtype(), "gelu_backward", [&]<typename T>() {
+    const T* xp = x.data<T>();
+    const T* dp = dout.data<T>();
+    T* dxp = dx.data<T>();
 #pragma omp parallel for simd schedule(static)
-  for (int64_t i = 0; i < n; ++i) {
-    const float v = xp[i];
-    const float t = cpu::tanh_poly(kSqrt2OverPi * (v + kGeluCubic * v * v * v));
-    const float dinner = kSqrt2OverPi * (1.f + 3.f * kGeluCubic * v * v);
-    dxp[i] = dp[i] * (0.5f * (1.f + t) + 0.5f * v * (1.f - t * t) * dinner);
-  }
+    for (int64_t i = 0; i < n; ++i) {
+      const float v = to_f32(xp[i]);
+      const float t = cpu::tanh_poly(kSqrt2OverPi * (v + kGeluCubic * v * v * v));
+      const float dinner = kSqrt2OverPi * (1.f + 3.f * kGeluCubic * v * v);
+      dxp[i] = from_f32<T>(to_f32(dp[i]) * (0.5f * (1.f + t) + 0.5f * v * (1.f - t * t) * dinner));
+    }
+  });
 }
 
 void CpuBackend::bias_add(Tensor& y, const Tensor& b) {
   const int64_t C = b.numel(), N = y.numel() / C;
   TRIDENT_CHECK(y.size(-1) == C, "bias of ", C, " for rows of ", y.size(-1));
-  float* yp = y.data<float>();
-  const float* bp = b.data<float>();
+  cpu::check_same_dtype("bias_add", {&y, &b});
+  cpu::dispatch_float(y.dtype(), "bias_add", [&]<typename T>() {
+    T* yp = y.data<T>();
+    const T* bp = b.data<T>();
 #pragma omp parallel for schedule(static)
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t c = 0; c < C; ++c) yp[n * C + c] += bp[c];
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = 0; c < C; ++c) yp[n * C + c] = from_f32<T>(to_f32(yp[n * C + c]) + to_f32(bp[c]));
+  });
 }
 
 void CpuBackend::bias_backward(const Tensor& dy, Tensor& db) {
   const int64_t C = db.numel(), N = dy.numel() / C;
   TRIDENT_CHECK(dy.size(-1) == C, "bias grad of ", C, " for rows of ", dy.size(-1));
-  const float* dp = dy.data<float>();
   float* dbp = db.data<float>();
   // Per-thread partials added in thread order: deterministic (see layernorm.cc).
   const int nt = omp_get_max_threads();
   std::vector<float> partial(size_t(nt) * size_t(C), 0.f);
+  cpu::dispatch_float(dy.dtype(), "bias_backward", [&]<typename T>() {
+    const T* dp = dy.data<T>();
 #pragma omp parallel
-  {
-    float* local = partial.data() + size_t(omp_get_thread_num()) * size_t(C);
+    {
+      float* local = partial.data() + size_t(omp_get_thread_num()) * size_t(C);
 #pragma omp for schedule(static)
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t c = 0; c < C; ++c) local[c] += dp[n * C + c];
-  }
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t c = 0; c < C; ++c) local[c] += to_f32(dp[n * C + c]);
+    }
+  });
   for (int t = 0; t < nt; ++t)
     for (int64_t c = 0; c < C; ++c) dbp[c] += partial[size_t(t) * size_t(C) + size_t(c)];
 }
 
 void CpuBackend::add(const Tensor& a, const Tensor& b, Tensor& out) {
   TRIDENT_CHECK(a.numel() == b.numel() && a.numel() == out.numel(), "add shapes");
-  const float* ap = a.data<float>();
-  const float* bp = b.data<float>();
-  float* op = out.data<float>();
+  cpu::check_same_dtype("add", {&a, &b, &out});
   const int64_t n = a.numel();
+  cpu::dispatch_float(a.dtype(), "add", [&]<typename T>() {
+    const T* ap = a.data<T>();
+    const T* bp = b.data<T>();
+    T* op = out.data<T>();
 #pragma omp parallel for simd schedule(static)
-  for (int64_t i = 0; i < n; ++i) op[i] = ap[i] + bp[i];
+    for (int64_t i = 0; i < n; ++i) op[i] = from_f32<T>(to_f32(ap[i]) + to_f32(bp[i]));
+  });
+}
+
+bool CpuBackend::all_finite(const Tensor& x) {
+  const int64_t n = x.numel();
+  bool finite = true;
+  cpu::dispatch_float(x.dtype(), "all_finite", [&]<typename T>() {
+    const T* xp = x.data<T>();
+    int bad = 0;
+#pragma omp parallel for reduction(| : bad) schedule(static)
+    for (int64_t i = 0; i < n; ++i) bad |= !std::isfinite(to_f32(xp[i]));
+    finite = bad == 0;
+  });
+  return finite;
 }
 
 double CpuBackend::sum_squares(const Tensor& x) {

@@ -51,6 +51,7 @@ class CudaBackend final : public Backend {
   void cross_entropy_backward(Tensor& probs, const Tensor& targets, int64_t vocab_start, float scale) override;
   void adamw_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamWStep& step) override;
   double sum_squares(const Tensor& x) override;
+  bool all_finite(const Tensor& x) override;
   void scale(Tensor& x, float s) override;
 
   cudaStream_t stream() const { return stream_; }

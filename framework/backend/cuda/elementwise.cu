@@ -70,6 +70,10 @@ __global__ void sum_squares_kernel(const float* x, int64_t n, double* partial) {
   }
 }
 
+__global__ void non_finite_kernel(const float* x, int64_t n, int* found) {
+  GRID_STRIDE(i, n) if (!isfinite(x[i])) *found = 1;  // any writer sets the same value: no race that matters
+}
+
 }  // namespace
 
 void CudaBackend::gelu_forward(const Tensor& x, Tensor& out) {
@@ -130,6 +134,24 @@ double CudaBackend::sum_squares(const Tensor& x) {
   double total = 0.0;
   for (double v : host) total += v;
   return total;
+}
+
+}  // namespace trident::backend::cuda
+
+namespace trident::backend::cuda {
+
+bool CudaBackend::all_finite(const Tensor& x) {
+  Tensor flag = scratch(11, {1});  // an int in an f32 slot; slots 3-10 are attention's
+  int* dev = reinterpret_cast<int*>(f32_out(flag));
+  CUDA_CHECK(cudaMemsetAsync(dev, 0, sizeof(int), stream_));
+  if (x.numel() > 0) {
+    non_finite_kernel<<<grid_for(x.numel()), kThreads, 0, stream_>>>(f32_in(x), x.numel(), dev);
+    CUDA_CHECK_LAUNCH();
+  }
+  int found = 0;
+  CUDA_CHECK(cudaMemcpyAsync(&found, dev, sizeof(int), cudaMemcpyDeviceToHost, stream_));
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+  return found == 0;
 }
 
 }  // namespace trident::backend::cuda

@@ -1,0 +1,30 @@
+// Typed access for the CPU kernels: activations may be f32, bf16 or f16
+// (the run's compute dtype); kernels load them as float, compute in float
+// and store back in the tensor's own dtype. Statistics, probabilities and
+// gradients of weights stay f32.
+#pragma once
+
+#include "framework/core/tensor.h"
+
+namespace trident::backend::cpu {
+
+// Calls f.template operator()<T>() with T the C++ type of `dtype`
+// (float, bf16 or f16); other dtypes are an error naming `op`.
+template <typename F>
+void dispatch_float(DType dtype, const char* op, F&& f) {
+  switch (dtype) {
+    case DType::f32: f.template operator()<float>(); return;
+    case DType::bf16: f.template operator()<bf16>(); return;
+    case DType::f16: f.template operator()<f16>(); return;
+    default: TRIDENT_CHECK(false, op, " of a ", dtype_name(dtype), " tensor");
+  }
+}
+
+// Checks that every tensor shares the dtype of the first.
+inline void check_same_dtype(const char* op, std::initializer_list<const Tensor*> ts) {
+  for (const Tensor* t : ts)
+    TRIDENT_CHECK(t->dtype() == (*ts.begin())->dtype(), op, ": tensors of ", dtype_name((*ts.begin())->dtype()),
+                  " and ", dtype_name(t->dtype()));
+}
+
+}  // namespace trident::backend::cpu
