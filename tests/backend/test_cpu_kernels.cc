@@ -588,6 +588,107 @@ TEST_F(CpuKernels, Attention) {
   }
 }
 
+// Every activation kernel with bf16 and f16 operands (the mixed-precision
+// compute dtypes): inputs are rounded to the dtype first and the float64
+// references see exactly those rounded values, so what remains is the
+// kernel's f32 arithmetic and one rounding of each 16-bit output: checked
+// with that dtype's tolerance (Note [tolerances]). f32 outputs (statistics,
+// probabilities, weight gradients) keep the f32 tolerance. Backward outputs
+// are checked against finite differences of the float64 references.
+TEST_F(CpuKernels, ReducedPrecisionActivations) {
+  struct Case {
+    const char* name;
+    int64_t B, T, C, H, V;
+  };
+  const Case cases[] = {{"odd", 3, 7, 12, 3, 11}, {"GPT", 2, 32, 128, 4, 300}};
+  for (DType dt : {DType::bf16, DType::f16}) {
+    for (const Case& s : cases) {
+      SCOPED_TRACE(testing::Message() << dtype_name(dt) << " " << s.name);
+      const Tolerance tol16 = tolerance(dt), tol32 = tolerance(DType::f32);
+      auto rounded = [&](Shape shape, double mean = 0.0, double sd = 1.0) {
+        return random_tensor(std::move(shape), rng, mean, sd).to(dt);
+      };
+      const int64_t N = s.B * s.T;
+
+      // Embedding: a copy (exact), and an f32 gradient from 16-bit dout.
+      Tensor tokens = random_tokens({s.B, s.T}, int32_t(s.V), rng);
+      Tensor wte = rounded({s.V, s.C}), emb = nan_tensor({s.B, s.T, s.C}, dt);
+      const std::vector<int32_t> ids = to_ids(tokens);
+      be->embedding_forward(tokens, wte, 0, emb);
+      expect_close(to_double(emb), embedding_ref(ids, to_double(wte), 0, s.C), tol16, "embedding");
+      Tensor demb = rounded({s.B, s.T, s.C}), dwte = Tensor::zeros({s.V, s.C});
+      be->embedding_backward(tokens, demb, 0, dwte);
+      Vec dwte_ref(size_t(s.V * s.C), 0.0);
+      const Vec demb_d = to_double(demb);
+      for (int64_t bt = 0; bt < N; ++bt)
+        for (int64_t c = 0; c < s.C; ++c) dwte_ref[size_t(ids[size_t(bt)] * s.C + c)] += demb_d[size_t(bt * s.C + c)];
+      expect_close(to_double(dwte), dwte_ref, tol32, "dwte (f32)");
+
+      // Layer norm.
+      Tensor x = rounded({N, s.C}, 0.5, 2.0), w = rounded({s.C}, 1.0, 0.3), b = rounded({s.C}, 0.0, 0.5);
+      Tensor out = nan_tensor({N, s.C}, dt), mean = nan_tensor({N}), rstd = nan_tensor({N});
+      const Vec x_d = to_double(x), w_d = to_double(w), b_d = to_double(b);
+      Vec mean_ref, rstd_ref;
+      const Vec ln_ref = layernorm_ref(x_d, w_d, b_d, s.C, 1e-5, &mean_ref, &rstd_ref);
+      be->layernorm_forward(x, w, b, 1e-5f, out, mean, rstd);
+      expect_close(to_double(out), ln_ref, tol16, "layernorm out");
+      expect_close(to_double(rstd), rstd_ref, tol32, "layernorm rstd (f32)");
+      Tensor dout = rounded({N, s.C}), dx = nan_tensor({N, s.C}, dt);
+      Tensor dw = Tensor::zeros({s.C}), db = Tensor::zeros({s.C});
+      be->layernorm_backward(dout, x, w, mean, rstd, dx, dw, db);
+      const Vec r = to_double(dout);
+      expect_gradient(to_double(dx), [&](const Vec& v) { return layernorm_ref(v, w_d, b_d, s.C, 1e-5); }, x_d, r,
+                      check_points(x_d.size(), rng), tol16, "layernorm dx");
+      expect_gradient(to_double(dw), [&](const Vec& v) { return layernorm_ref(x_d, v, b_d, s.C, 1e-5); }, w_d, r,
+                      check_points(w_d.size(), rng), tol32, "layernorm dw (f32)");
+
+      // GELU, bias, add.
+      Tensor g = rounded({N, s.C}, 0.0, 3.0), gout = nan_tensor({N, s.C}, dt), gdx = nan_tensor({N, s.C}, dt);
+      const Vec g_d = to_double(g);
+      be->gelu_forward(g, gout);
+      expect_close(to_double(gout), gelu_ref(g_d), tol16, "gelu");
+      be->gelu_backward(g, dout, gdx);
+      expect_gradient(to_double(gdx), [&](const Vec& v) { return gelu_ref(v); }, g_d, r,
+                      check_points(g_d.size(), rng, 64), tol16, "gelu dx");
+      Tensor y = x.clone();
+      be->bias_add(y, b);
+      expect_close(to_double(y), bias_add_ref(x_d, b_d), tol16, "bias_add");
+      Tensor dbias = Tensor::zeros({s.C});
+      be->bias_backward(dout, dbias);
+      expect_gradient(to_double(dbias), [&](const Vec& v) { return bias_add_ref(x_d, v); }, b_d, r,
+                      check_points(b_d.size(), rng), tol32, "bias db (f32)");
+      Tensor sum = nan_tensor({N, s.C}, dt);
+      be->add(x, dout, sum);
+      expect_close(to_double(sum), plus(x_d, r), tol16, "add");
+
+      // Attention: 16-bit qkv and output, f32 probabilities.
+      Tensor qkv = rounded({s.B, s.T, 3 * s.C}), aout = nan_tensor({s.B, s.T, s.C}, dt);
+      Tensor probs = nan_tensor({s.B, s.H, s.T, s.T});
+      const Vec qkv_d = to_double(qkv);
+      Vec probs_ref;
+      const Vec att_ref = attention_ref(qkv_d, s.B, s.T, s.C, s.H, &probs_ref);
+      be->attention_forward(qkv, int(s.H), aout, probs);
+      expect_close(to_double(aout), att_ref, tol16, "attention out");
+      expect_close(to_double(probs), probs_ref, tol32, "attention probs (f32)");
+      Tensor adout = rounded({s.B, s.T, s.C}), dqkv = nan_tensor({s.B, s.T, 3 * s.C}, dt);
+      be->attention_backward(adout, qkv, probs, int(s.H), dqkv);
+      expect_gradient(to_double(dqkv), [&](const Vec& v) { return attention_ref(v, s.B, s.T, s.C, s.H); }, qkv_d,
+                      to_double(adout), check_points(qkv_d.size(), rng), tol16, "attention dqkv");
+
+      // Mixed dtypes are an error, not a silent reinterpretation.
+      Tensor wrong = Tensor::empty({N, s.C});
+      EXPECT_THROW(be->add(x, wrong, sum), Error);
+      // The overflow check sees NaN and inf in any dtype.
+      EXPECT_TRUE(be->all_finite(x));
+      Tensor bad = x.clone();
+      bad.set(3, std::numeric_limits<float>::infinity());
+      EXPECT_FALSE(be->all_finite(bad));
+      bad.set(3, std::numeric_limits<float>::quiet_NaN());
+      EXPECT_FALSE(be->all_finite(bad));
+    }
+  }
+}
+
 // Loss = −log softmax[target], stable for logits far from zero (the third
 // case is shifted by +1000: exp of the raw logits would overflow).
 // Backward: scale·(softmax − onehot), which is also the finite-difference
