@@ -48,6 +48,16 @@ void add_train_flags(CLI::App& app, TrainConfig& c) {
                  "pad the vocabulary to a multiple of this x tp")->capture_default_str();
   app.add_option("--ddp-bucket-size", c.ddp_bucket_size, "f32 elements per data-parallel gradient bucket")
       ->capture_default_str();
+  app.add_flag("--fp16", c.fp16, "compute in float16 with dynamic loss scaling, FP32 master weights");
+  app.add_flag("--bf16", c.bf16, "compute in bfloat16, FP32 master weights");
+  app.add_option("--loss-scale", c.loss_scale, "static loss scale for --fp16 (default: dynamic)");
+  app.add_option("--initial-loss-scale", c.loss_scaler.initial_scale, "dynamic loss scale at start")
+      ->capture_default_str();
+  app.add_option("--min-loss-scale", c.loss_scaler.min_scale, "dynamic loss scale floor")->capture_default_str();
+  app.add_option("--loss-scale-window", c.loss_scaler.window, "clean steps before the scale doubles")
+      ->capture_default_str();
+  app.add_option("--hysteresis", c.loss_scaler.hysteresis, "overflows tolerated before the scale halves")
+      ->capture_default_str();
   app.add_flag("--overlap-grad-reduce,!--no-overlap-grad-reduce", c.overlap_grad_reduce,
                "start each gradient bucket's all-reduce during backward (default on)");
 }
@@ -61,6 +71,11 @@ void TrainConfig::validate_and_resolve(int world_size, int local_size) {
                                                    pipeline_model_parallel_size, data_parallel_size);
   TRIDENT_USAGE_CHECK(layout.pp == 1, "pipeline parallelism is not available yet: use --pipeline-model-parallel-size 1");
   data_parallel_size = layout.dp;
+  TRIDENT_USAGE_CHECK(!(fp16 && bf16), "--fp16 and --bf16 exclude each other: choose one");
+  model.dtype = fp16 ? DType::f16 : bf16 ? DType::bf16 : DType::f32;
+  TRIDENT_USAGE_CHECK(loss_scale >= 0.0, "--loss-scale must be positive, got ", loss_scale);
+  loss_scaler.dynamic = fp16 && loss_scale == 0.0;  // BF16 and FP32 need no scaling
+  loss_scaler.static_scale = fp16 && loss_scale > 0.0 ? loss_scale : 1.0;
   model.validate(layout.tp);
   TRIDENT_USAGE_CHECK(micro_batch_size > 0, "--micro-batch-size must be positive, got ", micro_batch_size);
   TRIDENT_USAGE_CHECK(global_batch_size > 0, "--global-batch-size must be positive, got ", global_batch_size);
@@ -88,6 +103,8 @@ void TrainConfig::validate_and_resolve(int world_size, int local_size) {
   if (device == "auto") device = backend::cuda_device_count() > 0 ? "cuda" : "cpu";
   TRIDENT_USAGE_CHECK(device == "cpu" || world_size == 1, "--device cuda runs a single process until the CUDA "
                       "backend gains NCCL: use --device cpu for multi-rank jobs");
+  TRIDENT_USAGE_CHECK(device == "cpu" || model.dtype == DType::f32, "--device cuda computes in f32 until the CUDA "
+                      "backend gains 16-bit kernels: drop --fp16/--bf16 or use --device cpu");
   if (threads == 0) {
     const char* omp = std::getenv("OMP_NUM_THREADS");
     // Ranks on one node share its cores.

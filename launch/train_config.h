@@ -8,6 +8,7 @@
 
 #include "models/gpt/config.h"
 #include "optim/adamw.h"
+#include "optim/loss_scaler.h"
 #include "optim/lr_schedule.h"
 
 namespace trident::launch {
@@ -35,6 +36,11 @@ struct TrainConfig {
   int data_parallel_size = 0;  // 0: world / (tp · pp); otherwise checked against it
   int64_t ddp_bucket_size = 4'000'000;  // elements (f32) per data-parallel gradient bucket
   bool overlap_grad_reduce = true;
+  // Precision (DESIGN.md idea 6): f32 unless --fp16 or --bf16.
+  bool fp16 = false;
+  bool bf16 = false;
+  optim::LossScalerConfig loss_scaler;  // used with --fp16
+  double loss_scale = 0.0;              // --loss-scale: > 0 is a static scale
   std::string device = "auto";  // auto (a GPU when one is visible), cpu, cuda
 
   Device resolved_device() const { return device == "cuda" ? Device::cuda : Device::cpu; }

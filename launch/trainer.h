@@ -1,9 +1,11 @@
 // Trainer: the training loop of one rank. Per iteration: this data-parallel
 // rank's share of the global batch, micro-batch by micro-batch, forward and
 // backward (gradients accumulate; the last micro-batch's backward starts the
-// data-parallel bucket reductions), then the global grad-norm clip, AdamW
-// at the scheduled LR, and on rank 0 a metrics record and, every
-// --log-interval, a log line.
+// data-parallel bucket reductions), then the overflow check (any
+// non-finite gradient on any rank skips the step everywhere), unscaling,
+// the global grad-norm clip, AdamW at the scheduled LR, the loss-scale
+// update, and on rank 0 a metrics record and, every --log-interval, a log
+// line.
 #pragma once
 
 #include <fstream>
@@ -17,6 +19,7 @@
 #include "launch/train_config.h"
 #include "models/gpt/gpt_model.h"
 #include "optim/adamw.h"
+#include "optim/loss_scaler.h"
 
 namespace trident::launch {
 
@@ -28,6 +31,8 @@ struct IterationStats {
   double seconds = 0.0;
   double tokens_per_s = 0.0;
   double tflops = 0.0;    // model TFLOP/s of the whole job
+  double loss_scale = 1.0;  // the scale this step's backward used
+  bool skipped = false;     // a non-finite gradient somewhere: no update
 };
 
 class Trainer {
@@ -63,6 +68,9 @@ class Trainer {
   std::unique_ptr<gpt::GptModel> model_;
   std::unique_ptr<parallel::GradBuckets> buckets_;
   std::unique_ptr<optim::AdamW> optimizer_;
+  std::unique_ptr<optim::LossScaler> scaler_;
+  int64_t skipped_iterations_ = 0;
+  int64_t nonfinite_at_iteration_ = -1;  // test-only: TRIDENT_TEST_NONFINITE_AT="rank:iteration"
   optim::LrSchedule schedule_;
   std::ofstream metrics_;
   int64_t fail_at_iteration_ = -1;  // test-only fault: TRIDENT_TEST_FAIL_AT="rank:iteration"

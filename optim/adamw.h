@@ -1,6 +1,8 @@
 // AdamW over a list of Params (the optimizer sees parameters, never a
 // model): β1 0.9, β2 0.95, ε 1e-8 by default; weight decay only on
 // parameters whose `weight_decay` flag is set (not biases, not norms).
+// Parameters computed in bf16/f16 get FP32 master weights here: the update
+// runs on the master copy, which is then rounded into the compute weights.
 #pragma once
 
 #include <vector>
@@ -29,6 +31,7 @@ class AdamW {
   std::vector<Param*> params_;
   AdamWConfig cfg_;
   std::vector<Tensor> m_, v_;  // f32 moments, one pair per param
+  std::vector<Tensor> master_;  // f32 master weights of 16-bit params (undefined for f32 ones)
   int64_t step_ = 0;
 };
 

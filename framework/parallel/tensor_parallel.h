@@ -23,20 +23,28 @@ struct TpGroup {
   int size() const { return comm ? comm->size() : 1; }
 };
 
+// The vocabulary-parallel cross-entropy's reductions (the row maximum,
+// then the sum-of-exp and target-logit statistics) and the regions' sums,
+// over the TP group. 16-bit activations are summed in f32 and rounded once.
+inline void all_reduce_over_tensor_parallel_region(TpGroup tp, Tensor& t, dist::ReduceOp op) {
+  if (tp.size() == 1) return;
+  if (t.dtype() == DType::f32) {
+    tp.comm->all_reduce(t, op);
+    return;
+  }
+  Tensor wide = t.to(DType::f32);
+  tp.comm->all_reduce(wide, op);
+  t.copy_from(wide);
+}
+
 // Backward of copy_to_tensor_parallel_region: sum the partial input gradients.
 inline void copy_to_tensor_parallel_region_backward(TpGroup tp, Tensor& grad) {
-  if (tp.size() > 1) tp.comm->all_reduce(grad, dist::ReduceOp::sum);
+  all_reduce_over_tensor_parallel_region(tp, grad, dist::ReduceOp::sum);
 }
 
 // Forward of reduce_from_tensor_parallel_region: sum the partial outputs.
 inline void reduce_from_tensor_parallel_region_forward(TpGroup tp, Tensor& out) {
-  if (tp.size() > 1) tp.comm->all_reduce(out, dist::ReduceOp::sum);
-}
-
-// The vocabulary-parallel cross-entropy's reductions: the row maximum, then
-// the (sum of exp, target logit) statistics, over the TP group.
-inline void all_reduce_over_tensor_parallel_region(TpGroup tp, Tensor& t, dist::ReduceOp op) {
-  if (tp.size() > 1) tp.comm->all_reduce(t, op);
+  all_reduce_over_tensor_parallel_region(tp, out, dist::ReduceOp::sum);
 }
 
 }  // namespace trident::parallel

@@ -70,8 +70,10 @@ void GptModel::backward(backend::Backend& be, GptActivations& act, float loss_gr
     if (ready)
       for (Param* p : ps) (*ready)(*p);
   };
-  Tensor& dlogits = act.probs;  // becomes the logits' gradient in place
+  Tensor dlogits = act.probs;  // f32, becomes the logits' gradient in place
   be.cross_entropy_backward(dlogits, act.targets, embedding_.vocab_start(), loss_grad / float(N));
+  // The loss runs in f32; the GEMMs that follow take the compute dtype (as Megatron's fp16/bf16 logits).
+  if (cfg_.dtype != DType::f32) dlogits = dlogits.to(cfg_.dtype);
   Tensor dx = Tensor::empty({N, C}, cfg_.dtype, cfg_.device);
   be.gemm(dlogits, false, embedding_.word.value, false, dx);                         // (N, C), partial over TP
   parallel::copy_to_tensor_parallel_region_backward(tp_, dx);
