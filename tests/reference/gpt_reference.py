@@ -90,12 +90,19 @@ def main():
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--weight-decay", type=float, default=0.1)
     ap.add_argument("--clip-grad", type=float, default=1.0)
+    ap.add_argument("--autocast-bf16", action="store_true",
+                    help="only logits and loss, in float32 under torch.autocast('cpu', bfloat16)")
     args = ap.parse_args()
 
     torch.set_num_threads(1)
     data = load_safetensors(args.inp)
     tokens = data.pop("tokens").long()
     targets = data.pop("targets").long()
+    if args.autocast_bf16:
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+            logits, loss = gpt_loss(data, tokens, targets, args.layers, args.heads, args.eps)
+        save_safetensors(args.out, {"logits": logits.float().reshape(-1, logits.shape[-1]), "loss": loss.float().reshape(1)})
+        return
     params = {n: t.to(torch.float64).requires_grad_(True) for n, t in data.items()}
 
     logits, loss = gpt_loss(params, tokens, targets, args.layers, args.heads, args.eps)

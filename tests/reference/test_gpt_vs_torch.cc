@@ -118,5 +118,43 @@ TEST_F(GptVsTorch, LogitsLossGradientsAndTenAdamWSteps) {
               logits_err, std::abs(loss - torch_loss) / torch_loss, worst_grad_err, worst_step_err);
 }
 
+// bf16 compute (activations and weights in bfloat16, f32 statistics and
+// loss) against PyTorch's CPU autocast to bfloat16 on the same bf16 weights:
+// the two round at different places, so they agree to bf16 precision.
+TEST_F(GptVsTorch, Bf16LogitsAndLossAgainstAutocast) {
+  gpt::GptConfig cfg;
+  cfg.num_layers = 2;
+  cfg.hidden_size = 64;
+  cfg.num_attention_heads = 4;
+  cfg.seq_length = 32;
+  cfg.dtype = DType::bf16;
+  const int64_t B = 4, T = cfg.seq_length;
+  auto be = backend::make_cpu_backend(2);
+  gpt::GptModel model(cfg, 7);
+  Tensor tokens = Tensor::empty({B, T}, DType::i32), targets = Tensor::empty({B, T}, DType::i32);
+  const Philox rng(7, "reference-batch");
+  for (int64_t i = 0; i < B * T; ++i) {
+    tokens.data<int32_t>()[i] = int32_t(rng.below(256, uint64_t(i)));
+    targets.data<int32_t>()[i] = int32_t(rng.below(256, uint64_t(i), 1));
+  }
+  checkpoint::TensorMap inputs = {{"tokens", tokens}, {"targets", targets}};
+  for (Param* p : model.params()) inputs.emplace(p->name, p->value.to(DType::f32));  // the bf16 values, exactly
+  const std::string in = (dir_ / "in16.safetensors").string(), out = (dir_ / "out16.safetensors").string();
+  checkpoint::save_safetensors(in, inputs);
+  const std::string cmd = std::string(kPython) + " " + TRIDENT_SOURCE_DIR + "/tests/reference/gpt_reference.py " +
+                          in + " " + out + " --layers 2 --heads 4 --autocast-bf16";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << "the PyTorch reference failed: " << cmd;
+  const checkpoint::TensorMap torch = checkpoint::load_safetensors(out);
+  const double logits_err = rel_inf_error(model.logits(*be, tokens).to_vector(), torch.at("logits").to_vector());
+  gpt::GptActivations act;
+  const float loss = model.forward(*be, tokens, targets, act);
+  const double torch_loss = torch.at("loss").item(0);
+  const double loss_err = std::abs(loss - torch_loss) / torch_loss;
+  std::printf("bf16 vs torch autocast bf16: logits %.2e, loss %.2e (loss %.5f vs %.5f)\n", logits_err, loss_err,
+              loss, torch_loss);
+  EXPECT_LE(logits_err, 1e-2) << "the bf16 row of the tolerance table";
+  EXPECT_LE(loss_err, 1e-2);
+}
+
 }  // namespace
 }  // namespace trident
