@@ -2,7 +2,8 @@
 # Runs bench/train_throughput and the PyTorch peer on the same shape and
 # thread count, one after the other in this run, and prints both JSON lines
 # and a third with the ratio of trident's tokens/s to PyTorch's.
-# Usage: compare_train_pytorch.sh <build/bin> [shape flags, e.g. --num-layers 4 --hidden-size 256]
+# Usage: compare_train_pytorch.sh <build/bin> [shape flags, e.g. --num-layers 4 --hidden-size 256] [--bf16]
+# (--bf16: trident computes in bf16; PyTorch runs under torch.autocast(bfloat16))
 set -euo pipefail
 bin=$1; shift
 here=$(cd "$(dirname "$0")" && pwd)

@@ -28,6 +28,7 @@ def main():
     ap.add_argument("--iters", type=int, default=10)
     ap.add_argument("--data-path", default="/usr/share/games/fortunes")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--bf16", action="store_true", help="torch.autocast to bfloat16 (weights and optimizer in f32)")
     ap.add_argument("--global-batch-size", type=int, default=0)  # accepted for flag parity; one micro-batch
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -59,7 +60,8 @@ def main():
         starts = torch.randint(0, len(data) - T - 1, (B,))
         window = torch.stack([data[s:s + T + 1] for s in starts]).to(dev)
         opt.zero_grad(set_to_none=True)
-        _, loss = gpt_loss(p, window[:, :-1], window[:, 1:], L, H, 1e-5)
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=args.bf16):
+            _, loss = gpt_loss(p, window[:, :-1], window[:, 1:], L, H, 1e-5)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(list(p.values()), 1.0)
         opt.step()
@@ -76,7 +78,7 @@ def main():
     times.sort()
     median = times[len(times) // 2]
     flops = 72 * B * T * L * C * C * (1 + T / (6 * C) + V / (12 * L * C))
-    print(json.dumps({"bench": "train", "impl": "pytorch", "device": args.device, "version": torch.__version__, "dtype": "f32",
+    print(json.dumps({"bench": "train", "impl": "pytorch", "device": args.device, "version": torch.__version__, "dtype": "bf16 autocast" if args.bf16 else "f32",
                       "threads": args.threads, "layers": L, "hidden": C, "heads": H, "seq": T, "batch": B, "vocab": V,
                       "ms_per_iter": median * 1e3, "tokens_per_s": B * T / median,
                       "model_gflops": flops / median * 1e-9, "loss": loss}))

@@ -24,15 +24,22 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// f32 GEMM peak of this backend: the best of several n×n×n products.
-double measure_gemm_peak_gflops(trident::backend::Backend& be, int64_t n) {
+// GEMM peak of this backend in `dtype` (16-bit inputs accumulate in f32):
+// the best of several n×n×n products.
+double measure_gemm_peak_gflops(trident::backend::Backend& be, int64_t n, trident::DType dtype) {
   trident::Tensor a = trident::Tensor::empty({n, n}), b = trident::Tensor::empty({n, n});
   std::mt19937 gen(1);
   std::uniform_real_distribution<float> dist(-1.f, 1.f);
   float* ap = a.data<float>();
   float* bp = b.data<float>();
   for (int64_t i = 0; i < n * n; ++i) { ap[i] = dist(gen); bp[i] = dist(gen); }
-  const trident::Tensor ad = a.to(be.device()), bd = b.to(be.device());
+  if (dtype != trident::DType::f32) {  // round the inputs, so the check below sees what the GEMM sees
+    a = a.to(dtype).to(trident::DType::f32);
+    b = b.to(dtype).to(trident::DType::f32);
+    ap = a.data<float>();
+    bp = b.data<float>();
+  }
+  const trident::Tensor ad = a.to(dtype).to(be.device()), bd = b.to(dtype).to(be.device());
   trident::Tensor c = trident::Tensor::empty({n, n}, trident::DType::f32, be.device());
   be.gemm(ad, false, bd, false, c);  // warm-up: primitive creation, algorithm choice
   be.synchronize();
@@ -71,13 +78,15 @@ int main(int argc, char** argv) {
   app.add_option("--iters", iters, "timed iterations");
   CLI11_PARSE(app, argc, argv);
   cfg.train_iters = warmup + iters;
+  cfg.lr_decay_style = "constant";
   cfg.lr_warmup_iters = 0;
 
   const trident::dist::World& world = trident::dist::World::init(&argc, &argv);
   trident::init_logging(world.rank, false);
   auto trainer_owner = std::make_unique<trident::launch::Trainer>(cfg, world);
   trident::launch::Trainer& trainer = *trainer_owner;
-  const double peak = measure_gemm_peak_gflops(trainer.backend(), trainer.backend().device() == trident::Device::cpu ? 1024 : 8192);
+  const double peak = measure_gemm_peak_gflops(
+      trainer.backend(), trainer.backend().device() == trident::Device::cpu ? 1024 : 8192, trainer.config().model.dtype);
   for (int it = 1; it <= warmup; ++it) trainer.step(it);
   std::vector<double> times;
   double loss = 0.0;
@@ -93,7 +102,7 @@ int main(int argc, char** argv) {
   const double tokens = double(cfg.global_batch_size * cfg.model.seq_length);
   const nlohmann::json line = {
       {"bench", "train"},          {"impl", "trident"}, {"device", trainer.backend().name()},
-      {"dtype", "f32"},            {"threads", cfg.threads},
+      {"dtype", std::string(trident::dtype_name(trainer.config().model.dtype))}, {"threads", cfg.threads},
       {"layers", cfg.model.num_layers}, {"hidden", cfg.model.hidden_size},
       {"heads", cfg.model.num_attention_heads}, {"seq", cfg.model.seq_length},
       {"batch", cfg.global_batch_size}, {"vocab", cfg.model.vocab_size},
