@@ -42,37 +42,58 @@ class GptVsTorch : public ::testing::Test {
   void TearDown() override {
     if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
+
+  // The model both tests compare: 2 layers, 64 wide, 4 heads, 32 positions.
+  static gpt::GptConfig small_config(DType dtype) {
+    gpt::GptConfig cfg;
+    cfg.num_layers = 2;
+    cfg.hidden_size = 64;
+    cfg.num_attention_heads = 4;
+    cfg.seq_length = 32;
+    cfg.vocab_size = 256;
+    cfg.dtype = dtype;
+    return cfg;
+  }
+  // A batch of 4 sequences of random bytes, the same in every run.
+  static void reference_batch(int64_t T, Tensor& tokens, Tensor& targets) {
+    const int64_t B = 4;
+    tokens = Tensor::empty({B, T}, DType::i32);
+    targets = Tensor::empty({B, T}, DType::i32);
+    const Philox rng(7, "reference-batch");
+    for (int64_t i = 0; i < B * T; ++i) {
+      tokens.data<int32_t>()[i] = int32_t(rng.below(256, uint64_t(i)));
+      targets.data<int32_t>()[i] = int32_t(rng.below(256, uint64_t(i), 1));
+    }
+  }
+  // Writes the model's weights (as f32) and the batch, runs the PyTorch
+  // oracle with `flags`, returns what it wrote.
+  checkpoint::TensorMap run_oracle(gpt::GptModel& model, const Tensor& tokens, const Tensor& targets,
+                                   const std::string& flags) {
+    checkpoint::TensorMap inputs = {{"tokens", tokens}, {"targets", targets}};
+    for (Param* p : model.params()) inputs.emplace(p->name, p->value.to(DType::f32));
+    const std::string in = (dir_ / "in.safetensors").string(), out = (dir_ / "out.safetensors").string();
+    checkpoint::save_safetensors(in, inputs);
+    const std::string cmd = std::string(kPython) + " " + TRIDENT_SOURCE_DIR + "/tests/reference/gpt_reference.py " +
+                            in + " " + out + " --layers 2 --heads 4 " + flags;
+    EXPECT_EQ(std::system(cmd.c_str()), 0) << "the PyTorch reference failed: " << cmd;
+    return checkpoint::load_safetensors(out);
+  }
+
   std::filesystem::path dir_;
 };
 
 TEST_F(GptVsTorch, LogitsLossGradientsAndTenAdamWSteps) {
-  gpt::GptConfig cfg;
-  cfg.num_layers = 2;
-  cfg.hidden_size = 64;
-  cfg.num_attention_heads = 4;
-  cfg.seq_length = 32;
-  cfg.vocab_size = 256;
-  const int64_t B = 4, T = cfg.seq_length;
+  const gpt::GptConfig cfg = small_config(DType::f32);
   const float lr = 1e-3f, weight_decay = 0.1f, clip = 1.0f;
   const int steps = 10;
 
   auto be = backend::make_cpu_backend(2);
   gpt::GptModel model(cfg, /*seed=*/7);
-  Tensor tokens = Tensor::empty({B, T}, DType::i32), targets = Tensor::empty({B, T}, DType::i32);
-  const Philox rng(7, "reference-batch");
-  for (int64_t i = 0; i < B * T; ++i) {
-    tokens.data<int32_t>()[i] = int32_t(rng.below(256, uint64_t(i)));
-    targets.data<int32_t>()[i] = int32_t(rng.below(256, uint64_t(i), 1));
-  }
-
-  checkpoint::TensorMap inputs = {{"tokens", tokens}, {"targets", targets}};
-  for (Param* p : model.params()) inputs.emplace(p->name, p->value.clone());
-  const std::string in = (dir_ / "in.safetensors").string(), out = (dir_ / "out.safetensors").string();
-  checkpoint::save_safetensors(in, inputs);
-  const std::string cmd = std::string(kPython) + " " + TRIDENT_SOURCE_DIR + "/tests/reference/gpt_reference.py " +
-                          in + " " + out + " --layers 2 --heads 4 --steps 10 --lr 0.001 --weight-decay 0.1 --clip-grad 1.0";
-  ASSERT_EQ(std::system(cmd.c_str()), 0) << "the PyTorch reference failed: " << cmd;
-  const checkpoint::TensorMap torch = checkpoint::load_safetensors(out);
+  Tensor tokens, targets;
+  reference_batch(cfg.seq_length, tokens, targets);
+  const checkpoint::TensorMap torch =
+      run_oracle(model, tokens, targets, "--steps 10 --lr 0.001 --weight-decay 0.1 --clip-grad 1.0");
+  ASSERT_FALSE(HasFailure());
 
   // Logits and loss of the initial model.
   const Tensor logits = model.logits(*be, tokens);
@@ -122,29 +143,14 @@ TEST_F(GptVsTorch, LogitsLossGradientsAndTenAdamWSteps) {
 // loss) against PyTorch's CPU autocast to bfloat16 on the same bf16 weights:
 // the two round at different places, so they agree to bf16 precision.
 TEST_F(GptVsTorch, Bf16LogitsAndLossAgainstAutocast) {
-  gpt::GptConfig cfg;
-  cfg.num_layers = 2;
-  cfg.hidden_size = 64;
-  cfg.num_attention_heads = 4;
-  cfg.seq_length = 32;
-  cfg.dtype = DType::bf16;
-  const int64_t B = 4, T = cfg.seq_length;
+  const gpt::GptConfig cfg = small_config(DType::bf16);
   auto be = backend::make_cpu_backend(2);
   gpt::GptModel model(cfg, 7);
-  Tensor tokens = Tensor::empty({B, T}, DType::i32), targets = Tensor::empty({B, T}, DType::i32);
-  const Philox rng(7, "reference-batch");
-  for (int64_t i = 0; i < B * T; ++i) {
-    tokens.data<int32_t>()[i] = int32_t(rng.below(256, uint64_t(i)));
-    targets.data<int32_t>()[i] = int32_t(rng.below(256, uint64_t(i), 1));
-  }
-  checkpoint::TensorMap inputs = {{"tokens", tokens}, {"targets", targets}};
-  for (Param* p : model.params()) inputs.emplace(p->name, p->value.to(DType::f32));  // the bf16 values, exactly
-  const std::string in = (dir_ / "in16.safetensors").string(), out = (dir_ / "out16.safetensors").string();
-  checkpoint::save_safetensors(in, inputs);
-  const std::string cmd = std::string(kPython) + " " + TRIDENT_SOURCE_DIR + "/tests/reference/gpt_reference.py " +
-                          in + " " + out + " --layers 2 --heads 4 --autocast-bf16";
-  ASSERT_EQ(std::system(cmd.c_str()), 0) << "the PyTorch reference failed: " << cmd;
-  const checkpoint::TensorMap torch = checkpoint::load_safetensors(out);
+  Tensor tokens, targets;
+  reference_batch(cfg.seq_length, tokens, targets);
+  // The weights go out as the exact f32 values of their bf16 roundings.
+  const checkpoint::TensorMap torch = run_oracle(model, tokens, targets, "--autocast-bf16");
+  ASSERT_FALSE(HasFailure());
   const double logits_err = rel_inf_error(model.logits(*be, tokens).to_vector(), torch.at("logits").to_vector());
   gpt::GptActivations act;
   const float loss = model.forward(*be, tokens, targets, act);
