@@ -36,6 +36,16 @@ class CudaVsCpu : public ::testing::Test {
     return t;
   }
   static Tensor dev(const Tensor& t) { return t.to(Device::cuda); }
+  // The model the whole-model tests train: 2 layers, 64 wide, 4 heads, 32 positions.
+  static gpt::GptConfig small_gpt(Device device) {
+    gpt::GptConfig cfg;
+    cfg.num_layers = 2;
+    cfg.hidden_size = 64;
+    cfg.num_attention_heads = 4;
+    cfg.seq_length = 32;
+    cfg.device = device;
+    return cfg;
+  }
   // Every element: |gpu − cpu| <= atol + rtol·|cpu|; fails on an all-zero reference too.
   static void expect_close(const Tensor& gpu_t, const Tensor& cpu_t, double atol, double rtol, const char* what) {
     const auto g = gpu_t.to_vector(), c = cpu_t.to_vector();
@@ -183,14 +193,7 @@ TEST_F(CudaVsCpu, AdamWThreeSteps) {
 
 // The model itself: the same weights, batch and optimizer on both backends.
 TEST_F(CudaVsCpu, GptLossGradientsAndAdamWSteps) {
-  gpt::GptConfig cfg;
-  cfg.num_layers = 2;
-  cfg.hidden_size = 64;
-  cfg.num_attention_heads = 4;
-  cfg.seq_length = 32;
-  gpt::GptConfig gcfg = cfg;
-  gcfg.device = Device::cuda;
-  gpt::GptModel mc(cfg, 3), mg(gcfg, 3);
+  gpt::GptModel mc(small_gpt(Device::cpu), 3), mg(small_gpt(Device::cuda), 3);
   Tensor tok = tokens({4, 32}, 256), tgt = tokens({4, 32}, 256);
   Tensor tokg = dev(tok), tgtg = dev(tgt);
   optim::AdamW oc(mc.params(), {}), og(mg.params(), {});
@@ -213,12 +216,7 @@ TEST_F(CudaVsCpu, GptLossGradientsAndAdamWSteps) {
 
 // Fixed-order reductions (cuda_backend.h): two runs give the same bits.
 TEST_F(CudaVsCpu, GpuTrainingStepsAreBitwiseReproducible) {
-  gpt::GptConfig cfg;
-  cfg.num_layers = 2;
-  cfg.hidden_size = 64;
-  cfg.num_attention_heads = 4;
-  cfg.seq_length = 32;
-  cfg.device = Device::cuda;
+  const gpt::GptConfig cfg = small_gpt(Device::cuda);
   Tensor tok = dev(tokens({4, 32}, 256)), tgt = dev(tokens({4, 32}, 256));
   std::vector<std::vector<float>> finals;
   for (int run = 0; run < 2; ++run) {
