@@ -19,16 +19,12 @@
 
 #include "framework/core/log.h"
 #include "framework/dist/world.h"
+#include "bench/bench_shapes.h"
 #include "launch/trainer.h"
 
 int main(int argc, char** argv) {
   trident::launch::TrainConfig cfg;
-  cfg.model.num_layers = 4;
-  cfg.model.hidden_size = 256;
-  cfg.model.num_attention_heads = 4;
-  cfg.model.seq_length = 256;
-  cfg.micro_batch_size = 4;
-  cfg.global_batch_size = 16;
+  trident::bench::set_reference_shape(cfg, /*micro_batch=*/4, /*global_batch=*/16);
   cfg.train_iters = 1;
   CLI::App app{"bench/comm_bytes: bytes per group for one iteration, counted vs analytic"};
   trident::launch::add_train_flags(app, cfg);

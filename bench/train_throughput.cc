@@ -18,6 +18,7 @@
 
 #include "framework/core/log.h"
 #include "framework/dist/world.h"
+#include "bench/bench_shapes.h"
 #include "launch/trainer.h"
 
 namespace {
@@ -64,12 +65,7 @@ double measure_gemm_peak_gflops(trident::backend::Backend& be, int64_t n, triden
 
 int main(int argc, char** argv) {
   trident::launch::TrainConfig cfg;
-  cfg.model.num_layers = 4;
-  cfg.model.hidden_size = 256;
-  cfg.model.num_attention_heads = 4;
-  cfg.model.seq_length = 256;
-  cfg.micro_batch_size = 8;
-  cfg.global_batch_size = 8;
+  trident::bench::set_reference_shape(cfg, /*micro_batch=*/8, /*global_batch=*/8);
   cfg.threads = 2;
   int warmup = 3, iters = 10;
   CLI::App app{"bench/train_throughput: single-process training speed"};

@@ -125,10 +125,9 @@ IterationStats Trainer::step(int64_t iteration) {
     ++skipped_iterations_;
     s.grad_norm = std::numeric_limits<double>::quiet_NaN();
   } else {
-    if (loss_scale != 1.f)
-      for (Param* p : params) backend_->scale(p->grad, 1.f / loss_scale);  // unscale before clipping
+    // Unscaled before clipping, in the same pass.
     s.grad_norm = optim::clip_grad_norm(*backend_, params, cfg_.clip_grad,
-                                        {&groups_->model_parallel(), groups_->coord().tp});
+                                        {&groups_->model_parallel(), groups_->coord().tp}, loss_scale);
     optimizer_->step(*backend_, s.lr);
   }
   scaler_->update(s.skipped);

@@ -1,10 +1,12 @@
 #include "optim/grad_clip.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace trident::optim {
 
-double clip_grad_norm(backend::Backend& be, const std::vector<Param*>& params, double max_norm, GradNormGroup group) {
+double clip_grad_norm(backend::Backend& be, const std::vector<Param*>& params, double max_norm, GradNormGroup group,
+                      double loss_scale) {
   double local = 0.0;
   for (const Param* p : params)
     if (!p->shard.replicated() || group.tp_rank == 0) local += be.sum_squares(p->grad);
@@ -15,12 +17,11 @@ double clip_grad_norm(backend::Backend& be, const std::vector<Param*>& params, d
     group.model_parallel->all_reduce(t, dist::ReduceOp::sum);
     sum = double(t.item(0));
   }
-  const double norm = std::sqrt(sum);
-  if (max_norm > 0.0 && std::isfinite(norm)) {
-    const double coeff = max_norm / (norm + 1e-6);
-    if (coeff < 1.0)
-      for (Param* p : params) be.scale(p->grad, float(coeff));
-  }
+  const double norm = std::sqrt(sum) / loss_scale;
+  double coeff = 1.0 / loss_scale;  // unscale and clip in one multiplication
+  if (max_norm > 0.0 && std::isfinite(norm)) coeff *= std::min(1.0, max_norm / (norm + 1e-6));
+  if (coeff != 1.0)
+    for (Param* p : params) be.scale(p->grad, float(coeff));
   return norm;
 }
 

@@ -23,8 +23,11 @@ struct GradNormGroup {
   int tp_rank = 0;
 };
 
-// Returns the norm before clipping. max_norm <= 0 measures without clipping.
+// The gradients may still carry a loss scale (FP16): they are divided by
+// `loss_scale` in the same single pass that clips them, and the norm is
+// that of the unscaled gradients. Returns the norm before clipping.
+// max_norm <= 0 measures (and unscales) without clipping.
 double clip_grad_norm(backend::Backend& be, const std::vector<Param*>& params, double max_norm,
-                      GradNormGroup group = {});
+                      GradNormGroup group = {}, double loss_scale = 1.0);
 
 }  // namespace trident::optim

@@ -40,6 +40,21 @@ TEST(GradClip, ScalesToTheMaxNormOnlyWhenAbove) {
   EXPECT_NEAR(b.grad.item(0), 4.f / (5.f + 1e-6f), 1e-6);
 }
 
+// A loss-scaled gradient: the norm is the unscaled one, and one pass both
+// unscales and clips.
+TEST(GradClip, UnscalesAndClipsInOnePass) {
+  auto be = backend::make_cpu_backend(1);
+  Param a = make_param("a", {2}, InitKind::zeros, 0.f, true);
+  a.grad.set(0, 3.f * 1024.f);
+  a.grad.set(1, 4.f * 1024.f);  // scaled by 1024, true norm 5
+  EXPECT_NEAR(clip_grad_norm(*be, {&a}, 10.0, {}, 1024.0), 5.0, 1e-9);
+  EXPECT_FLOAT_EQ(a.grad.item(0), 3.f);  // unscaled, below the clip
+  a.grad.set(0, 3.f * 1024.f);
+  a.grad.set(1, 4.f * 1024.f);
+  EXPECT_NEAR(clip_grad_norm(*be, {&a}, 1.0, {}, 1024.0), 5.0, 1e-9);
+  EXPECT_NEAR(a.grad.item(1), 4.f / (5.f + 1e-6f), 1e-6);  // unscaled and clipped to norm 1
+}
+
 TEST(AdamW, DecaysOnlyParamsThatAskForIt) {
   auto be = backend::make_cpu_backend(1);
   Param w = make_param("w", {1}, InitKind::zeros, 0.f, true), bias = make_param("b", {1}, InitKind::zeros, 0.f, false);
