@@ -46,6 +46,16 @@ void add_train_flags(CLI::App& app, TrainConfig& c) {
                  "data-parallel degree (default: world / (tp x pp); checked when given)");
   app.add_option("--make-vocab-size-divisible-by", c.model.make_vocab_size_divisible_by,
                  "pad the vocabulary to a multiple of this x tp")->capture_default_str();
+  app.add_option("--pipeline-schedule", c.pipeline_schedule,
+                 "gpipe, 1f1b or interleaved (default: interleaved with virtual stages, else 1f1b)");
+  app.add_option("--num-virtual-stages-per-pipeline-rank", c.num_virtual_stages,
+                 "model chunks per pipeline rank (interleaved schedule)")->capture_default_str();
+  app.add_option("--pipeline-layers-per-stage", c.pipeline_layers_per_stage,
+                 "layers of each virtual pipeline stage, e.g. 3,5 (default: an even split)")->delimiter(',');
+  app.add_option("--recompute-granularity", c.recompute_granularity,
+                 "recompute activations in backward: full (keep each layer's input) or selective (attention core)");
+  app.add_flag("--print-schedule", c.print_schedule,
+               "print each pipeline rank's timeline under this schedule (backward = 2 x forward) and exit");
   app.add_option("--ddp-bucket-size", c.ddp_bucket_size, "f32 elements per data-parallel gradient bucket")
       ->capture_default_str();
   app.add_flag("--fp16", c.fp16, "compute in float16 with dynamic loss scaling, FP32 master weights");
@@ -66,10 +76,16 @@ optim::LrSchedule TrainConfig::lr_schedule() const {
   return optim::LrSchedule{lr, min_lr, lr_warmup_iters, lr_decay_iters, optim::decay_style_from_name(lr_decay_style)};
 }
 
+gpt::PipelineStages TrainConfig::pipeline_stages() const {
+  if (pipeline_layers_per_stage.empty())
+    return gpt::PipelineStages::even(model.num_layers, pipeline_model_parallel_size, num_virtual_stages);
+  return gpt::PipelineStages::uneven(pipeline_layers_per_stage, model.num_layers, pipeline_model_parallel_size,
+                                     num_virtual_stages);
+}
+
 void TrainConfig::validate_and_resolve(int world_size, int local_size) {
   const dist::Layout layout = dist::resolve_layout(world_size, tensor_model_parallel_size,
                                                    pipeline_model_parallel_size, data_parallel_size);
-  TRIDENT_USAGE_CHECK(layout.pp == 1, "pipeline parallelism is not available yet: use --pipeline-model-parallel-size 1");
   data_parallel_size = layout.dp;
   TRIDENT_USAGE_CHECK(!(fp16 && bf16), "--fp16 and --bf16 exclude each other: choose one");
   model.dtype = fp16 ? DType::f16 : bf16 ? DType::bf16 : DType::f32;
@@ -82,6 +98,12 @@ void TrainConfig::validate_and_resolve(int world_size, int local_size) {
   TRIDENT_USAGE_CHECK(global_batch_size % (micro_batch_size * layout.dp) == 0, "--global-batch-size ",
                       global_batch_size, " is not a multiple of --micro-batch-size ", micro_batch_size,
                       " x data-parallel size ", layout.dp);
+  model.recompute = gpt::recompute_from_name(recompute_granularity);
+  TRIDENT_USAGE_CHECK(num_virtual_stages >= 1, "--num-virtual-stages-per-pipeline-rank must be positive, got ",
+                      num_virtual_stages);
+  if (pipeline_schedule.empty()) pipeline_schedule = num_virtual_stages > 1 ? "interleaved" : "1f1b";
+  pipeline::check_shape(schedule_kind(), schedule_shape(layout.dp));
+  (void)pipeline_stages();  // checks the layer split
   TRIDENT_USAGE_CHECK(ddp_bucket_size > 0, "--ddp-bucket-size must be positive, got ", ddp_bucket_size);
   TRIDENT_USAGE_CHECK(train_iters > 0, "--train-iters must be positive, got ", train_iters);
   TRIDENT_USAGE_CHECK(lr > 0.f, "--lr must be positive, got ", lr);

@@ -6,7 +6,9 @@
 #include <cstdint>
 #include <string>
 
+#include "framework/pipeline/schedule.h"
 #include "models/gpt/config.h"
+#include "models/gpt/pipeline_stages.h"
 #include "optim/adamw.h"
 #include "optim/loss_scaler.h"
 #include "optim/lr_schedule.h"
@@ -34,6 +36,12 @@ struct TrainConfig {
   int tensor_model_parallel_size = 1;
   int pipeline_model_parallel_size = 1;
   int data_parallel_size = 0;  // 0: world / (tp · pp); otherwise checked against it
+  // Pipeline (framework/pipeline): schedule, virtual stages, layer split.
+  std::string pipeline_schedule;        // gpipe, 1f1b, interleaved; empty: interleaved when v > 1, else 1f1b
+  int num_virtual_stages = 1;           // v, model chunks per pipeline rank
+  std::vector<int64_t> pipeline_layers_per_stage;  // one count per virtual stage; empty: even split
+  std::string recompute_granularity;    // empty (none), selective or full
+  bool print_schedule = false;          // print the schedule's timeline and exit
   int64_t ddp_bucket_size = 4'000'000;  // elements (f32) per data-parallel gradient bucket
   bool overlap_grad_reduce = true;
   // Precision (DESIGN.md idea 6): f32 unless --fp16 or --bf16.
@@ -48,6 +56,12 @@ struct TrainConfig {
   // Micro-batches per data-parallel rank per iteration, once dp is known.
   int64_t num_micro_batches(int dp = 1) const { return global_batch_size / (micro_batch_size * dp); }
   optim::LrSchedule lr_schedule() const;
+  // Once resolved: the schedule, its shape for `dp`, and the layer split.
+  pipeline::ScheduleKind schedule_kind() const { return pipeline::schedule_kind_from_name(pipeline_schedule); }
+  pipeline::ScheduleShape schedule_shape(int dp) const {
+    return {pipeline_model_parallel_size, int(num_micro_batches(dp)), num_virtual_stages};
+  }
+  gpt::PipelineStages pipeline_stages() const;
   // Throws UsageError on the first bad value; resolves defaults (threads,
   // decay iters) for a world of `world_size` ranks, `local_size` per node.
   void validate_and_resolve(int world_size = 1, int local_size = 1);

@@ -5,13 +5,16 @@
 #include <chrono>
 #include <filesystem>
 #include <limits>
+#include <map>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
+#include <spdlog/fmt/ranges.h>
 
 #include "checkpoint/safetensors.h"
 #include "framework/core/log.h"
 #include "framework/dist/agreement.h"
 #include "framework/parallel/gather.h"
+#include "framework/pipeline/simulator.h"
 #include "optim/grad_clip.h"
 
 namespace trident::launch {
@@ -29,6 +32,63 @@ int64_t test_fault_iteration(const char* variable, int rank) {
   if (std::sscanf(spec, "%d:%lld", &r, &it) != 2) return -1;
   return r == rank ? int64_t(it) : -1;
 }
+
+// The trainer's side of the pipeline contract for one iteration: each
+// micro-batch's tokens and targets from the sampler (the first and last
+// stage draw the same ones), forward and backward through this rank's
+// model chunks, the loss summed on the last stage.
+class TrainingStage final : public pipeline::PipelineStage {
+ public:
+  struct MicroBatch final : Activations {
+    gpt::GptActivations act;
+  };
+  TrainingStage(gpt::GptModel& model, backend::Backend& be, const data::GlobalBatchSampler& sampler,
+                int64_t iteration, int64_t first_sample, int64_t micro_batch_size, int64_t micro_batches,
+                float loss_grad, const gpt::GradReadyHook& ready)
+      : model_(model), be_(be), sampler_(sampler), iteration_(iteration), first_sample_(first_sample),
+        mbs_(micro_batch_size), n_mb_(micro_batches), loss_grad_(loss_grad), ready_(ready) {}
+
+  std::unique_ptr<Activations> forward(int mb, int chunk, const Tensor& input, Tensor& output) override {
+    auto m = std::make_unique<MicroBatch>();
+    Tensor in = input, targets;
+    if (model_.is_first_stage(chunk) || model_.is_last_stage(chunk)) {
+      const int64_t T = model_.config().seq_length;
+      Tensor tokens = Tensor::empty({mbs_, T}, DType::i32);
+      targets = Tensor::empty({mbs_, T}, DType::i32);
+      sampler_.fill(iteration_, first_sample_ + mb * mbs_, mbs_, tokens, targets);
+      const Device device = model_.config().device;
+      if (device != Device::cpu) {
+        tokens = tokens.to(device);
+        targets = targets.to(device);
+      }
+      if (model_.is_first_stage(chunk)) in = tokens;
+    }
+    loss_sum += model_.forward(be_, chunk, in, targets, m->act);
+    if (!model_.is_last_stage(chunk)) output = m->act.output();
+    return m;
+  }
+
+  void backward(int mb, int chunk, Activations& act, const Tensor& grad_output, Tensor& grad_input) override {
+    // Each chunk's backwards run in micro-batch order: the last one finishes its gradients.
+    model_.backward(be_, chunk, static_cast<MicroBatch&>(act).act, grad_output, loss_grad_, grad_input,
+                    mb + 1 == n_mb_ ? &ready_ : nullptr);
+  }
+
+  Tensor boundary_buffer() override {
+    const gpt::GptConfig& c = model_.config();
+    return Tensor::empty({mbs_, c.seq_length, c.hidden_size}, c.dtype, c.device);
+  }
+
+  double loss_sum = 0.0;  // of the micro-batch mean losses, on the last stage
+
+ private:
+  gpt::GptModel& model_;
+  backend::Backend& be_;
+  const data::GlobalBatchSampler& sampler_;
+  int64_t iteration_, first_sample_, mbs_, n_mb_;
+  float loss_grad_;
+  const gpt::GradReadyHook& ready_;
+};
 
 }  // namespace
 
@@ -61,7 +121,11 @@ Trainer::Trainer(TrainConfig cfg, const dist::World& world) : cfg_(std::move(cfg
       world, dist::Layout{cfg_.tensor_model_parallel_size, cfg_.pipeline_model_parallel_size, cfg_.data_parallel_size});
   if (world.rank == 0 && !cfg_.metrics_file.empty()) metrics_.open(cfg_.metrics_file, std::ios::trunc);
   sampler_ = std::make_unique<data::GlobalBatchSampler>(corpus_.bytes(), cfg_.model.seq_length, cfg_.seed);
-  model_ = std::make_unique<gpt::GptModel>(cfg_.model, cfg_.seed, parallel::TpGroup{&groups_->tp()});
+  model_ = std::make_unique<gpt::GptModel>(cfg_.model, cfg_.seed, parallel::TpGroup{&groups_->tp()},
+                                           cfg_.pipeline_stages(), groups_->coord().pp);
+  const pipeline::ScheduleShape shape = cfg_.schedule_shape(groups_->layout().dp);
+  pipeline_schedule_ = pipeline::make_schedule(cfg_.schedule_kind(), shape);
+  executor_ = std::make_unique<pipeline::Executor>(pipeline_schedule_[size_t(groups_->coord().pp)], shape, groups_->pp());
   buckets_ = std::make_unique<parallel::GradBuckets>(model_->params(), groups_->dp(), cfg_.ddp_bucket_size,
                                                      cfg_.overlap_grad_reduce);
   optimizer_ = std::make_unique<optim::AdamW>(model_->params(), cfg_.adam);
@@ -77,6 +141,14 @@ Trainer::Trainer(TrainConfig cfg, const dist::World& world) : cfg_(std::move(cfg
   spdlog::info("batch: global {} = micro-batch {} x {} micro-batches x dp {}; {} iterations; backend {}",
                cfg_.global_batch_size, cfg_.micro_batch_size, cfg_.num_micro_batches(l.dp), l.dp, cfg_.train_iters,
                backend_->name());
+  if (l.pp > 1) {
+    const pipeline::Simulation sim = pipeline::simulate(pipeline_schedule_, shape, {1.0 / shape.chunks, 2.0 / shape.chunks, 0});
+    spdlog::info("pipeline: {} schedule, {} stages x {} chunk(s), layers per stage {}; simulated bubble {:.1f}% "
+                 "(backward = 2 x forward), at most {} activation sets on stage 0; recompute {}",
+                 cfg_.pipeline_schedule, l.pp, shape.chunks, fmt::join(cfg_.pipeline_stages().layers, ","),
+                 100.0 * sim.bubble_fraction(), sim.peak_live[0],
+                 cfg_.recompute_granularity.empty() ? "none" : cfg_.recompute_granularity);
+  }
 }
 
 IterationStats Trainer::step(int64_t iteration) {
@@ -90,21 +162,17 @@ IterationStats Trainer::step(int64_t iteration) {
   const gpt::GradReadyHook ready = [this](Param& p) { buckets_->mark_ready(p); };
   const float loss_scale = float(scaler_->scale());
   model_->zero_grad();
-  double loss = 0.0;
-  for (int64_t mb = 0; mb < n_mb; ++mb) {
-    Tensor tokens = Tensor::empty({mbs, T}, DType::i32), targets = Tensor::empty({mbs, T}, DType::i32);
-    sampler_->fill(iteration, first_sample + mb * mbs, mbs, tokens, targets);
-    if (cfg_.model.device != Device::cpu) {
-      tokens = tokens.to(cfg_.model.device);
-      targets = targets.to(cfg_.model.device);
-    }
-    gpt::GptActivations act;
-    loss += model_->forward(*backend_, tokens, targets, act) / double(n_mb);
-    // Scaled by 1/(micro-batches · dp): the DP sum of gradients is then the
-    // global mean; and by the loss scale, undone below.
-    model_->backward(*backend_, act, loss_scale / float(n_mb * dp), mb + 1 == n_mb ? &ready : nullptr);
-  }
+  // The loss gradient is scaled by 1/(micro-batches · dp), so the DP sum of
+  // gradients is the global mean; and by the loss scale, undone below.
+  TrainingStage stage(*model_, *backend_, *sampler_, iteration, first_sample, mbs, n_mb,
+                      loss_scale / float(n_mb * dp), ready);
+  executor_->run(stage);
   buckets_->finish();
+  // The tied token table: the embedding's and the output layer's halves of its gradient, summed on both stages.
+  if (groups_->layout().pp > 1 && groups_->embedding()) {
+    Param* table = model_->output_word_copy() ? model_->output_word_copy() : model_->input_word_embeddings();
+    groups_->embedding()->all_reduce(table->grad, dist::ReduceOp::sum);
+  }
   const std::vector<Param*> params = model_->params();
   if (iteration == nonfinite_at_iteration_) params.front()->grad.set(0, std::numeric_limits<float>::quiet_NaN());
   // Found-inf: any non-finite main gradient on any rank (TP, PP and DP alike).
@@ -117,8 +185,10 @@ IterationStats Trainer::step(int64_t iteration) {
   s.iteration = iteration;
   s.loss_scale = loss_scale;
   s.skipped = found.data<int32_t>()[0] != 0;
-  Tensor loss_t = Tensor::from_vector({float(loss)}, {1});
-  groups_->dp().all_reduce(loss_t, dist::ReduceOp::sum);  // for the log only
+  // For the log only: the last stage's loss, to every stage, summed over DP.
+  Tensor loss_t = Tensor::from_vector({float(stage.loss_sum / double(n_mb))}, {1});
+  if (groups_->layout().pp > 1) groups_->pp().broadcast(loss_t, groups_->layout().pp - 1);
+  groups_->dp().all_reduce(loss_t, dist::ReduceOp::sum);
   s.loss = double(loss_t.item(0)) / dp;
   s.lr = schedule_.at(iteration);
   if (s.skipped) {
@@ -153,11 +223,35 @@ IterationStats Trainer::train() {
 }
 
 std::vector<std::pair<std::string, Tensor>> Trainer::full_parameters() {
+  // This rank's parameters, TP shards gathered.
+  std::map<std::string, Tensor> mine;
+  for (Param* p : model_->params())
+    if (!p->tied_copy) mine[p->name] = parallel::gather_tensor_parallel(*p, parallel::TpGroup{&groups_->tp()});
+  // Every parameter from the pipeline rank that owns it.
+  const gpt::PipelineStages stages = cfg_.pipeline_stages();
   std::vector<std::pair<std::string, Tensor>> out;
-  for (Param* p : model_->params()) {
-    Tensor full = parallel::gather_tensor_parallel(*p, parallel::TpGroup{&groups_->tp()});
-    if (p->name == "embedding.word_embeddings.weight") full = full.slice(0, cfg_.model.vocab_size).clone();
-    out.emplace_back(p->name, full);
+  for (const std::string& name : gpt::parameter_names(cfg_.model)) {
+    const int owner = gpt::pipeline_rank_of_parameter(name, stages);
+    Tensor full;
+    if (stages.pp == 1) {
+      full = mine.at(name);
+    } else {
+      // Shape and dtype first (rank, d0, d1, dtype), then the values.
+      Tensor header = Tensor::zeros({4}, DType::i32);
+      if (owner == groups_->coord().pp) {
+        full = mine.at(name);
+        header.data<int32_t>()[0] = int32_t(full.dim());
+        for (int64_t d = 0; d < full.dim(); ++d) header.data<int32_t>()[1 + d] = int32_t(full.size(d));
+        header.data<int32_t>()[3] = int32_t(full.dtype());
+      }
+      groups_->pp().broadcast(header, owner);
+      const int32_t* h = header.data<int32_t>();
+      if (owner != groups_->coord().pp)
+        full = Tensor::empty(h[0] == 1 ? Shape{h[1]} : Shape{h[1], h[2]}, DType(h[3]));
+      groups_->pp().broadcast(full, owner);
+    }
+    if (name == "embedding.word_embeddings.weight") full = full.slice(0, cfg_.model.vocab_size).clone();
+    out.emplace_back(name, full);
   }
   return out;
 }

@@ -1,7 +1,9 @@
 // Trainer: the training loop of one rank. Per iteration: this data-parallel
 // rank's share of the global batch, micro-batch by micro-batch, forward and
-// backward (gradients accumulate; the last micro-batch's backward starts the
-// data-parallel bucket reductions), then the overflow check (any
+// backward through this rank's pipeline stage(s) in the order of the
+// pipeline schedule (gradients accumulate; each chunk's last backward
+// starts the data-parallel bucket reductions), the tied token table's
+// gradient summed between the first and last stage, then the overflow check (any
 // non-finite gradient on any rank skips the step everywhere), unscaling,
 // the global grad-norm clip, AdamW at the scheduled LR, the loss-scale
 // update, and on rank 0 a metrics record and, every --log-interval, a log
@@ -16,6 +18,7 @@
 #include "framework/data/text_corpus.h"
 #include "framework/dist/process_groups.h"
 #include "framework/parallel/grad_buckets.h"
+#include "framework/pipeline/executor.h"
 #include "launch/train_config.h"
 #include "models/gpt/gpt_model.h"
 #include "optim/adamw.h"
@@ -52,6 +55,8 @@ class Trainer {
   std::vector<std::pair<std::string, Tensor>> full_parameters();
 
   gpt::GptModel& model() { return *model_; }
+  pipeline::Executor& executor() { return *executor_; }
+  const pipeline::Schedule& pipeline_schedule() const { return pipeline_schedule_; }
   backend::Backend& backend() { return *backend_; }
   dist::ProcessGroups& groups() { return *groups_; }
   const TrainConfig& config() const { return cfg_; }
@@ -67,6 +72,8 @@ class Trainer {
   std::unique_ptr<data::GlobalBatchSampler> sampler_;
   std::unique_ptr<gpt::GptModel> model_;
   std::unique_ptr<parallel::GradBuckets> buckets_;
+  pipeline::Schedule pipeline_schedule_;  // every pipeline rank's actions (the simulator needs all of them)
+  std::unique_ptr<pipeline::Executor> executor_;
   std::unique_ptr<optim::AdamW> optimizer_;
   std::unique_ptr<optim::LossScaler> scaler_;
   int64_t skipped_iterations_ = 0;

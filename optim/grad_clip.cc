@@ -9,7 +9,7 @@ double clip_grad_norm(backend::Backend& be, const std::vector<Param*>& params, d
                       double loss_scale) {
   double local = 0.0;
   for (const Param* p : params)
-    if (!p->shard.replicated() || group.tp_rank == 0) local += be.sum_squares(p->grad);
+    if (!p->tied_copy && (!p->shard.replicated() || group.tp_rank == 0)) local += be.sum_squares(p->grad);
   double sum = local;
   if (group.model_parallel && group.model_parallel->size() > 1) {
     // Summed in f32 over the group: per-rank partials are far from f32's limits.

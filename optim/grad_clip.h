@@ -6,6 +6,7 @@
 // of its sharded parameters are summed over the model-parallel group, and
 // a parameter replicated across tensor-parallel ranks (layer norms,
 // row-parallel biases, position embeddings) is counted on TP rank 0 only.
+// A tied copy (Param::tied_copy) is counted on its owner only.
 // Data-parallel replicas hold identical (already reduced) gradients and
 // need no reduction.
 #pragma once

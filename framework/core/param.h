@@ -35,6 +35,10 @@ struct Param {
   InitKind init = InitKind::normal;
   float init_std = 0.02f;    // for InitKind::normal
   bool weight_decay = true;  // false for biases and norm weights
+  // A second copy of a parameter another rank owns (the token table on the
+  // last pipeline stage, tied to the embedding's): it is updated exactly
+  // like the original, but counted once in the grad norm and saved once, by the owner.
+  bool tied_copy = false;
   Tensor value;              // the local slice, in the compute dtype
   Tensor grad;               // the local slice's main gradient, f32
 

@@ -54,16 +54,29 @@ std::vector<int> model_parallel_group_ranks(int rank, const Layout& l) {
   return out;
 }
 
+std::vector<int> embedding_group_ranks(int rank, const Layout& l) {
+  Coord c = coord_of(rank, l);
+  if (c.pp != 0 && c.pp != l.pp - 1) return {};
+  std::vector<int> out;
+  for (int pp : {0, l.pp - 1}) {
+    c.pp = pp;
+    if (out.empty() || out.back() != rank_of(c, l)) out.push_back(rank_of(c, l));
+  }
+  return out;
+}
+
 namespace {
 // The communicator of the group containing this rank: every rank calls
 // MPI_Comm_split once, coloured by its group's first member.
 std::unique_ptr<Comm> split(const World& world, const std::vector<int>& group, const char* name) {
-  if (!World::initialized()) return std::make_unique<SelfComm>(name);
+  if (!World::initialized()) return group.empty() ? nullptr : std::make_unique<SelfComm>(name);
   MPI_Comm comm;
   int key = 0;
   for (size_t i = 0; i < group.size(); ++i)
     if (group[i] == world.rank) key = int(i);
-  MPI_CHECK(MPI_Comm_split(MPI_COMM_WORLD, group.front(), key, &comm));
+  // A rank in no group of this kind still takes part in the split.
+  MPI_CHECK(MPI_Comm_split(MPI_COMM_WORLD, group.empty() ? MPI_UNDEFINED : group.front(), key, &comm));
+  if (group.empty()) return nullptr;
   return std::make_unique<MpiComm>(comm, name);
 }
 }  // namespace
@@ -79,6 +92,7 @@ ProcessGroups::ProcessGroups(const World& world, const Layout& layout)
   dp_ = split(world, dp_group_ranks(world.rank, layout), "dp");
   pp_ = split(world, pp_group_ranks(world.rank, layout), "pp");
   mp_ = split(world, model_parallel_group_ranks(world.rank, layout), "model_parallel");
+  embedding_ = split(world, embedding_group_ranks(world.rank, layout), "embedding");
 }
 
 }  // namespace trident::dist

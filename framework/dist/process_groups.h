@@ -33,6 +33,10 @@ std::vector<int> tp_group_ranks(int rank, const Layout& l);
 std::vector<int> dp_group_ranks(int rank, const Layout& l);
 std::vector<int> pp_group_ranks(int rank, const Layout& l);
 std::vector<int> model_parallel_group_ranks(int rank, const Layout& l);  // TP × PP: one model replica
+// Megatron's embedding group: the first and last pipeline stage of `rank`'s
+// (tp, dp) coordinate, which both hold the tied token table; empty for
+// ranks of the stages in between, and {rank} when pp = 1.
+std::vector<int> embedding_group_ranks(int rank, const Layout& l);
 
 class ProcessGroups {
  public:
@@ -45,11 +49,13 @@ class ProcessGroups {
   Comm& dp() { return *dp_; }
   Comm& pp() { return *pp_; }
   Comm& model_parallel() { return *mp_; }
+  // Null on ranks outside an embedding group (pipeline stages in between).
+  Comm* embedding() { return embedding_.get(); }
 
  private:
   Layout layout_;
   Coord coord_;
-  std::unique_ptr<Comm> world_, tp_, dp_, pp_, mp_;
+  std::unique_ptr<Comm> world_, tp_, dp_, pp_, mp_, embedding_;
 };
 
 }  // namespace trident::dist

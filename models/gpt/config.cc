@@ -4,6 +4,13 @@
 
 namespace trident::gpt {
 
+Recompute recompute_from_name(const std::string& name) {
+  if (name == "none" || name.empty()) return Recompute::none;
+  if (name == "selective") return Recompute::selective;
+  if (name == "full") return Recompute::full;
+  throw UsageError("unknown --recompute-granularity '" + name + "': use full or selective");
+}
+
 int64_t GptConfig::num_parameters() const {
   const int64_t h = hidden_size, l = num_layers;
   const int64_t per_layer = 12 * h * h + 13 * h;  // qkv, proj, fc1, fc2 weights and biases, two norms

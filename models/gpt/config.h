@@ -10,6 +10,14 @@
 
 namespace trident::gpt {
 
+// Activation recomputation (--recompute-granularity): what a block keeps
+// from forward to backward. none: everything; selective: all but the
+// attention probabilities (B, heads, T, T), recomputed from Q and K;
+// full: only the block's input, the whole block recomputed in backward.
+// Results are bit-identical in every mode.
+enum class Recompute { none, selective, full };
+Recompute recompute_from_name(const std::string& name);  // UsageError naming the choices
+
 struct GptConfig {
   int64_t num_layers = 4;
   int64_t hidden_size = 256;
@@ -23,6 +31,7 @@ struct GptConfig {
   float layernorm_eps = 1e-5f;
   DType dtype = DType::f32;   // compute dtype of weights and activations
   Device device = Device::cpu;  // where weights and activations live (not part of the model's identity)
+  Recompute recompute = Recompute::none;  // nor is this
 
   int64_t ffn_hidden_size() const { return 4 * hidden_size; }
   int64_t padded_vocab_size(int tp) const;

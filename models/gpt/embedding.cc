@@ -2,15 +2,20 @@
 
 namespace trident::gpt {
 
+Param make_word_embeddings(const GptConfig& cfg, parallel::TpGroup tp) {
+  const int64_t V = cfg.padded_vocab_size(tp.size());
+  Param word = make_sharded_param("embedding.word_embeddings.weight", {V, cfg.hidden_size},
+                                  ShardSpec::split(0, V, tp.rank(), tp.size()), InitKind::normal, 0.02f, true,
+                                  cfg.dtype);
+  if (tp.size() == 1) word.shard = ShardSpec{};
+  return word;
+}
+
 Embedding::Embedding(const GptConfig& cfg, parallel::TpGroup tp_)
-    : word(make_sharded_param("embedding.word_embeddings.weight", {cfg.padded_vocab_size(tp_.size()), cfg.hidden_size},
-                              ShardSpec::split(0, cfg.padded_vocab_size(tp_.size()), tp_.rank(), tp_.size()),
-                              InitKind::normal, 0.02f, true, cfg.dtype)),
+    : word(make_word_embeddings(cfg, tp_)),
       position(make_param("embedding.position_embeddings.weight", {cfg.seq_length, cfg.hidden_size},
                           InitKind::normal, 0.02f, true, cfg.dtype)),
-      tp(tp_) {
-  if (tp.size() == 1) word.shard = ShardSpec{};
-}
+      tp(tp_) {}
 
 void Embedding::forward(backend::Backend& be, const Tensor& tokens, Tensor& out) {
   const int64_t B = tokens.size(0), T = tokens.size(1), C = position.value.size(1);

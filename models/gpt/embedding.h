@@ -13,6 +13,13 @@
 
 namespace trident::gpt {
 
+// The vocab-parallel token table "embedding.word_embeddings.weight"
+// (V_padded/tp, C): the embedding's, and the output layer's copy on the last
+// pipeline stage.
+Param make_word_embeddings(const GptConfig& cfg, parallel::TpGroup tp);
+// First vocabulary row of this rank's shard of the token table.
+inline int64_t vocab_start(const Param& word) { return word.shard.replicated() ? 0 : word.shard.offset; }
+
 class Embedding {
  public:
   Embedding(const GptConfig& cfg, parallel::TpGroup tp);
@@ -22,7 +29,7 @@ class Embedding {
   // dout (B, T, C): both tables' grads accumulate.
   void backward(backend::Backend& be, const Tensor& tokens, const Tensor& dout);
 
-  int64_t vocab_start() const { return word.shard.replicated() ? 0 : word.shard.offset; }
+  int64_t vocab_start() const { return gpt::vocab_start(word); }
 
   Param word;      // (V_padded/tp, C) "embedding.word_embeddings.weight"
   Param position;  // (P, C) "embedding.position_embeddings.weight"

@@ -2,11 +2,31 @@
 
 namespace trident::gpt {
 
-GptModel::GptModel(const GptConfig& cfg, uint64_t seed, parallel::TpGroup tp)
-    : cfg_(cfg), tp_(tp), embedding_((cfg.validate(tp.size()), cfg), tp),
-      final_ln_("final_ln", cfg.hidden_size, cfg.layernorm_eps, cfg.dtype) {
-  for (int64_t i = 0; i < cfg.num_layers; ++i) blocks_.push_back(std::make_unique<TransformerBlock>(i, cfg, tp));
-  // Initialised on the host (the counter-based generator), then moved.
+GptModel::GptModel(const GptConfig& cfg, uint64_t seed, parallel::TpGroup tp, PipelineStages stages, int pp_rank)
+    : cfg_(cfg), tp_(tp), stages_(std::move(stages)), pp_rank_(pp_rank) {
+  cfg_.validate(tp.size());
+  if (stages_.layers.empty()) stages_ = PipelineStages::even(cfg.num_layers, stages_.pp, stages_.chunks);
+  TRIDENT_CHECK(stages_.num_layers() == cfg.num_layers && pp_rank >= 0 && pp_rank < stages_.pp,
+                "pipeline stages of ", stages_.num_layers(), " layers for a model of ", cfg.num_layers,
+                " (pipeline rank ", pp_rank, " of ", stages_.pp, ")");
+  if (pp_rank == 0) embedding_ = std::make_unique<Embedding>(cfg, tp);
+  for (int c = 0; c < stages_.chunks; ++c) {
+    const int stage = stages_.stage_of(pp_rank, c);
+    Chunk chunk;
+    const int64_t first = stages_.first_layer(stage);
+    for (int64_t i = first; i < first + stages_.layers[size_t(stage)]; ++i)
+      chunk.blocks.push_back(std::make_unique<TransformerBlock>(i, cfg, tp));
+    chunks_.push_back(std::move(chunk));
+  }
+  if (pp_rank == stages_.pp - 1) {
+    final_ln_ = std::make_unique<LayerNorm>("final_ln", cfg.hidden_size, cfg.layernorm_eps, cfg.dtype);
+    if (!embedding_) {
+      output_word_copy_ = std::make_unique<Param>(make_word_embeddings(cfg, tp));
+      output_word_copy_->tied_copy = true;
+    }
+  }
+  // Initialised on the host (the counter-based generator), then moved; the
+  // copy of the token table draws the same values as the original.
   for (Param* p : params()) {
     init_param(*p, seed);
     if (cfg.device != Device::cpu) {
@@ -17,11 +37,16 @@ GptModel::GptModel(const GptConfig& cfg, uint64_t seed, parallel::TpGroup tp)
 }
 
 std::vector<Param*> GptModel::params() {
-  std::vector<Param*> out = {&embedding_.word, &embedding_.position};
-  for (auto& block : blocks_)
-    for (Param* p : block->params()) out.push_back(p);
-  out.push_back(&final_ln_.weight);
-  out.push_back(&final_ln_.bias);
+  std::vector<Param*> out;
+  if (embedding_) out = {&embedding_->word, &embedding_->position};
+  for (Chunk& chunk : chunks_)
+    for (auto& block : chunk.blocks)
+      for (Param* p : block->params()) out.push_back(p);
+  if (final_ln_) {
+    out.push_back(&final_ln_->weight);
+    out.push_back(&final_ln_->bias);
+  }
+  if (output_word_copy_) out.push_back(output_word_copy_.get());
   return out;
 }
 
@@ -29,33 +54,41 @@ void GptModel::zero_grad() {
   for (Param* p : params()) p->grad.zero_();
 }
 
-void GptModel::forward_trunk(backend::Backend& be, const Tensor& tokens, GptActivations& act) {
-  const int64_t B = tokens.size(0), T = tokens.size(1), C = cfg_.hidden_size;
+void GptModel::forward_trunk(backend::Backend& be, int chunk, const Tensor& input, GptActivations& act) {
+  const int64_t B = input.size(0), T = input.size(1), C = cfg_.hidden_size;
   TRIDENT_CHECK(T <= cfg_.seq_length, "sequence of ", T, " tokens for a model of ", cfg_.seq_length, " positions");
-  act.tokens = tokens;
-  act.embedded = Tensor::empty({B, T, C}, cfg_.dtype, cfg_.device);
-  embedding_.forward(be, tokens, act.embedded);
-  act.blocks.resize(blocks_.size());
-  const Tensor* x = &act.embedded;
-  for (size_t i = 0; i < blocks_.size(); ++i) {
-    blocks_[i]->forward(be, *x, act.blocks[i]);
+  if (is_first_stage(chunk)) {
+    act.tokens = input;
+    act.input = Tensor::empty({B, T, C}, cfg_.dtype, cfg_.device);
+    embedding_->forward(be, input, act.input);
+  } else {
+    act.input = input;
+  }
+  auto& blocks = chunks_[size_t(chunk)].blocks;
+  act.blocks.resize(blocks.size());
+  const Tensor* x = &act.input;
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    blocks[i]->forward(be, *x, act.blocks[i]);
     x = &act.blocks[i].out;
   }
-  final_ln_.forward(be, x->view({B * T, C}), act.final_ln);
+  if (is_last_stage(chunk)) final_ln_->forward(be, x->view({B * T, C}), act.final_ln);
 }
 
-float GptModel::forward(backend::Backend& be, const Tensor& tokens, const Tensor& targets, GptActivations& act) {
-  forward_trunk(be, tokens, act);
-  const int64_t N = tokens.numel(), V_shard = embedding_.word.value.size(0);
+float GptModel::forward(backend::Backend& be, int chunk, const Tensor& input, const Tensor& targets,
+                        GptActivations& act) {
+  forward_trunk(be, chunk, input, act);
+  if (!is_last_stage(chunk)) return 0.f;
+  Param& word = output_word();
+  const int64_t N = targets.numel(), V_shard = word.value.size(0);
   act.targets = targets;
   // copy_to_tensor_parallel_region forward: identity (final_ln.out is whole on every rank).
   act.probs = Tensor::empty({N, V_shard}, DType::f32, cfg_.device);
-  be.gemm(act.final_ln.out, false, embedding_.word.value, true, act.probs);  // logits shard = x · wteᵀ
+  be.gemm(act.final_ln.out, false, word.value, true, act.probs);  // logits shard = x · wteᵀ
   // Vocab-parallel cross-entropy: shard statistics, reduced over TP between the pieces.
   Tensor row_max = Tensor::empty({N}, DType::f32, cfg_.device), stats = Tensor::empty({2, N}, DType::f32, cfg_.device);
-  be.cross_entropy_row_max(act.probs, embedding_.vocab_start(), cfg_.vocab_size, row_max);
+  be.cross_entropy_row_max(act.probs, vocab_start(word), cfg_.vocab_size, row_max);
   parallel::all_reduce_over_tensor_parallel_region(tp_, row_max, dist::ReduceOp::max);
-  be.cross_entropy_exp_sums(act.probs, row_max, targets, embedding_.vocab_start(), cfg_.vocab_size, stats);
+  be.cross_entropy_exp_sums(act.probs, row_max, targets, vocab_start(word), cfg_.vocab_size, stats);
   parallel::all_reduce_over_tensor_parallel_region(tp_, stats, dist::ReduceOp::sum);
   act.losses = Tensor::empty({N}, DType::f32, cfg_.device);
   be.cross_entropy_finish(act.probs, stats, act.losses);
@@ -64,40 +97,87 @@ float GptModel::forward(backend::Backend& be, const Tensor& tokens, const Tensor
   return float(total / double(N));
 }
 
-void GptModel::backward(backend::Backend& be, GptActivations& act, float loss_grad, const GradReadyHook* ready) {
-  const int64_t B = act.tokens.size(0), T = act.tokens.size(1), C = cfg_.hidden_size, N = B * T;
+void GptModel::backward(backend::Backend& be, int chunk, GptActivations& act, const Tensor& dout, float loss_grad,
+                        Tensor& dinput, const GradReadyHook* ready) {
+  const Tensor& x0 = act.input;
+  const int64_t B = x0.size(0), T = x0.size(1), C = cfg_.hidden_size, N = B * T;
   auto announce = [&](const std::vector<Param*>& ps) {
     if (ready)
       for (Param* p : ps) (*ready)(*p);
   };
-  Tensor dlogits = act.probs;  // f32, becomes the logits' gradient in place
-  be.cross_entropy_backward(dlogits, act.targets, embedding_.vocab_start(), loss_grad / float(N));
-  // The loss runs in f32; the GEMMs that follow take the compute dtype (as Megatron's fp16/bf16 logits).
-  if (cfg_.dtype != DType::f32) dlogits = dlogits.to(cfg_.dtype);
-  Tensor dx = Tensor::empty({N, C}, cfg_.dtype, cfg_.device);
-  be.gemm(dlogits, false, embedding_.word.value, false, dx);                         // (N, C), partial over TP
-  parallel::copy_to_tensor_parallel_region_backward(tp_, dx);
-  be.gemm(dlogits, true, act.final_ln.out, false, embedding_.word.grad, 1.f, 1.f);   // tied wte grad, first half
-  const Tensor& last = blocks_.empty() ? act.embedded : act.blocks.back().out;
-  Tensor dblock = Tensor::empty({B, T, C}, cfg_.dtype, cfg_.device);
-  final_ln_.backward(be, last.view({N, C}), act.final_ln, dx, dblock);
-  announce({&final_ln_.weight, &final_ln_.bias});
+  Tensor dblock = dout;
+  if (is_last_stage(chunk)) {
+    Param& word = output_word();
+    Tensor dlogits = act.probs;  // f32, becomes the logits' gradient in place
+    be.cross_entropy_backward(dlogits, act.targets, vocab_start(word), loss_grad / float(N));
+    // The loss runs in f32; the GEMMs that follow take the compute dtype (as Megatron's fp16/bf16 logits).
+    if (cfg_.dtype != DType::f32) dlogits = dlogits.to(cfg_.dtype);
+    Tensor dx = Tensor::empty({N, C}, cfg_.dtype, cfg_.device);
+    be.gemm(dlogits, false, word.value, false, dx);                         // (N, C), partial over TP
+    parallel::copy_to_tensor_parallel_region_backward(tp_, dx);
+    be.gemm(dlogits, true, act.final_ln.out, false, word.grad, 1.f, 1.f);   // tied wte grad, output half
+    dblock = Tensor::empty({B, T, C}, cfg_.dtype, cfg_.device);
+    final_ln_->backward(be, act.output().view({N, C}), act.final_ln, dx, dblock);
+    announce({&final_ln_->weight, &final_ln_->bias});
+    if (output_word_copy_) announce({output_word_copy_.get()});
+  }
+  auto& blocks = chunks_[size_t(chunk)].blocks;
   Tensor dprev = Tensor::empty({B, T, C}, cfg_.dtype, cfg_.device);
-  for (size_t i = blocks_.size(); i-- > 0;) {
-    blocks_[i]->backward(be, act.blocks[i], dblock, dprev);
-    announce(blocks_[i]->params());
+  for (size_t i = blocks.size(); i-- > 0;) {
+    blocks[i]->backward(be, act.blocks[i], dblock, dprev);
+    announce(blocks[i]->params());
     std::swap(dblock, dprev);
   }
-  embedding_.backward(be, act.tokens, dblock);
-  announce({&embedding_.word, &embedding_.position});
+  if (is_first_stage(chunk)) {
+    embedding_->backward(be, act.tokens, dblock);
+    announce({&embedding_->word, &embedding_->position});
+  } else {
+    dinput = dblock;
+  }
+}
+
+void GptModel::check_single_stage() const {
+  TRIDENT_CHECK(stages_.num_stages() == 1, "whole-model forward/backward on a model split into ",
+                stages_.num_stages(), " pipeline stages");
+}
+
+float GptModel::forward(backend::Backend& be, const Tensor& tokens, const Tensor& targets, GptActivations& act) {
+  check_single_stage();
+  return forward(be, 0, tokens, targets, act);
+}
+
+void GptModel::backward(backend::Backend& be, GptActivations& act, float loss_grad, const GradReadyHook* ready) {
+  check_single_stage();
+  Tensor unused;
+  backward(be, 0, act, Tensor(), loss_grad, unused, ready);
 }
 
 Tensor GptModel::logits(backend::Backend& be, const Tensor& tokens) {
+  check_single_stage();
   GptActivations act;
-  forward_trunk(be, tokens, act);
-  Tensor out = Tensor::empty({tokens.numel(), embedding_.word.value.size(0)}, DType::f32, cfg_.device);
-  be.gemm(act.final_ln.out, false, embedding_.word.value, true, out);
+  forward_trunk(be, 0, tokens, act);
+  Tensor out = Tensor::empty({tokens.numel(), output_word().value.size(0)}, DType::f32, cfg_.device);
+  be.gemm(act.final_ln.out, false, output_word().value, true, out);
   return out;
+}
+
+std::vector<std::string> parameter_names(const GptConfig& cfg) {
+  std::vector<std::string> out = {"embedding.word_embeddings.weight", "embedding.position_embeddings.weight"};
+  for (int64_t i = 0; i < cfg.num_layers; ++i)
+    for (const char* suffix : {"ln1.weight", "ln1.bias", "attn.qkv.weight", "attn.qkv.bias", "attn.proj.weight",
+                               "attn.proj.bias", "ln2.weight", "ln2.bias", "mlp.fc1.weight", "mlp.fc1.bias",
+                               "mlp.fc2.weight", "mlp.fc2.bias"})
+      out.push_back("layers." + std::to_string(i) + "." + suffix);
+  out.push_back("final_ln.weight");
+  out.push_back("final_ln.bias");
+  return out;
+}
+
+int pipeline_rank_of_parameter(const std::string& name, const PipelineStages& stages) {
+  if (name.starts_with("embedding.")) return 0;
+  if (name.starts_with("final_ln.")) return stages.pp - 1;
+  TRIDENT_CHECK(name.starts_with("layers."), "no GPT parameter is called ", name);
+  return stages.rank_of_layer(std::stoll(name.substr(7)));
 }
 
 }  // namespace trident::gpt

@@ -1,12 +1,20 @@
-// GptModel: embedding -> blocks -> final norm -> tied output projection ->
-// cross-entropy, with explicit forward and backward over one micro-batch's
-// activation context (DESIGN.md idea 1). The caller owns the context, so
-// several micro-batches can be in flight and dropping one frees it.
+// GptModel: this rank's part of the GPT — embedding -> blocks -> final norm
+// -> tied output projection -> cross-entropy — with explicit forward and
+// backward over one micro-batch's activation context (DESIGN.md idea 1).
+// The caller owns the context, so several micro-batches can be in flight
+// and dropping one frees it.
 //
 // Under tensor parallelism (a TpGroup of more than one rank) every layer
 // holds its shard; the output projection produces this rank's vocabulary
 // slice of the logits and the loss is computed from shard statistics
 // (vocab-parallel cross-entropy): the full logits never exist anywhere.
+//
+// Under pipeline parallelism the rank holds one chunk of consecutive layers
+// per virtual stage it owns (pipeline_stages.h); forward and backward work
+// chunk by chunk. Virtual stage 0 embeds the tokens; the last one ends with
+// the loss and needs the token table too (tied weights): when that stage
+// is on another rank it keeps a copy, initialised identically and kept
+// identical by summing the two gradients (Megatron's embedding group).
 #pragma once
 
 #include <functional>
@@ -15,19 +23,22 @@
 
 #include "models/gpt/embedding.h"
 #include "models/gpt/layer_norm.h"
+#include "models/gpt/pipeline_stages.h"
 #include "models/gpt/transformer_block.h"
 
 namespace trident::gpt {
 
-// Everything one micro-batch's backward needs.
+// Everything one micro-batch's backward through one chunk needs.
 struct GptActivations {
-  Tensor tokens;   // (B, T) i32
-  Tensor targets;  // (B, T) i32
-  Tensor embedded; // (B, T, C)
+  Tensor tokens;   // (B, T) i32, on virtual stage 0
+  Tensor targets;  // (B, T) i32, on the last virtual stage
+  Tensor input;    // (B, T, C) the chunk's input: the embedding's output on stage 0, else the previous stage's
   std::vector<TransformerBlock::Context> blocks;
-  LayerNorm::Context final_ln;  // out (B·T, C)
-  Tensor probs;    // (B·T, V_padded/tp) softmax of this rank's logits
-  Tensor losses;   // (B·T,) per-token loss
+  LayerNorm::Context final_ln;  // out (B·T, C); last stage
+  Tensor probs;    // (B·T, V_padded/tp) softmax of this rank's logits; last stage
+  Tensor losses;   // (B·T,) per-token loss; last stage
+  // (B, T, C): what the chunk hands to the next stage.
+  const Tensor& output() const { return blocks.empty() ? input : blocks.back().out; }
 };
 
 // Called with each parameter as soon as backward has finished adding to its
@@ -36,34 +47,73 @@ using GradReadyHook = std::function<void(Param&)>;
 
 class GptModel {
  public:
-  // Builds the layers and initialises every parameter from (seed, global
-  // name, element index): see Note [layout-invariant initialisation].
-  GptModel(const GptConfig& cfg, uint64_t seed, parallel::TpGroup tp = {});
+  // Builds this rank's layers and initialises every parameter from (seed,
+  // global name, element index): see Note [layout-invariant initialisation].
+  // `stages` with no layer list splits the layers evenly.
+  GptModel(const GptConfig& cfg, uint64_t seed, parallel::TpGroup tp = {}, PipelineStages stages = {},
+           int pp_rank = 0);
 
   const GptConfig& config() const { return cfg_; }
-  // Every parameter once, in a fixed order (embedding, layers, final norm).
+  const PipelineStages& stages() const { return stages_; }
+  int num_chunks() const { return int(chunks_.size()); }
+  bool is_first_stage(int chunk) const { return stages_.stage_of(pp_rank_, chunk) == 0; }
+  bool is_last_stage(int chunk) const { return stages_.stage_of(pp_rank_, chunk) == stages_.num_stages() - 1; }
+
+  // This rank's parameters once each, in model order (embedding, layers,
+  // final norm, then the output layer's copy of the token table if any).
   std::vector<Param*> params();
+  // The last stage's copy of the token table when the embedding is on
+  // another rank (else null): its gradient must be summed with the first
+  // stage's, and the norm must count the table once.
+  Param* output_word_copy() { return output_word_copy_.get(); }
+  // The embedding's token table, on the rank of virtual stage 0 (else null).
+  Param* input_word_embeddings() { return embedding_ ? &embedding_->word : nullptr; }
   void zero_grad();
 
-  // Mean cross-entropy over the B·T tokens of the micro-batch.
+  // One chunk's forward. input: tokens (B, T) i32 on virtual stage 0, else
+  // the previous stage's output (B, T, C); targets (B, T) i32 on the last
+  // stage. Returns the mean cross-entropy over the B·T tokens on the last
+  // stage, 0 elsewhere; act.output() is what the next stage receives.
+  float forward(backend::Backend& be, int chunk, const Tensor& input, const Tensor& targets, GptActivations& act);
+  // One chunk's backward: accumulates loss_grad · d(mean loss) into every
+  // parameter's main grad. dout: the gradient of act.output() from the next
+  // stage (ignored on the last stage). Sets dinput, the gradient of the
+  // input (not on stage 0). loss_grad = loss scale / (micro-batches · dp)
+  // averages over the global batch. `ready`, if given, hears of each
+  // finished gradient.
+  void backward(backend::Backend& be, int chunk, GptActivations& act, const Tensor& dout, float loss_grad,
+                Tensor& dinput, const GradReadyHook* ready = nullptr);
+
+  // The same for a model that is a single stage (no pipeline).
   float forward(backend::Backend& be, const Tensor& tokens, const Tensor& targets, GptActivations& act);
-  // Back-propagates loss_grad · d(mean loss) into every parameter's main grad
-  // (accumulating). loss_grad = 1/(micro-batches · dp) averages over the
-  // global batch. `ready`, if given, hears of each finished gradient.
   void backward(backend::Backend& be, GptActivations& act, float loss_grad, const GradReadyHook* ready = nullptr);
   // This rank's vocabulary slice of the logits (B·T, V_padded/tp) for tokens
-  // (B, T): for evaluation, sampling and tests.
+  // (B, T), single-stage models only: for evaluation, sampling and tests.
   Tensor logits(backend::Backend& be, const Tensor& tokens);
 
  private:
-  // tokens -> final-norm output in act (shared by forward and logits()).
-  void forward_trunk(backend::Backend& be, const Tensor& tokens, GptActivations& act);
+  struct Chunk {
+    std::vector<std::unique_ptr<TransformerBlock>> blocks;
+  };
+  // Tokens or input -> the chunk's blocks; the last stage also the final norm.
+  void forward_trunk(backend::Backend& be, int chunk, const Tensor& input, GptActivations& act);
+  Param& output_word() { return embedding_ ? embedding_->word : *output_word_copy_; }
+  void check_single_stage() const;
 
   GptConfig cfg_;
   parallel::TpGroup tp_;
-  Embedding embedding_;
-  std::vector<std::unique_ptr<TransformerBlock>> blocks_;
-  LayerNorm final_ln_;
+  PipelineStages stages_;
+  int pp_rank_;
+  std::unique_ptr<Embedding> embedding_;  // on the rank of virtual stage 0
+  std::vector<Chunk> chunks_;
+  std::unique_ptr<LayerNorm> final_ln_;   // on the rank of the last virtual stage
+  std::unique_ptr<Param> output_word_copy_;
 };
+
+// Every global parameter name of the whole model, in model order (the
+// order of a single-stage GptModel::params()).
+std::vector<std::string> parameter_names(const GptConfig& cfg);
+// The pipeline rank that owns a parameter (the token table: stage 0's rank).
+int pipeline_rank_of_parameter(const std::string& name, const PipelineStages& stages);
 
 }  // namespace trident::gpt

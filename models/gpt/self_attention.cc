@@ -27,8 +27,14 @@ void SelfAttention::backward(backend::Backend& be, const Tensor& x, const Contex
   const int64_t B = x.size(0), T = x.size(1), C = x.size(2), Cl = ctx.y.size(2);
   Tensor dy = Tensor::empty({B * T, Cl}, x.dtype(), x.device());
   proj.backward(be, ctx.y.view({B * T, Cl}), dout.view({B * T, C}), dy);
+  Tensor probs = ctx.probs;
+  if (!probs.defined()) {  // selective recompute: the probabilities again, from the kept Q and K
+    probs = Tensor::empty({B, n_heads, T, T}, DType::f32, x.device());
+    Tensor y = Tensor::empty({B, T, Cl}, x.dtype(), x.device());
+    be.attention_forward(ctx.qkv, int(n_heads), y, probs);
+  }
   Tensor dqkv = Tensor::empty({B, T, 3 * Cl}, x.dtype(), x.device());
-  be.attention_backward(dy.view({B, T, Cl}), ctx.qkv, ctx.probs, int(n_heads), dqkv);
+  be.attention_backward(dy.view({B, T, Cl}), ctx.qkv, probs, int(n_heads), dqkv);
   Tensor dx2d = dx.view({B * T, C});
   qkv.backward(be, x.view({B * T, C}), dqkv.view({B * T, 3 * Cl}), dx2d);
 }

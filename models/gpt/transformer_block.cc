@@ -9,9 +9,30 @@ TransformerBlock::TransformerBlock(int64_t index, const GptConfig& cfg, parallel
     : ln1(prefix(index) + ".ln1", cfg.hidden_size, cfg.layernorm_eps, cfg.dtype),
       attn(prefix(index) + ".attn", cfg, tp),
       ln2(prefix(index) + ".ln2", cfg.hidden_size, cfg.layernorm_eps, cfg.dtype),
-      mlp(prefix(index) + ".mlp", cfg, tp) {}
+      mlp(prefix(index) + ".mlp", cfg, tp),
+      recompute(cfg.recompute) {}
 
 void TransformerBlock::forward(backend::Backend& be, const Tensor& x, Context& ctx) {
+  forward_all(be, x, ctx);
+  if (recompute == Recompute::full) {
+    // The output stays: it is the next block's input (or the stage's output).
+    Context kept;
+    kept.x = ctx.x;
+    kept.out = ctx.out;
+    ctx = std::move(kept);
+  } else if (recompute == Recompute::selective) {
+    ctx.attn.probs = Tensor();
+  }
+}
+
+void TransformerBlock::backward(backend::Backend& be, const Context& ctx, const Tensor& dout, Tensor& dx) {
+  if (ctx.h.defined()) return backward_all(be, ctx, dout, dx);
+  Context again;  // full recompute: run the block again from its input
+  forward_all(be, ctx.x, again);
+  backward_all(be, again, dout, dx);
+}
+
+void TransformerBlock::forward_all(backend::Backend& be, const Tensor& x, Context& ctx) {
   const int64_t B = x.size(0), T = x.size(1), C = x.size(2);
   ctx.x = x;
   ln1.forward(be, x, ctx.ln1);
@@ -26,7 +47,7 @@ void TransformerBlock::forward(backend::Backend& be, const Tensor& x, Context& c
   be.add(ctx.h, ctx.out, ctx.out);
 }
 
-void TransformerBlock::backward(backend::Backend& be, const Context& ctx, const Tensor& dout, Tensor& dx) {
+void TransformerBlock::backward_all(backend::Backend& be, const Context& ctx, const Tensor& dout, Tensor& dx) {
   const int64_t B = ctx.x.size(0), T = ctx.x.size(1), C = ctx.x.size(2);
   const Tensor dout2d = dout.view({B * T, C});
   // MLP branch: dh = dout + ln2ᵀ(mlpᵀ(dout))

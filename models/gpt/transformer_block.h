@@ -22,17 +22,24 @@ class TransformerBlock {
   };
   TransformerBlock(int64_t index, const GptConfig& cfg, parallel::TpGroup tp);
 
-  // x (B, T, C) -> ctx.out (B, T, C)
+  // x (B, T, C) -> ctx.out (B, T, C); ctx keeps what cfg.recompute says.
   void forward(backend::Backend& be, const Tensor& x, Context& ctx);
-  // dout (B, T, C) -> dx (B, T, C)
+  // dout (B, T, C) -> dx (B, T, C); recomputes what forward dropped.
   void backward(backend::Backend& be, const Context& ctx, const Tensor& dout, Tensor& dx);
 
   std::vector<Param*> params();
+
+ private:
+  void forward_all(backend::Backend& be, const Tensor& x, Context& ctx);  // keeps everything
+  void backward_all(backend::Backend& be, const Context& ctx, const Tensor& dout, Tensor& dx);
+
+ public:
 
   LayerNorm ln1;
   SelfAttention attn;
   LayerNorm ln2;
   Mlp mlp;
+  Recompute recompute;
 };
 
 }  // namespace trident::gpt

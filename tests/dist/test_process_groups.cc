@@ -25,6 +25,10 @@ TEST(ProcessGroups, MatchesMegatronSixteenRankExample) {
   EXPECT_EQ(all_groups(l, dp_group_ranks),
             (Groups{{0, 2}, {1, 3}, {4, 6}, {5, 7}, {8, 10}, {9, 11}, {12, 14}, {13, 15}}));
   EXPECT_EQ(all_groups(l, pp_group_ranks), (Groups{{0, 4, 8, 12}, {1, 5, 9, 13}, {2, 6, 10, 14}, {3, 7, 11, 15}}));
+  // Megatron's embedding groups: first and last stage of each pipeline; the middle stages are in none.
+  EXPECT_EQ(all_groups(l, embedding_group_ranks), (Groups{{}, {0, 12}, {1, 13}, {2, 14}, {3, 15}}));
+  EXPECT_TRUE(embedding_group_ranks(5, l).empty());
+  EXPECT_EQ(embedding_group_ranks(3, Layout{2, 1, 2}), (std::vector<int>{3}));
 }
 
 // Every (tp, pp, dp) up to 24 ranks: each rank is in exactly one group of

@@ -1,0 +1,103 @@
+#include "framework/pipeline/executor.h"
+
+#include <chrono>
+
+#include "framework/core/error.h"
+
+namespace trident::pipeline {
+namespace {
+double now_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+bool is_receive(const Action& a) { return a.kind == ActionKind::recv_activation || a.kind == ActionKind::recv_grad; }
+using Key = std::pair<int, int>;  // (micro-batch, chunk)
+}  // namespace
+
+Executor::Executor(std::vector<Action> actions, const ScheduleShape& shape, dist::Comm& pp)
+    : actions_(std::move(actions)), shape_(shape), pp_(pp) {
+  for (size_t i = 0; i < actions_.size(); ++i)
+    if (actions_[i].is_compute()) compute_positions_.push_back(i);
+}
+
+void Executor::post_receives_through(size_t compute_index) {
+  const size_t until = compute_index + 1 < compute_positions_.size() ? compute_positions_[compute_index + 1]
+                                                                      : actions_.size();
+  for (; posted_ < until; ++posted_) {
+    const Action& a = actions_[posted_];
+    if (!is_receive(a)) continue;
+    InFlight r{stage_->boundary_buffer(), nullptr};
+    r.request = pp_.irecv(r.buffer, a.peer, message_tag(a, shape_));
+    receives_.emplace(posted_, std::move(r));
+  }
+}
+
+void Executor::run(PipelineStage& stage) {
+  stage_ = &stage;
+  posted_ = 0;
+  timings_.clear();
+  int live = 0;
+  peak_live_ = 0;
+  std::map<Key, std::unique_ptr<PipelineStage::Activations>> activations;
+  std::map<Key, Tensor> inputs, grad_outputs, to_send;  // received, and computed but not yet sent
+  size_t compute_index = 0;
+  if (!compute_positions_.empty()) post_receives_through(0);
+  for (size_t i = 0; i < actions_.size(); ++i) {
+    const Action& a = actions_[i];
+    const Key key{a.micro_batch, a.chunk};
+    switch (a.kind) {
+      case ActionKind::recv_activation:
+      case ActionKind::recv_grad: {
+        auto it = receives_.find(i);
+        TRIDENT_CHECK(it != receives_.end(), "pipeline receive ", i, " was never posted");
+        it->second.request->wait();
+        (a.kind == ActionKind::recv_activation ? inputs : grad_outputs)[key] = std::move(it->second.buffer);
+        receives_.erase(it);
+        break;
+      }
+      case ActionKind::send_activation:
+      case ActionKind::send_grad: {
+        auto it = to_send.find(key);
+        TRIDENT_CHECK(it != to_send.end() && it->second.numel() > 0, "pipeline ", action_kind_name(a.kind),
+                      " of micro-batch ", a.micro_batch, " chunk ", a.chunk, " has nothing to send");
+        InFlight s{std::move(it->second), nullptr};
+        to_send.erase(it);
+        s.request = pp_.isend(s.buffer, a.peer, message_tag(a, shape_));
+        sends_.push_back(std::move(s));
+        break;
+      }
+      case ActionKind::forward:
+      case ActionKind::backward: {
+        post_receives_through(compute_index++);
+        const double start = now_seconds();
+        Tensor out;
+        if (a.kind == ActionKind::forward) {
+          Tensor input = inputs.count(key) ? std::move(inputs[key]) : Tensor();
+          inputs.erase(key);
+          activations[key] = stage.forward(a.micro_batch, a.chunk, input, out);
+          peak_live_ = std::max(peak_live_, ++live);
+        } else {
+          auto it = activations.find(key);
+          TRIDENT_CHECK(it != activations.end(), "backward of micro-batch ", a.micro_batch, " chunk ", a.chunk,
+                        " before its forward");
+          Tensor grad_output = grad_outputs.count(key) ? std::move(grad_outputs[key]) : Tensor();
+          grad_outputs.erase(key);
+          stage.backward(a.micro_batch, a.chunk, *it->second, grad_output, out);
+          activations.erase(it);  // frees the activation set
+          --live;
+        }
+        timings_.push_back({a, start, now_seconds()});
+        if (out.numel() > 0) to_send[key] = std::move(out);
+        // Drop finished sends (and let MPI progress the others).
+        std::erase_if(sends_, [](InFlight& s) { return s.request->test(); });
+        break;
+      }
+    }
+  }
+  for (InFlight& s : sends_) s.request->wait();
+  sends_.clear();
+  TRIDENT_CHECK(activations.empty() && receives_.empty(), "pipeline iteration ended with ", activations.size(),
+                " activation sets and ", receives_.size(), " receives left");
+  stage_ = nullptr;
+}
+
+}  // namespace trident::pipeline
