@@ -14,7 +14,10 @@ key adds q·b to a whole row of scores, which softmax ignores, so its true
 gradient is exactly zero and what backward computes is rounding noise.
 AdamW divides that noise by its own running magnitude and takes
 lr-sized steps along it; any change in summation order (another layout)
-moves those parameters by O(lr) while changing no output."""
+moves those parameters by O(lr) while changing no output.
+
+With --exact (a 6th argument) every loss and parameter must be
+bit-identical: for runs that differ only in what they recompute."""
 import json
 import struct
 import sys
@@ -32,9 +35,15 @@ def load(path):
 
 
 base_metrics, metrics, base_params, params, name = sys.argv[1:6]
+exact = sys.argv[6:] == ["--exact"]
 a = [json.loads(line)["loss"] for line in open(base_metrics)]
 b = [json.loads(line)["loss"] for line in open(metrics)]
 assert len(a) == len(b) == 20, (len(a), len(b))
+if exact:
+    pa, pb = load(base_params), load(params)
+    same = a == b and pa.keys() == pb.keys() and all(np.array_equal(pa[k], pb[k]) for k in pa)
+    print(f"{'ok  ' if same else 'FAIL'} {name}: losses and parameters {'' if same else 'not '}bit-identical")
+    sys.exit(0 if same else 1)
 loss_err = max(abs(x - y) / abs(x) for x, y in zip(a, b))
 pa, pb = load(base_params), load(params)
 assert pa.keys() == pb.keys(), set(pa) ^ set(pb)
