@@ -1,5 +1,5 @@
 // trident-train: trains a GPT on a text corpus, in one process or under
-// mpirun/srun with tensor and data parallelism. Flags are Megatron-LM's
+// mpirun/srun with tensor, pipeline and data parallelism. Flags are Megatron-LM's
 // (see --help).
 //
 // Errors: bad input is reported in one line by the first rank that found it
@@ -13,7 +13,42 @@
 #include "framework/core/log.h"
 #include "framework/dist/agreement.h"
 #include "framework/dist/world.h"
+#include "framework/pipeline/simulator.h"
 #include "launch/trainer.h"
+
+namespace {
+
+// --print-schedule: every pipeline rank's timeline under the chosen
+// schedule, from the simulator (forward 1, backward 2 per stage, transfers
+// free), without starting a job: one process stands for tp·pp·dp.
+int print_pipeline_schedule(trident::launch::TrainConfig cfg) {
+  namespace pipeline = trident::pipeline;
+  try {
+    const int dp = cfg.data_parallel_size > 0 ? cfg.data_parallel_size : 1;
+    cfg.validate_and_resolve(cfg.tensor_model_parallel_size * cfg.pipeline_model_parallel_size * dp);
+    const pipeline::ScheduleShape shape = cfg.schedule_shape(dp);
+    const double p = shape.stages, m = shape.micro_batches, v = shape.chunks;
+    const pipeline::Simulation sim =
+        pipeline::simulate(pipeline::make_schedule(cfg.schedule_kind(), shape), shape, {1.0 / v, 2.0 / v, 0.0});
+    std::printf("%s schedule: %d pipeline rank(s) x %d chunk(s), %d micro-batches per iteration and DP rank\n",
+                cfg.pipeline_schedule.c_str(), shape.stages, shape.chunks, shape.micro_batches);
+    std::printf("one cell = a forward through one chunk (1/%d of a rank's layers); a backward takes two\n\n",
+                shape.chunks);
+    std::printf("%s\n", pipeline::format_timeline(sim, shape, 1.0 / v).c_str());
+    const double textbook = cfg.schedule_kind() == pipeline::ScheduleKind::interleaved
+                                ? ((p - 1) / v) / (m + (p - 1) / v) : (p - 1) / (m + p - 1);
+    std::printf("bubble %.1f%% of the iteration (textbook %.1f%%); activation sets held at most:", 
+                100.0 * sim.bubble_fraction(), 100.0 * textbook);
+    for (size_t r = 0; r < sim.peak_live.size(); ++r) std::printf(" rank %zu: %d%s", r, sim.peak_live[r],
+                                                                  r + 1 < sim.peak_live.size() ? "," : "\n");
+    return 0;
+  } catch (const trident::UsageError& e) {
+    std::fprintf(stderr, "trident-train: error: %s\n", e.what());
+    return 2;
+  }
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using trident::dist::World;
@@ -35,6 +70,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "trident-train: error: %s (see trident-train --help)\n", e.what());
     return 2;
   }
+  if (cfg.print_schedule) return print_pipeline_schedule(cfg);
   const World& world = World::init(&argc, &argv);
   trident::init_logging(world.rank, world.rank == 0);
   // trident::Error messages carry their rank already; other exceptions get it here.

@@ -5,7 +5,9 @@
 
 #include <cmath>
 #include <cstring>
+#include <map>
 
+#include "framework/core/error.h"
 #include "framework/core/rng.h"
 #include "models/gpt/gpt_model.h"
 #include "optim/adamw.h"
@@ -126,6 +128,97 @@ TEST(GptModel, ParameterCountMatchesTheFormula) {
   const GptConfig c = tiny();
   const double h = double(c.hidden_size), l = double(c.num_layers);
   EXPECT_NEAR(double(n - padding), 12 * l * h * h * (1 + 13 / (12 * h) + double(c.vocab_size + c.seq_length) / (12 * l * h)) + 2 * h, 1e-6);
+}
+
+TEST(GptModel, ParameterNamesAreThoseOfTheWholeModel) {
+  GptConfig c = tiny();
+  c.num_layers = 3;
+  GptModel whole(c, 1);
+  std::vector<std::string> names;
+  for (Param* p : whole.params()) names.push_back(p->name);
+  EXPECT_EQ(parameter_names(c), names);
+  const PipelineStages stages = PipelineStages::uneven({1, 2}, 3, 2);
+  EXPECT_EQ(pipeline_rank_of_parameter("embedding.word_embeddings.weight", stages), 0);
+  EXPECT_EQ(pipeline_rank_of_parameter("layers.0.ln1.weight", stages), 0);
+  EXPECT_EQ(pipeline_rank_of_parameter("layers.1.ln1.weight", stages), 1);
+  EXPECT_EQ(pipeline_rank_of_parameter("final_ln.bias", stages), 1);
+}
+
+TEST(PipelineStages, SplitLayersOverVirtualStages) {
+  const PipelineStages even = PipelineStages::even(12, 2, 3);  // 6 virtual stages of 2 layers
+  EXPECT_EQ(even.layers, (std::vector<int64_t>(6, 2)));
+  EXPECT_EQ(even.stage_of(1, 2), 5);
+  EXPECT_EQ(even.first_layer(5), 10);
+  EXPECT_EQ(even.rank_of_layer(10), 1);  // stage 5 = chunk 2 of rank 1
+  EXPECT_EQ(even.rank_of_layer(4), 0);   // stage 2 = chunk 1 of rank 0
+  EXPECT_THROW(PipelineStages::even(5, 2), UsageError);
+  EXPECT_THROW(PipelineStages::even(2, 4), UsageError);
+  EXPECT_THROW(PipelineStages::uneven({2, 2}, 5, 2), UsageError);
+  EXPECT_THROW(PipelineStages::uneven({5}, 5, 2), UsageError);
+}
+
+// Two pipeline ranks' models in one process, activations handed over by
+// hand: the same loss and gradients as the whole model, with the tied
+// token table's gradient split between the embedding and its copy.
+TEST(GptModel, TwoStagesEqualTheWholeModel) {
+  auto be = backend::make_cpu_backend(2);
+  GptConfig c = tiny();
+  c.num_layers = 3;
+  const PipelineStages stages = PipelineStages::uneven({1, 2}, 3, 2);
+  GptModel whole(c, 9), first(c, 9, {}, stages, 0), last(c, 9, {}, stages, 1);
+  ASSERT_NE(last.output_word_copy(), nullptr);
+  EXPECT_TRUE(last.output_word_copy()->tied_copy);
+  EXPECT_EQ(first.output_word_copy(), nullptr);
+  Tensor tok, tgt;
+  random_batch(2, 7, 13, 3, tok, tgt);
+  GptActivations a, a0, a1;
+  whole.zero_grad();
+  first.zero_grad();
+  last.zero_grad();
+  const float loss = whole.forward(*be, tok, tgt, a);
+  whole.backward(*be, a, 1.f);
+  EXPECT_EQ(first.forward(*be, 0, tok, Tensor(), a0), 0.f);
+  const float staged = last.forward(*be, 0, a0.output(), tgt, a1);
+  EXPECT_EQ(staged, loss);
+  Tensor d_boundary, unused;
+  last.backward(*be, 0, a1, Tensor(), 1.f, d_boundary, nullptr);
+  first.backward(*be, 0, a0, d_boundary, 1.f, unused, nullptr);
+  std::map<std::string, std::vector<float>> grads;
+  for (GptModel* m : {&first, &last})
+    for (Param* p : m->params()) {
+      auto g = p->grad.to_vector();
+      auto& sum = grads[p->name];
+      if (sum.empty()) sum.assign(g.size(), 0.f);
+      for (size_t i = 0; i < g.size(); ++i) sum[i] += g[i];
+    }
+  for (Param* p : whole.params()) {
+    const auto gw = p->grad.to_vector();
+    ASSERT_EQ(grads.at(p->name).size(), gw.size()) << p->name;
+    for (size_t j = 0; j < gw.size(); ++j)
+      ASSERT_NEAR(grads.at(p->name)[j], gw[j], 1e-6 + 1e-5 * std::abs(gw[j])) << p->name;
+  }
+}
+
+TEST(GptModel, RecomputeChangesNoResult) {
+  auto be = backend::make_cpu_backend(2);
+  Tensor tok, tgt;
+  random_batch(2, 7, 13, 4, tok, tgt);
+  std::vector<std::vector<float>> reference;
+  for (Recompute mode : {Recompute::none, Recompute::selective, Recompute::full}) {
+    GptConfig c = tiny();
+    c.recompute = mode;
+    GptModel m(c, 2);
+    GptActivations act;
+    m.zero_grad();
+    m.forward(*be, tok, tgt, act);
+    if (mode == Recompute::full) EXPECT_FALSE(act.blocks[0].ln1.out.defined());
+    if (mode != Recompute::none) EXPECT_FALSE(act.blocks[0].attn.probs.defined());
+    m.backward(*be, act, 1.f);
+    std::vector<std::vector<float>> grads;
+    for (Param* p : m.params()) grads.push_back(p->grad.to_vector());
+    if (reference.empty()) reference = grads;
+    else EXPECT_EQ(grads, reference);  // bit for bit
+  }
 }
 
 }  // namespace

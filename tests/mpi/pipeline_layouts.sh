@@ -2,7 +2,7 @@
 # Pipeline parallelism end to end: 20 iterations of an 8-layer GPT in one
 # process, then under mpirun for every schedule in each (tp, pp, dp) layout
 # of the pipeline issue; losses and final parameters within 1e-5 relative
-# of the single process (compare_runs.py). Then full and selective
+# of the single process (compare_runs.py); also an uneven layer split. Then full and selective
 # recompute in the (2,2,2) layout: bit-identical to no recompute.
 # Usage: pipeline_layouts.sh <trident-train> <mpiexec>
 set -euo pipefail
@@ -36,6 +36,10 @@ for layout in "1 2 1" "1 4 1" "2 2 1" "1 2 2" "2 2 2" "1 4 2" "2 4 1"; do
       "$work/l.safetensors" "$label" || status=1
   done
 done
+# An explicit uneven split (3 + 5 layers) trains the same model.
+run "tp=1 pp=2 dp=1 1f1b, layers 3,5" 2 "$work/l" --pp 2 --pipeline-layers-per-stage 3,5 || status=1
+/usr/bin/python3 "$here/compare_runs.py" "$work/base.jsonl" "$work/l.jsonl" "$work/base.safetensors" \
+  "$work/l.safetensors" "tp=1 pp=2 dp=1 1f1b, layers 3,5" || status=1
 # Recomputation changes memory, never results.
 run "tp=2 pp=2 dp=2 1f1b" 8 "$work/none" --tp 2 --pp 2 --dp 2 || status=1
 for granularity in full selective; do
