@@ -53,7 +53,7 @@ bad_layout() {
   fi
 }
 bad_layout "--tensor-model-parallel-size 3" 4 --tp 3
-bad_layout "pipeline parallelism is not available yet" 2 --pp 2
+bad_layout "--num-layers 1 is fewer than the 2 pipeline stages" 2 --pp 2
 bad_layout "--num-attention-heads 2 is not divisible by --tensor-model-parallel-size 4" 4 --tp 4
 bad_layout "--data-parallel-size 4 does not match" 2 --dp 4
 bad_layout "x data-parallel size 4" 4 --global-batch-size 4
