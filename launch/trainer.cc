@@ -144,7 +144,7 @@ Trainer::Trainer(TrainConfig cfg, const dist::World& world) : cfg_(std::move(cfg
   if (l.pp > 1) {
     const pipeline::Simulation sim = pipeline::simulate(pipeline_schedule_, shape, {1.0 / shape.chunks, 2.0 / shape.chunks, 0});
     spdlog::info("pipeline: {} schedule, {} stages x {} chunk(s), layers per stage {}; simulated bubble {:.1f}% "
-                 "(backward = 2 x forward), at most {} activation sets on stage 0; recompute {}",
+                 "(backward = 2 x forward), at most {} activation sets on pipeline rank 0; recompute {}",
                  cfg_.pipeline_schedule, l.pp, shape.chunks, fmt::join(cfg_.pipeline_stages().layers, ","),
                  100.0 * sim.bubble_fraction(), sim.peak_live[0],
                  cfg_.recompute_granularity.empty() ? "none" : cfg_.recompute_granularity);

@@ -18,6 +18,14 @@
 
 namespace {
 
+// This process's rank from the launcher's environment, before MPI starts
+// (0 when not launched by mpirun or srun).
+int launcher_rank() {
+  for (const char* name : {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "SLURM_PROCID"})
+    if (const char* rank = std::getenv(name)) return std::atoi(rank);
+  return 0;
+}
+
 // --print-schedule: every pipeline rank's timeline under the chosen
 // schedule, from the simulator (forward 1, backward 2 per stage, transfers
 // free), without starting a job: one process stands for tp·pp·dp.
@@ -25,6 +33,7 @@ int print_pipeline_schedule(trident::launch::TrainConfig cfg) {
   namespace pipeline = trident::pipeline;
   try {
     const int dp = cfg.data_parallel_size > 0 ? cfg.data_parallel_size : 1;
+    cfg.device = "cpu";  // nothing runs: device limits must not hide the schedule
     cfg.validate_and_resolve(cfg.tensor_model_parallel_size * cfg.pipeline_model_parallel_size * dp);
     const pipeline::ScheduleShape shape = cfg.schedule_shape(dp);
     const double p = shape.stages, m = shape.micro_batches, v = shape.chunks;
@@ -63,14 +72,11 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     // Every rank sees the same flags; one line is enough.
-    const char* rank = std::getenv("OMPI_COMM_WORLD_RANK");
-    if (!rank) rank = std::getenv("PMI_RANK");
-    if (!rank) rank = std::getenv("SLURM_PROCID");
-    if (!rank || std::atoi(rank) == 0)
+    if (launcher_rank() == 0)
       std::fprintf(stderr, "trident-train: error: %s (see trident-train --help)\n", e.what());
     return 2;
   }
-  if (cfg.print_schedule) return print_pipeline_schedule(cfg);
+  if (cfg.print_schedule) return launcher_rank() == 0 ? print_pipeline_schedule(cfg) : 0;
   const World& world = World::init(&argc, &argv);
   trident::init_logging(world.rank, world.rank == 0);
   // trident::Error messages carry their rank already; other exceptions get it here.

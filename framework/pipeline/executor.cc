@@ -32,6 +32,8 @@ void Executor::post_receives_through(size_t compute_index) {
 }
 
 void Executor::run(PipelineStage& stage) {
+  // A run that threw leaves requests behind; the job is going down then, not running again.
+  TRIDENT_CHECK(receives_.empty() && sends_.empty(), "pipeline executor reused after a failed iteration");
   stage_ = &stage;
   posted_ = 0;
   timings_.clear();
@@ -57,7 +59,7 @@ void Executor::run(PipelineStage& stage) {
       case ActionKind::send_activation:
       case ActionKind::send_grad: {
         auto it = to_send.find(key);
-        TRIDENT_CHECK(it != to_send.end() && it->second.numel() > 0, "pipeline ", action_kind_name(a.kind),
+        TRIDENT_CHECK(it != to_send.end() && it->second.defined(), "pipeline ", action_kind_name(a.kind),
                       " of micro-batch ", a.micro_batch, " chunk ", a.chunk, " has nothing to send");
         InFlight s{std::move(it->second), nullptr};
         to_send.erase(it);
@@ -86,7 +88,7 @@ void Executor::run(PipelineStage& stage) {
           --live;
         }
         timings_.push_back({a, start, now_seconds()});
-        if (out.numel() > 0) to_send[key] = std::move(out);
+        if (out.defined()) to_send[key] = std::move(out);
         // Drop finished sends (and let MPI progress the others).
         std::erase_if(sends_, [](InFlight& s) { return s.request->test(); });
         break;
@@ -95,8 +97,9 @@ void Executor::run(PipelineStage& stage) {
   }
   for (InFlight& s : sends_) s.request->wait();
   sends_.clear();
-  TRIDENT_CHECK(activations.empty() && receives_.empty(), "pipeline iteration ended with ", activations.size(),
-                " activation sets and ", receives_.size(), " receives left");
+  TRIDENT_CHECK(activations.empty() && receives_.empty() && to_send.empty(), "pipeline iteration ended with ",
+                activations.size(), " activation sets, ", receives_.size(), " receives and ", to_send.size(),
+                " unsent outputs left");
   stage_ = nullptr;
 }
 

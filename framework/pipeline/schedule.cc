@@ -42,7 +42,10 @@ void check_shape(ScheduleKind kind, const ScheduleShape& s) {
                         " needs --pipeline-schedule interleaved");
     return;
   }
-  TRIDENT_USAGE_CHECK(s.stages >= 2, "the interleaved schedule needs --pipeline-model-parallel-size of at least 2");
+  TRIDENT_USAGE_CHECK(s.chunks >= 2, "the interleaved schedule needs --num-virtual-stages-per-pipeline-rank of at "
+                      "least 2 (with one chunk per rank, use 1f1b)");
+  TRIDENT_USAGE_CHECK(s.stages >= 2, "--num-virtual-stages-per-pipeline-rank ", s.chunks,
+                      " (the interleaved schedule) needs --pipeline-model-parallel-size of at least 2");
   TRIDENT_USAGE_CHECK(s.micro_batches % s.stages == 0, "the interleaved schedule needs the number of micro-batches (",
                       s.micro_batches, " = global batch / (micro-batch size x dp)) divisible by "
                       "--pipeline-model-parallel-size ", s.stages);

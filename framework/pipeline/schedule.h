@@ -44,7 +44,7 @@ struct ScheduleShape {
 using Schedule = std::vector<std::vector<Action>>;
 
 // Throws UsageError (naming the flag) for shapes the schedule cannot run:
-// interleaved needs p ≥ 2 and m divisible by p; the others need v = 1.
+// interleaved needs v ≥ 2, p ≥ 2 and m divisible by p; the others v = 1.
 void check_shape(ScheduleKind kind, const ScheduleShape& shape);
 
 // GPipe: every forward, then every backward (m activation sets live at once).

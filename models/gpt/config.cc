@@ -8,7 +8,7 @@ Recompute recompute_from_name(const std::string& name) {
   if (name == "none" || name.empty()) return Recompute::none;
   if (name == "selective") return Recompute::selective;
   if (name == "full") return Recompute::full;
-  throw UsageError("unknown --recompute-granularity '" + name + "': use full or selective");
+  throw UsageError("unknown --recompute-granularity '" + name + "': use none, selective or full");
 }
 
 int64_t GptConfig::num_parameters() const {

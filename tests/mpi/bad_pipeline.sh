@@ -36,8 +36,10 @@ expect_error 2 "divisible by --pipeline-model-parallel-size 2" --pp 2 --num-laye
   --num-virtual-stages-per-pipeline-rank 2 --global-batch-size 6
 expect_error 2 "needs --pipeline-schedule interleaved" --pp 2 --num-layers 4 --pipeline-schedule 1f1b \
   --num-virtual-stages-per-pipeline-rank 2
-expect_error 1 "interleaved schedule needs --pipeline-model-parallel-size of at least 2" --num-layers 4 \
-  --pipeline-schedule interleaved
+expect_error 2 "interleaved schedule needs --num-virtual-stages-per-pipeline-rank of at least 2" --pp 2 \
+  --num-layers 4 --pipeline-schedule interleaved
+expect_error 1 "--num-virtual-stages-per-pipeline-rank 2 (the interleaved schedule) needs --pipeline-model-parallel-size of at least 2" \
+  --num-layers 4 --num-virtual-stages-per-pipeline-rank 2
 expect_error 2 "unknown --pipeline-schedule 'zero-bubble'" --pp 2 --num-layers 2 --pipeline-schedule zero-bubble
 expect_error 2 "unknown --recompute-granularity 'some'" --pp 2 --num-layers 2 --recompute-granularity some
 expect_error 2 "--pipeline-layers-per-stage has 3 entries" --pp 2 --num-layers 4 --pipeline-layers-per-stage 1,1,2

@@ -44,8 +44,8 @@ std::string describe(const Case& c) {
 
 TEST(Schedules, CoverEveryShapeTheyAccept) {
   const auto cases = valid_cases();
-  // gpipe and 1f1b: v = 1 only; interleaved: p ≥ 2, p | m.
-  EXPECT_EQ(cases.size(), size_t(2 * 5 * 16 + 3 * (8 + 5 + 4 + 2)));
+  // gpipe and 1f1b: v = 1 only; interleaved: v ≥ 2, p ≥ 2, p | m.
+  EXPECT_EQ(cases.size(), size_t(2 * 5 * 16 + 2 * (8 + 5 + 4 + 2)));
 }
 
 TEST(Schedules, ComputeEachMicroBatchOnceForwardBeforeBackward) {
@@ -136,6 +136,7 @@ TEST(Schedules, ADeadlockIsReported) {
 
 TEST(Schedules, BadShapesAreUsageErrors) {
   EXPECT_THROW(check_shape(ScheduleKind::interleaved, {1, 4, 2}), UsageError);
+  EXPECT_THROW(check_shape(ScheduleKind::interleaved, {2, 4, 1}), UsageError);
   EXPECT_THROW(check_shape(ScheduleKind::interleaved, {4, 6, 2}), UsageError);
   EXPECT_THROW(check_shape(ScheduleKind::one_f_one_b, {4, 8, 2}), UsageError);
   EXPECT_THROW(schedule_kind_from_name("zero-bubble"), UsageError);
