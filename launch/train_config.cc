@@ -56,6 +56,16 @@ void add_train_flags(CLI::App& app, TrainConfig& c) {
                  "recompute activations in backward: full (keep each layer's input) or selective (attention core)");
   app.add_flag("--print-schedule", c.print_schedule,
                "print each pipeline rank's timeline under this schedule (backward = 2 x forward) and exit");
+  app.add_option("--save", c.save, "save checkpoints (sharded HDF5) under this directory");
+  app.add_option("--save-interval", c.save_interval,
+                 "iterations between checkpoints (0: only at the end, or on SIGTERM/SIGUSR1)")->capture_default_str();
+  app.add_option("--keep-last", c.keep_last, "keep only the newest N committed checkpoints (0: all)")
+      ->capture_default_str();
+  app.add_option("--load", c.load, "resume from the latest checkpoint under this directory");
+  app.add_option("--load-iteration", c.load_iteration, "with --load: this iteration instead of the latest");
+  app.add_flag("--no-load-optim", c.no_load_optim, "with --load: fresh optimizer state and loss scale");
+  app.add_flag("--no-load-rng", c.no_load_rng, "with --load: data order from this run's --seed");
+  app.add_flag("--finetune", c.finetune, "with --load: weights only; iteration count, optimizer and data restart");
   app.add_option("--ddp-bucket-size", c.ddp_bucket_size, "f32 elements per data-parallel gradient bucket")
       ->capture_default_str();
   app.add_flag("--fp16", c.fp16, "compute in float16 with dynamic loss scaling, FP32 master weights");
@@ -83,6 +93,29 @@ gpt::PipelineStages TrainConfig::pipeline_stages() const {
                                      num_virtual_stages);
 }
 
+nlohmann::json TrainConfig::to_json() const {
+  return {{"num_layers", model.num_layers}, {"hidden_size", model.hidden_size},
+          {"num_attention_heads", model.num_attention_heads}, {"seq_length", model.seq_length},
+          {"vocab_size", model.vocab_size}, {"make_vocab_size_divisible_by", model.make_vocab_size_divisible_by},
+          {"micro_batch_size", micro_batch_size}, {"global_batch_size", global_batch_size},
+          {"train_iters", train_iters}, {"lr", lr}, {"min_lr", min_lr}, {"lr_warmup_iters", lr_warmup_iters},
+          {"lr_decay_iters", lr_decay_iters}, {"lr_decay_style", lr_decay_style},
+          {"weight_decay", adam.weight_decay}, {"adam_beta1", adam.beta1}, {"adam_beta2", adam.beta2},
+          {"adam_eps", adam.eps}, {"clip_grad", clip_grad}, {"seed", seed}, {"data_path", data_path},
+          {"tensor_model_parallel_size", tensor_model_parallel_size},
+          {"pipeline_model_parallel_size", pipeline_model_parallel_size}, {"data_parallel_size", data_parallel_size},
+          {"pipeline_schedule", pipeline_schedule}, {"num_virtual_stages_per_pipeline_rank", num_virtual_stages},
+          {"pipeline_layers_per_stage", pipeline_layers_per_stage},
+          {"recompute_granularity", recompute_granularity}, {"fp16", fp16}, {"bf16", bf16},
+          {"loss_scale", loss_scale}, {"initial_loss_scale", loss_scaler.initial_scale},
+          {"min_loss_scale", loss_scaler.min_scale}, {"loss_scale_window", loss_scaler.window},
+          {"hysteresis", loss_scaler.hysteresis}, {"ddp_bucket_size", ddp_bucket_size},
+          {"overlap_grad_reduce", overlap_grad_reduce}, {"device", device}, {"save", save},
+          {"save_interval", save_interval}, {"keep_last", keep_last}, {"load", load},
+          {"load_iteration", load_iteration}, {"no_load_optim", no_load_optim}, {"no_load_rng", no_load_rng},
+          {"finetune", finetune}};
+}
+
 void TrainConfig::validate_and_resolve(int world_size, int local_size) {
   const dist::Layout layout = dist::resolve_layout(world_size, tensor_model_parallel_size,
                                                    pipeline_model_parallel_size, data_parallel_size);
@@ -104,6 +137,11 @@ void TrainConfig::validate_and_resolve(int world_size, int local_size) {
   if (pipeline_schedule.empty()) pipeline_schedule = num_virtual_stages > 1 ? "interleaved" : "1f1b";
   pipeline::check_shape(schedule_kind(), schedule_shape(layout.dp));
   (void)pipeline_stages();  // checks the layer split
+  TRIDENT_USAGE_CHECK(save_interval >= 0, "--save-interval must not be negative, got ", save_interval);
+  TRIDENT_USAGE_CHECK(keep_last >= 0, "--keep-last must not be negative, got ", keep_last);
+  TRIDENT_USAGE_CHECK(load_iteration >= -1, "--load-iteration must not be negative, got ", load_iteration);
+  TRIDENT_USAGE_CHECK(!load.empty() || (load_iteration < 0 && !no_load_optim && !no_load_rng && !finetune),
+                      "--load-iteration, --no-load-optim, --no-load-rng and --finetune need --load DIR");
   TRIDENT_USAGE_CHECK(ddp_bucket_size > 0, "--ddp-bucket-size must be positive, got ", ddp_bucket_size);
   TRIDENT_USAGE_CHECK(train_iters > 0, "--train-iters must be positive, got ", train_iters);
   TRIDENT_USAGE_CHECK(lr > 0.f, "--lr must be positive, got ", lr);

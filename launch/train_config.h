@@ -3,6 +3,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 #include <cstdint>
 #include <string>
 
@@ -42,6 +43,15 @@ struct TrainConfig {
   std::vector<int64_t> pipeline_layers_per_stage;  // one count per virtual stage; empty: even split
   std::string recompute_granularity;    // empty (none), selective or full
   bool print_schedule = false;          // print the schedule's timeline and exit
+  // Checkpoints (checkpoint/checkpoint.h).
+  std::string save;             // --save DIR; empty: no checkpoints
+  int64_t save_interval = 0;    // iterations between saves; 0: only at the end (and on SIGTERM/SIGUSR1)
+  int keep_last = 0;            // committed checkpoints kept; 0: all
+  std::string load;             // --load DIR: resume from its latest (or --load-iteration)
+  int64_t load_iteration = -1;
+  bool no_load_optim = false;
+  bool no_load_rng = false;
+  bool finetune = false;        // load weights only; start at iteration 0
   int64_t ddp_bucket_size = 4'000'000;  // elements (f32) per data-parallel gradient bucket
   bool overlap_grad_reduce = true;
   // Precision (DESIGN.md idea 6): f32 unless --fp16 or --bf16.
@@ -62,6 +72,8 @@ struct TrainConfig {
     return {pipeline_model_parallel_size, int(num_micro_batches(dp)), num_virtual_stages};
   }
   gpt::PipelineStages pipeline_stages() const;
+  // Every setting, resolved, by flag name (stored in checkpoints).
+  nlohmann::json to_json() const;
   // Throws UsageError on the first bad value; resolves defaults (threads,
   // decay iters) for a world of `world_size` ranks, `local_size` per node.
   void validate_and_resolve(int world_size = 1, int local_size = 1);

@@ -1,5 +1,7 @@
 #include "launch/trainer.h"
 
+#include "launch/stop_signal.h"
+
 #include <unistd.h>
 
 #include <chrono>
@@ -111,6 +113,13 @@ Trainer::Trainer(TrainConfig cfg, const dist::World& world) : cfg_(std::move(cfg
                           "cannot write --metrics-file '", cfg_.metrics_file,
                           "': check that its directory exists and is writable");
     }
+    if (world.rank == 0 && !cfg_.save.empty()) {
+      // The directory, or the nearest existing parent that will hold it, must be writable.
+      std::filesystem::path p = std::filesystem::absolute(cfg_.save);
+      while (!std::filesystem::exists(p) && p.has_parent_path() && p != p.parent_path()) p = p.parent_path();
+      TRIDENT_USAGE_CHECK(std::filesystem::is_directory(p) && ::access(p.c_str(), W_OK) == 0, "cannot write --save '",
+                          cfg_.save, "': ", p.string(), " is not a writable directory");
+    }
   } catch (const UsageError& e) {
     error = e.what();
   }
@@ -119,7 +128,6 @@ Trainer::Trainer(TrainConfig cfg, const dist::World& world) : cfg_(std::move(cfg
   // 2. Collective set-up.
   groups_ = std::make_unique<dist::ProcessGroups>(
       world, dist::Layout{cfg_.tensor_model_parallel_size, cfg_.pipeline_model_parallel_size, cfg_.data_parallel_size});
-  if (world.rank == 0 && !cfg_.metrics_file.empty()) metrics_.open(cfg_.metrics_file, std::ios::trunc);
   sampler_ = std::make_unique<data::GlobalBatchSampler>(corpus_.bytes(), cfg_.model.seq_length, cfg_.seed);
   model_ = std::make_unique<gpt::GptModel>(cfg_.model, cfg_.seed, parallel::TpGroup{&groups_->tp()},
                                            cfg_.pipeline_stages(), groups_->coord().pp);
@@ -129,6 +137,26 @@ Trainer::Trainer(TrainConfig cfg, const dist::World& world) : cfg_(std::move(cfg
   buckets_ = std::make_unique<parallel::GradBuckets>(model_->params(), groups_->dp(), cfg_.ddp_bucket_size,
                                                      cfg_.overlap_grad_reduce);
   optimizer_ = std::make_unique<optim::AdamW>(model_->params(), cfg_.adam);
+  // 3. The checkpoint, if asked for: any rank's failure stops every rank before anything is written.
+  std::string load_error;
+  const auto load_start = std::chrono::steady_clock::now();
+  int64_t load_bytes = 0;
+  if (!cfg_.load.empty()) {
+    try {
+      load_bytes = load();
+    } catch (const UsageError& e) {
+      load_error = e.what();
+    }
+  }
+  dist::agree_all_ranks_ok(load_error);
+  if (!cfg_.load.empty()) {
+    Tensor total = Tensor::from_vector({float(load_bytes)}, {1});
+    groups_->world().all_reduce(total, dist::ReduceOp::sum);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
+    spdlog::info("checkpoint: loaded iteration {} from {}: {:.1f} MB in {:.2f} s ({:.0f} MB/s)", start_iteration_,
+                 cfg_.load, total.item(0) / 1e6, seconds, total.item(0) / 1e6 / seconds);
+  }
+  if (world.rank == 0 && !cfg_.metrics_file.empty()) metrics_.open(cfg_.metrics_file, std::ios::trunc);
   fail_at_iteration_ = test_fault_iteration("TRIDENT_TEST_FAIL_AT", world.rank);
   nonfinite_at_iteration_ = test_fault_iteration("TRIDENT_TEST_NONFINITE_AT", world.rank);
   const dist::Layout& l = groups_->layout();
@@ -178,13 +206,16 @@ IterationStats Trainer::step(int64_t iteration) {
   // Found-inf: any non-finite main gradient on any rank (TP, PP and DP alike).
   int32_t local_bad = 0;
   for (const Param* p : params) local_bad |= !backend_->all_finite(p->grad);
-  Tensor found = Tensor::empty({1}, DType::i32);
+  // With it, whether a stop signal reached any rank: every rank then stops at the same iteration.
+  Tensor found = Tensor::empty({2}, DType::i32);
   found.data<int32_t>()[0] = local_bad;
+  found.data<int32_t>()[1] = stop_signal_received() != 0;
   groups_->world().all_reduce(found, dist::ReduceOp::max);
   IterationStats s;
   s.iteration = iteration;
   s.loss_scale = loss_scale;
   s.skipped = found.data<int32_t>()[0] != 0;
+  s.stop_requested = found.data<int32_t>()[1] != 0;
   // For the log only: the last stage's loss, to every stage, summed over DP.
   Tensor loss_t = Tensor::from_vector({float(stage.loss_sum / double(n_mb))}, {1});
   if (groups_->layout().pp > 1) groups_->pp().broadcast(loss_t, groups_->layout().pp - 1);
@@ -210,9 +241,19 @@ IterationStats Trainer::step(int64_t iteration) {
 
 IterationStats Trainer::train() {
   IterationStats s;
-  for (int64_t it = 1; it <= cfg_.train_iters; ++it) {
+  if (start_iteration_ >= cfg_.train_iters)
+    spdlog::warn("the checkpoint is at iteration {}, --train-iters is {}: nothing to train", start_iteration_,
+                 cfg_.train_iters);
+  for (int64_t it = start_iteration_ + 1; it <= cfg_.train_iters; ++it) {
     s = step(it);
     record(s);
+    const bool periodic = cfg_.save_interval > 0 && it % cfg_.save_interval == 0;
+    if (!cfg_.save.empty() && (periodic || it == cfg_.train_iters || s.stop_requested)) save(it);
+    if (s.stop_requested) {
+      spdlog::warn("stop signal received: stopping after iteration {}{}", it,
+                   cfg_.save.empty() ? " (no --save: nothing saved)" : ", checkpoint saved");
+      break;
+    }
   }
   if (!cfg_.export_safetensors.empty()) {
     checkpoint::TensorMap tensors;

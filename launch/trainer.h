@@ -36,6 +36,7 @@ struct IterationStats {
   double tflops = 0.0;    // model TFLOP/s of the whole job
   double loss_scale = 1.0;  // the scale this step's backward used
   bool skipped = false;     // a non-finite gradient somewhere: no update
+  bool stop_requested = false;  // SIGTERM/SIGUSR1 reached some rank: save and stop
 };
 
 class Trainer {
@@ -46,8 +47,12 @@ class Trainer {
   // only (dist::AgreementFailed on the others).
   Trainer(TrainConfig cfg, const dist::World& world);
 
-  // Runs --train-iters iterations; returns the last iteration's stats.
+  // Runs the iterations after the loaded one (if any) up to --train-iters,
+  // saving as --save asks; returns the last iteration's stats.
   IterationStats train();
+  // Saves a checkpoint of the state after `iteration` (collective).
+  void save(int64_t iteration);
+  int64_t start_iteration() const { return start_iteration_; }
   // One iteration (1-based): exposed for tests and benchmarks.
   IterationStats step(int64_t iteration);
   // Every parameter as one whole tensor (TP shards gathered; the vocabulary
@@ -63,6 +68,9 @@ class Trainer {
 
  private:
   void record(const IterationStats& s);
+  // Restores the state from --load (collective; called by the constructor).
+  int64_t load();  // returns the bytes this rank read
+  nlohmann::json checkpoint_state(int64_t iteration) const;
 
   TrainConfig cfg_;
   const dist::World& world_;
@@ -77,6 +85,7 @@ class Trainer {
   std::unique_ptr<optim::AdamW> optimizer_;
   std::unique_ptr<optim::LossScaler> scaler_;
   int64_t skipped_iterations_ = 0;
+  int64_t start_iteration_ = 0;  // the loaded checkpoint's iteration
   int64_t nonfinite_at_iteration_ = -1;  // test-only: TRIDENT_TEST_NONFINITE_AT="rank:iteration"
   optim::LrSchedule schedule_;
   std::ofstream metrics_;

@@ -14,6 +14,7 @@
 #include "framework/dist/agreement.h"
 #include "framework/dist/world.h"
 #include "framework/pipeline/simulator.h"
+#include "launch/stop_signal.h"
 #include "launch/trainer.h"
 
 namespace {
@@ -98,8 +99,19 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     World::abort(with_rank(e.what()), 1);
   }
+  trident::launch::install_stop_signal_handlers();
   try {
     trainer->train();
+  } catch (const trident::dist::AgreementFailed&) {
+    // Another rank failed a collective check (a checkpoint save) and says why.
+    trainer.reset();
+    World::finalize();
+    return 1;
+  } catch (const trident::UsageError& e) {
+    std::fprintf(stderr, "trident-train: error: %s\n", e.what());
+    trainer.reset();
+    World::finalize();
+    return 1;
   } catch (const std::exception& e) {
     // Other ranks may be waiting in a collective: bring the whole job down.
     World::abort(with_rank(e.what()), 1);

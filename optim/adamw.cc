@@ -24,4 +24,9 @@ void AdamW::step(backend::Backend& be, float lr) {
   }
 }
 
+void AdamW::load_master_weights(size_t i, const Tensor& master) {
+  if (master_[i].defined()) master_[i].copy_from(master);
+  params_[i]->value.copy_from(master);  // rounds into a 16-bit compute dtype
+}
+
 }  // namespace trident::optim

@@ -27,6 +27,17 @@ class AdamW {
   void step(backend::Backend& be, float lr);
   int64_t steps_taken() const { return step_; }
 
+  // Checkpoint access, per parameter in constructor order: the FP32 master
+  // weights (the parameter's value itself when it is f32) and the two
+  // moments, all f32 and shaped like the parameter's local slice.
+  const Tensor& master_weights(size_t i) const { return master_[i].defined() ? master_[i] : params_[i]->value; }
+  Tensor& exp_avg(size_t i) { return m_[i]; }
+  Tensor& exp_avg_sq(size_t i) { return v_[i]; }
+  // Restores parameter i from FP32 master weights (the compute weights are
+  // their rounding, as after a step), and the step count.
+  void load_master_weights(size_t i, const Tensor& master);
+  void set_steps_taken(int64_t steps) { step_ = steps; }
+
  private:
   std::vector<Param*> params_;
   AdamWConfig cfg_;

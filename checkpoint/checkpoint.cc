@@ -1,0 +1,275 @@
+#include "checkpoint/checkpoint.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "checkpoint/hdf5_handle.h"
+#include "framework/core/error.h"
+#include "framework/core/log.h"
+#include "framework/dist/agreement.h"
+
+namespace fs = std::filesystem;
+
+namespace trident::checkpoint {
+namespace {
+
+// Data and metadata on disk before anything that depends on them.
+void fsync_path(const fs::path& p, bool directory = false) {
+  const int fd = ::open(p.c_str(), directory ? O_RDONLY | O_DIRECTORY : O_RDONLY);
+  TRIDENT_CHECK(fd >= 0, "cannot open ", p.string(), " to sync it: ", std::strerror(errno));
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  TRIDENT_CHECK(rc == 0, "fsync of ", p.string(), " failed: ", std::strerror(err));
+}
+
+// Writes a small file through a temporary name and a rename (then syncs the directory).
+void write_file_atomically(const fs::path& path, const std::string& text) {
+  const fs::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << text;
+    out.flush();
+    TRIDENT_CHECK(out.good(), "cannot write ", tmp.string());
+  }
+  fsync_path(tmp);
+  fs::rename(tmp, path);
+  fsync_path(path.parent_path(), true);
+}
+
+bool is_committed(const fs::path& dir) { return fs::exists(dir / "COMMITTED"); }
+
+// Strings from every rank to every rank (metadata: small).
+std::vector<std::string> all_gather_strings(const std::string& mine, dist::Comm& comm) {
+  Tensor len = Tensor::empty({comm.size()}, DType::i32), my_len = Tensor::empty({1}, DType::i32);
+  my_len.data<int32_t>()[0] = int32_t(mine.size());
+  comm.all_gather(my_len, len);
+  int64_t total = 0;
+  std::vector<int64_t> sizes;
+  for (int r = 0; r < comm.size(); ++r) total += len.data<int32_t>()[r];
+  // One byte per i32 element: simple, and metadata is a few kB.
+  Tensor in = Tensor::empty({int64_t(mine.size())}, DType::i32), out = Tensor::empty({total}, DType::i32);
+  for (size_t i = 0; i < mine.size(); ++i) in.data<int32_t>()[i] = static_cast<unsigned char>(mine[i]);
+  comm.all_gather(in, out);
+  std::vector<std::string> result;
+  int64_t at = 0;
+  for (int r = 0; r < comm.size(); ++r) {
+    std::string s;
+    for (int32_t i = 0; i < len.data<int32_t>()[r]; ++i) s.push_back(char(out.data<int32_t>()[at + i]));
+    at += len.data<int32_t>()[r];
+    result.push_back(std::move(s));
+  }
+  return result;
+}
+
+// Every rank learns whether all succeeded; the failing rank rethrows its error.
+void agree(const std::string& error) { dist::agree_all_ranks_ok(error); }
+
+void remove_old_checkpoints(const fs::path& root, int keep_last) {
+  std::vector<fs::path> committed;
+  for (const auto& entry : fs::directory_iterator(root))
+    if (entry.is_directory() && entry.path().filename().string().starts_with("iter_") && is_committed(entry.path()))
+      committed.push_back(entry.path());
+  std::sort(committed.begin(), committed.end());  // zero-padded names sort by iteration
+  if (keep_last <= 0 || int(committed.size()) <= keep_last) return;
+  for (size_t i = 0; i + size_t(keep_last) < committed.size(); ++i) {
+    // COMMITTED goes first: a deletion cut short leaves an uncommitted directory, never a damaged committed one.
+    fs::remove(committed[i] / "COMMITTED");
+    fsync_path(committed[i], true);
+    fs::remove_all(committed[i]);
+    spdlog::info("checkpoint: removed {} (--keep-last {})", committed[i].string(), keep_last);
+  }
+}
+
+}  // namespace
+
+std::string iteration_dir_name(int64_t iteration) {
+  char name[32];
+  std::snprintf(name, sizeof name, "iter_%07lld", static_cast<long long>(iteration));
+  return name;
+}
+
+void test_kill_point(const char* point, int rank) {
+  const char* spec = std::getenv("TRIDENT_TEST_KILL_AT");
+  if (!spec) return;
+  const std::string s(spec);
+  const auto colon = s.find(':');
+  if (colon == std::string::npos || std::atoi(s.substr(0, colon).c_str()) != rank || s.substr(colon + 1) != point)
+    return;
+  std::fprintf(stderr, "[rank %d] TRIDENT_TEST_KILL_AT: killed at %s\n", rank, point);
+  std::fflush(stderr);
+  std::raise(SIGKILL);
+}
+
+SaveResult save_checkpoint(const std::string& root_name, int64_t iteration, const std::vector<SliceData>& mine,
+                           const nlohmann::json& state, int keep_last, dist::Comm& world) {
+  const auto start = std::chrono::steady_clock::now();
+  nlohmann::json stamped = state;
+  stamped["format_version"] = kFormatVersion;
+  const fs::path root(root_name), final_dir = root / iteration_dir_name(iteration);
+  const int rank = world.rank();
+  // 1. Rank 0 makes the temporary directory; its name reaches everyone.
+  std::string error, tmp_name;
+  if (rank == 0) {
+    try {
+      fs::create_directories(root);
+      const fs::path tmp = root / (".tmp." + iteration_dir_name(iteration) + "." + std::to_string(::getpid()));
+      fs::remove_all(tmp);  // this process's own leftover of an earlier failed attempt
+      fs::create_directories(tmp / "shards");
+      tmp_name = tmp.string();
+    } catch (const std::exception& e) {
+      error = "cannot create a checkpoint directory under --save " + root_name + ": " + e.what();
+    }
+  }
+  agree(error);
+  tmp_name = all_gather_strings(rank == 0 ? tmp_name : "", world)[0];
+  const fs::path tmp(tmp_name);
+
+  // 2. Every rank that owns slices writes its shard and syncs it.
+  const std::string shard_file = "shards/rank_" + [&] {
+    char b[16];
+    std::snprintf(b, sizeof b, "%05d", rank);
+    return std::string(b);
+  }() + ".h5";
+  int64_t bytes = 0;
+  nlohmann::json listing = nlohmann::json::array();
+  try {
+    if (!mine.empty()) {
+      bytes = write_shard((tmp / shard_file).string(), mine,
+                          [&] { test_kill_point("during_shard", rank); });
+      fsync_path(tmp / shard_file);
+      for (const SliceData& sd : mine) listing.push_back(sd.slice.to_json());
+    }
+  } catch (const std::exception& e) {
+    error = std::string("saving checkpoint ") + final_dir.string() + " failed: " + e.what() +
+            " (the previous checkpoint is intact)";
+  }
+  agree(error);
+  const std::vector<std::string> listings = all_gather_strings(mine.empty() ? "" : listing.dump(), world);
+
+  // 3. Rank 0: index, COMMITTED, rename, latest, retention.
+  if (rank == 0) {
+    try {
+      fsync_path(tmp / "shards", true);
+      std::vector<ShardListing> shards;
+      for (int r = 0; r < world.size(); ++r) {
+        if (listings[size_t(r)].empty()) continue;
+        char b[32];
+        std::snprintf(b, sizeof b, "shards/rank_%05d.h5", r);
+        ShardListing l{b, {}};
+        for (const auto& j : nlohmann::json::parse(listings[size_t(r)])) l.slices.push_back(TensorSlice::from_json(j));
+        shards.push_back(std::move(l));
+      }
+      test_kill_point("before_index", rank);
+      write_index((tmp / "index.h5").string(), shards, stamped.dump());
+      fsync_path(tmp / "index.h5");
+      test_kill_point("after_index", rank);
+      write_file_atomically(tmp / "COMMITTED", std::to_string(iteration) + "\n");
+      fsync_path(tmp, true);
+      test_kill_point("before_rename", rank);
+      if (fs::exists(final_dir)) {
+        // Never overwrite a checkpoint: a resumed run that saves the same iteration again keeps the first.
+        spdlog::warn("checkpoint: {} exists already; kept, and this save discarded", final_dir.string());
+        fs::remove_all(tmp);
+      } else {
+        fs::rename(tmp, final_dir);
+      }
+      fsync_path(root, true);
+      write_file_atomically(root / "latest", iteration_dir_name(iteration) + "\n");
+      remove_old_checkpoints(root, keep_last);
+    } catch (const std::exception& e) {
+      error = std::string("committing checkpoint ") + final_dir.string() + " failed: " + e.what() +
+              " (the previous checkpoint is intact)";
+    }
+  }
+  agree(error);
+  Tensor total = Tensor::from_vector({float(bytes)}, {1});
+  world.all_reduce(total, dist::ReduceOp::sum);
+  return {final_dir.string(), int64_t(total.item(0)),
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()};
+}
+
+std::string find_checkpoint(const std::string& root_name, int64_t iteration) {
+  const fs::path root(root_name);
+  TRIDENT_USAGE_CHECK(fs::is_directory(root), "--load ", root_name, " is not a directory");
+  std::string name;
+  if (iteration >= 0) {
+    name = iteration_dir_name(iteration);
+  } else {
+    std::ifstream latest(root / "latest");
+    TRIDENT_USAGE_CHECK(latest.good() && (latest >> name), "--load ", root_name,
+                        " has no 'latest' file: point --load at a --save directory, or give --load-iteration");
+  }
+  const fs::path dir = root / name;
+  TRIDENT_USAGE_CHECK(fs::is_directory(dir), "checkpoint ", dir.string(), " does not exist",
+                      iteration >= 0 ? " (--load-iteration)" : " (named by 'latest')");
+  TRIDENT_USAGE_CHECK(is_committed(dir), "checkpoint ", dir.string(),
+                      " has no COMMITTED marker: its save did not finish; load another with --load-iteration");
+  // Uncommitted leftovers are reported, never loaded, never deleted.
+  for (const auto& entry : fs::directory_iterator(root))
+    if (entry.is_directory() && entry.path().filename().string().starts_with(".tmp."))
+      spdlog::warn("checkpoint: {} is an unfinished save (no COMMITTED): ignored", entry.path().string());
+  return dir.string();
+}
+
+// The open index file (HDF5 handles stay out of the header).
+class CheckpointReader::Index {
+ public:
+  explicit Index(const std::string& path) : file(h5_file_open(path)) {}
+  H5Handle file;
+};
+
+CheckpointReader::CheckpointReader(const std::string& dir) : dir_(dir) {
+  const fs::path d(dir), index = d / "index.h5";
+  TRIDENT_USAGE_CHECK(is_committed(d), "checkpoint ", dir, " has no COMMITTED marker: it is incomplete");
+  TRIDENT_USAGE_CHECK(fs::exists(index), "checkpoint ", dir, " has no index.h5: it is damaged");
+  index_ = std::make_shared<Index>(index.string());
+  H5Handle root(h5_check(H5Gopen2(index_->file, "/", H5P_DEFAULT), "root group of " + index.string()), H5Gclose);
+  try {
+    state_ = nlohmann::json::parse(read_string_attribute(root, "trident_state"));
+    for (const auto& s : nlohmann::json::parse(read_string_attribute(root, "shards")))
+      shards_.push_back(s.get<std::string>());
+  } catch (const std::exception& e) {
+    throw UsageError(std::string("checkpoint index ") + index.string() + " is unreadable (" + e.what() +
+                     "): it was not written by trident or is damaged");
+  }
+  TRIDENT_USAGE_CHECK(state_.value("format_version", 0) == kFormatVersion, "checkpoint ", dir,
+                      " has format version ", state_.value("format_version", 0), "; this trident reads version ",
+                      kFormatVersion);
+  for (const std::string& s : shards_) {
+    TRIDENT_USAGE_CHECK(fs::exists(d / s), "checkpoint shard ", (d / s).string(),
+                        " is missing: the checkpoint is incomplete; load an earlier one with --load-iteration");
+    (void)h5_file_open((d / s).string());  // a truncated shard fails here, not as silent zeros
+  }
+}
+
+void CheckpointReader::read(const TensorSlice& slice, Tensor& out) {
+  try {
+    read_slice(index_->file, (fs::path(dir_) / "index.h5").string(), slice, out);
+  } catch (const UsageError&) {
+    // Which shard? Read the dataset from each shard that has it, directly.
+    for (const std::string& s : shards_) {
+      const std::string path = (fs::path(dir_) / s).string();
+      H5Handle f = h5_file_open(path);
+      if (H5Lexists(f, slice.path.c_str(), H5P_DEFAULT) <= 0) continue;
+      H5Handle ds(h5_check(H5Dopen2(f, slice.path.c_str(), H5P_DEFAULT), "opening " + slice.path), H5Dclose);
+      H5Handle space(h5_check(H5Dget_space(ds), "dataspace"), H5Sclose);
+      std::vector<float> buffer(size_t(H5Sget_simple_extent_npoints(space)));
+      if (H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer.data()) < 0)
+        throw UsageError("checkpoint shard " + path + ", dataset '" + slice.path + "': " + hdf5_error_stack() +
+                         ": the checkpoint is damaged; load an earlier one with --load-iteration");
+    }
+    throw;
+  }
+  bytes_read_ += int64_t(shape_numel(slice.stored_shape())) * 4;
+}
+
+}  // namespace trident::checkpoint

@@ -1,0 +1,60 @@
+// Thin RAII over the HDF5 C API (1.10, the Debian parallel build, used here
+// one file per process with the default POSIX driver) and its error check:
+// HDF5's own error printing is switched off and a failed call throws with
+// the library's innermost message, the call, and the file it concerned.
+#pragma once
+
+#include <hdf5.h>
+
+#include <string>
+#include <utility>
+
+namespace trident::checkpoint {
+
+// Owns one hid_t and closes it with the matching H5*close.
+class H5Handle {
+ public:
+  using Closer = herr_t (*)(hid_t);
+  H5Handle() = default;
+  H5Handle(hid_t id, Closer close) : id_(id), close_(close) {}
+  H5Handle(H5Handle&& o) noexcept : id_(std::exchange(o.id_, H5I_INVALID_HID)), close_(o.close_) {}
+  H5Handle& operator=(H5Handle&& o) noexcept {
+    reset();
+    id_ = std::exchange(o.id_, H5I_INVALID_HID);
+    close_ = o.close_;
+    return *this;
+  }
+  H5Handle(const H5Handle&) = delete;
+  H5Handle& operator=(const H5Handle&) = delete;
+  ~H5Handle() { reset(); }
+  hid_t id() const { return id_; }
+  operator hid_t() const { return id_; }  // NOLINT: pass straight to the C API
+  void reset() {
+    if (id_ >= 0 && close_) close_(id_);
+    id_ = H5I_INVALID_HID;
+  }
+  // Closes now and reports failure (a close can be where buffered data is written).
+  void close(const std::string& what);
+
+ private:
+  hid_t id_ = H5I_INVALID_HID;
+  Closer close_ = nullptr;
+};
+
+// Turns off HDF5's automatic error printing (once per process).
+void quiet_hdf5_errors();
+// The innermost messages of HDF5's current error stack, in one line.
+std::string hdf5_error_stack();
+
+// Throws trident::Error "<what>: <HDF5's message>" when `status` < 0.
+hid_t h5_check(hid_t status, const std::string& what);
+
+H5Handle h5_file_create(const std::string& path);
+// Opens read-only; throws UsageError naming the file if it is not a readable HDF5 file.
+H5Handle h5_file_open(const std::string& path);
+
+// A variable-length UTF-8 string attribute on an object.
+void write_string_attribute(hid_t object, const std::string& name, const std::string& value);
+std::string read_string_attribute(hid_t object, const std::string& name);
+
+}  // namespace trident::checkpoint
