@@ -17,7 +17,9 @@ lr-sized steps along it; any change in summation order (another layout)
 moves those parameters by O(lr) while changing no output.
 
 With --exact (a 6th argument) every loss and parameter must be
-bit-identical: for runs that differ only in what they recompute."""
+bit-identical: for runs that differ only in what they recompute, or a run
+resumed from a checkpoint in the same layout. The second run may hold only
+the last iterations (resumed): those are compared."""
 import json
 import struct
 import sys
@@ -36,9 +38,12 @@ def load(path):
 
 base_metrics, metrics, base_params, params, name = sys.argv[1:6]
 exact = sys.argv[6:] == ["--exact"]
-a = [json.loads(line)["loss"] for line in open(base_metrics)]
-b = [json.loads(line)["loss"] for line in open(metrics)]
-assert len(a) == len(b) == 20, (len(a), len(b))
+# Losses by iteration; a resumed run has only the iterations after its checkpoint.
+base_rows = {r["iteration"]: r["loss"] for r in map(json.loads, open(base_metrics))}
+rows = {r["iteration"]: r["loss"] for r in map(json.loads, open(metrics))}
+assert rows and set(rows) <= set(base_rows) and max(rows) == max(base_rows) >= 20, (len(base_rows), sorted(rows))
+a = [base_rows[i] for i in sorted(rows)]
+b = [rows[i] for i in sorted(rows)]
 if exact:
     pa, pb = load(base_params), load(params)
     same = a == b and pa.keys() == pb.keys() and all(np.array_equal(pa[k], pb[k]) for k in pa)
