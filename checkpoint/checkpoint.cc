@@ -1,6 +1,7 @@
 #include "checkpoint/checkpoint.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -106,6 +107,12 @@ void test_kill_point(const char* point, int rank) {
   std::raise(SIGKILL);
 }
 
+namespace {
+SaveResult write_and_commit(const fs::path& tmp, const fs::path& final_dir, const fs::path& root, int64_t iteration,
+                            const std::vector<SliceData>& mine, const nlohmann::json& stamped, int keep_last,
+                            dist::Comm& world, std::chrono::steady_clock::time_point start);
+}  // namespace
+
 SaveResult save_checkpoint(const std::string& root_name, int64_t iteration, const std::vector<SliceData>& mine,
                            const nlohmann::json& state, int keep_last, dist::Comm& world) {
   const auto start = std::chrono::steady_clock::now();
@@ -129,6 +136,23 @@ SaveResult save_checkpoint(const std::string& root_name, int64_t iteration, cons
   agree(error);
   tmp_name = all_gather_strings(rank == 0 ? tmp_name : "", world)[0];
   const fs::path tmp(tmp_name);
+  try {
+    return write_and_commit(tmp, final_dir, root, iteration, mine, stamped, keep_last, world, start);
+  } catch (...) {
+    // A save that failed everywhere (the ranks agreed on it) leaves nothing behind.
+    std::error_code ignored;
+    if (rank == 0) fs::remove_all(tmp, ignored);
+    throw;
+  }
+}
+
+namespace {
+
+SaveResult write_and_commit(const fs::path& tmp, const fs::path& final_dir, const fs::path& root, int64_t iteration,
+                            const std::vector<SliceData>& mine, const nlohmann::json& stamped, int keep_last,
+                            dist::Comm& world, std::chrono::steady_clock::time_point start) {
+  const int rank = world.rank();
+  std::string error;
 
   // 2. Every rank that owns slices writes its shard and syncs it.
   const std::string shard_file = "shards/rank_" + [&] {
@@ -139,10 +163,15 @@ SaveResult save_checkpoint(const std::string& root_name, int64_t iteration, cons
   int64_t bytes = 0;
   nlohmann::json listing = nlohmann::json::array();
   try {
+    if (const char* limit = std::getenv("TRIDENT_TEST_FSIZE_LIMIT")) {
+      // Test-only: a disk that fills up now (set here, after MPI made its shared-memory files).
+      const rlim_t bytes_limit = rlim_t(std::atoll(limit));
+      const struct rlimit r{bytes_limit, bytes_limit};
+      setrlimit(RLIMIT_FSIZE, &r);
+    }
     if (!mine.empty()) {
       bytes = write_shard((tmp / shard_file).string(), mine,
                           [&] { test_kill_point("during_shard", rank); });
-      fsync_path(tmp / shard_file);
       for (const SliceData& sd : mine) listing.push_back(sd.slice.to_json());
     }
   } catch (const std::exception& e) {
@@ -167,7 +196,6 @@ SaveResult save_checkpoint(const std::string& root_name, int64_t iteration, cons
       }
       test_kill_point("before_index", rank);
       write_index((tmp / "index.h5").string(), shards, stamped.dump());
-      fsync_path(tmp / "index.h5");
       test_kill_point("after_index", rank);
       write_file_atomically(tmp / "COMMITTED", std::to_string(iteration) + "\n");
       fsync_path(tmp, true);
@@ -193,6 +221,8 @@ SaveResult save_checkpoint(const std::string& root_name, int64_t iteration, cons
   return {final_dir.string(), int64_t(total.item(0)),
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()};
 }
+
+}  // namespace
 
 std::string find_checkpoint(const std::string& root_name, int64_t iteration) {
   const fs::path root(root_name);

@@ -66,7 +66,9 @@ class CheckpointReader {
 
 // Test-only fault (TRIDENT_TEST_KILL_AT="rank:point"): the rank SIGKILLs
 // itself at `point` of a save: during_shard, before_index, after_index,
-// before_rename. Returns without effect otherwise.
+// before_rename. Returns without effect otherwise. (Another test-only
+// variable, TRIDENT_TEST_FSIZE_LIMIT=bytes, sets RLIMIT_FSIZE as a save
+// starts: a full disk where a small tmpfs cannot be mounted.)
 void test_kill_point(const char* point, int rank);
 
 }  // namespace trident::checkpoint

@@ -1,5 +1,11 @@
 #include "checkpoint/hdf5_handle.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <mutex>
 #include <vector>
 
@@ -26,6 +32,7 @@ std::string hdf5_error_stack() {
   // Innermost first: the lowest-level cause is the most telling; two are enough.
   std::string out;
   for (size_t i = 0; i < messages.size() && i < 2; ++i) out += (i ? "; " : "") + messages[i];
+  std::replace(out.begin(), out.end(), '\n', ' ');  // HDF5's I/O messages span lines; ours are one
   return out.empty() ? "no detail from HDF5" : out;
 }
 
@@ -41,9 +48,38 @@ void H5Handle::close(const std::string& what) {
   h5_check(status, what);
 }
 
-H5Handle h5_file_create(const std::string& path) {
+H5Handle h5_memory_file_create(const std::string& name) {
   quiet_hdf5_errors();
-  return {h5_check(H5Fcreate(path.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT), "creating " + path), H5Fclose};
+  H5Handle fapl(h5_check(H5Pcreate(H5P_FILE_ACCESS), "file access properties"), H5Pclose);
+  h5_check(H5Pset_fapl_core(fapl, size_t(64) << 20, /*backing_store=*/0), "core driver");
+  return {h5_check(H5Fcreate(name.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl), "creating " + name), H5Fclose};
+}
+
+int64_t h5_memory_file_write(H5Handle& file, const std::string& path) {
+  h5_check(H5Fflush(file, H5F_SCOPE_GLOBAL), "flushing " + path);
+  const ssize_t size = H5Fget_file_image(file, nullptr, 0);
+  h5_check(hid_t(size), "sizing " + path);
+  std::vector<char> image(static_cast<size_t>(size));
+  h5_check(hid_t(H5Fget_file_image(file, image.data(), image.size())), "imaging " + path);
+  file.close("closing " + path);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
+  if (fd < 0) throw Error("cannot create " + path + ": " + std::strerror(errno));
+  size_t done = 0;
+  while (done < image.size()) {
+    const ssize_t n = ::write(fd, image.data() + done, image.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int err = errno;
+      ::close(fd);
+      throw Error("writing " + path + " failed after " + std::to_string(done) + " of " + std::to_string(image.size()) +
+                  " bytes: " + std::strerror(err));
+    }
+    done += size_t(n);
+  }
+  const int synced = ::fsync(fd), err = errno;
+  if (::close(fd) != 0 || synced != 0)
+    throw Error("syncing " + path + " failed: " + std::strerror(synced != 0 ? err : errno));
+  return int64_t(image.size());
 }
 
 H5Handle h5_file_open(const std::string& path) {

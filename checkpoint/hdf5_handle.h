@@ -6,6 +6,7 @@
 
 #include <hdf5.h>
 
+#include <cstdint>
 #include <string>
 #include <utility>
 
@@ -49,7 +50,14 @@ std::string hdf5_error_stack();
 // Throws trident::Error "<what>: <HDF5's message>" when `status` < 0.
 hid_t h5_check(hid_t status, const std::string& what);
 
-H5Handle h5_file_create(const std::string& path);
+// Files are built in memory (the core driver) and written by
+// h5_memory_file_write with plain POSIX writes and an fsync: a full disk is
+// then an ordinary write error. (Written through HDF5 instead, a failed
+// flush leaves the file open inside the library, which flushes it again,
+// fatally, when it shuts down at MPI_Finalize.) Costs one file of memory.
+H5Handle h5_memory_file_create(const std::string& name);
+// Closes `file` and writes its image to `path` (which must not exist), synced. Returns the bytes written.
+int64_t h5_memory_file_write(H5Handle& file, const std::string& path);
 // Opens read-only; throws UsageError naming the file if it is not a readable HDF5 file.
 H5Handle h5_file_open(const std::string& path);
 

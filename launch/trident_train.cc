@@ -6,6 +6,7 @@
 // (exit 2, nothing written); a failure during training prints that rank's
 // message and aborts the whole job (MPI_Abort), so no rank hangs.
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <cstdio>
 #include <memory>
 #include <string_view>
@@ -100,6 +101,9 @@ int main(int argc, char** argv) {
     World::abort(with_rank(e.what()), 1);
   }
   trident::launch::install_stop_signal_handlers();
+  // A file-size limit (RLIMIT_FSIZE) makes a write fail with EFBIG, reported
+  // like a full disk, instead of killing the process mid-save.
+  std::signal(SIGXFSZ, SIG_IGN);
   try {
     trainer->train();
   } catch (const trident::dist::AgreementFailed&) {
