@@ -153,10 +153,12 @@ Trainer::Trainer(TrainConfig cfg, const dist::World& world) : cfg_(std::move(cfg
     Tensor total = Tensor::from_vector({float(load_bytes)}, {1});
     groups_->world().all_reduce(total, dist::ReduceOp::sum);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
-    spdlog::info("checkpoint: loaded iteration {} from {}: {:.1f} MB in {:.2f} s ({:.0f} MB/s)", start_iteration_,
+    spdlog::info("checkpoint: loaded iteration {} from {}: {:.1f} MB in {:.3f} s ({:.0f} MB/s)", start_iteration_,
                  cfg_.load, total.item(0) / 1e6, seconds, total.item(0) / 1e6 / seconds);
   }
-  if (world.rank == 0 && !cfg_.metrics_file.empty()) metrics_.open(cfg_.metrics_file, std::ios::trunc);
+  // A resumed run continues the metrics of the run it resumes.
+  if (world.rank == 0 && !cfg_.metrics_file.empty())
+    metrics_.open(cfg_.metrics_file, start_iteration_ > 0 ? std::ios::app : std::ios::trunc);
   fail_at_iteration_ = test_fault_iteration("TRIDENT_TEST_FAIL_AT", world.rank);
   nonfinite_at_iteration_ = test_fault_iteration("TRIDENT_TEST_NONFINITE_AT", world.rank);
   const dist::Layout& l = groups_->layout();

@@ -66,7 +66,7 @@ void Trainer::save(int64_t iteration) {
   }
   const checkpoint::SaveResult r = checkpoint::save_checkpoint(cfg_.save, iteration, mine, checkpoint_state(iteration),
                                                                cfg_.keep_last, groups_->world());
-  spdlog::info("checkpoint: saved iteration {} to {}: {:.1f} MB in {:.2f} s ({:.0f} MB/s)", iteration, r.dir,
+  spdlog::info("checkpoint: saved iteration {} to {}: {:.1f} MB in {:.3f} s ({:.0f} MB/s)", iteration, r.dir,
                double(r.bytes) / 1e6, r.seconds, double(r.bytes) / 1e6 / r.seconds);
 }
 

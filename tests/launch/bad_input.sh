@@ -47,6 +47,11 @@ if ! command -v nvidia-smi >/dev/null || ! nvidia-smi -L >/dev/null 2>&1; then
   expect_error "--device cpu" --device cuda   # no GPU here: the message must point to the CPU
 fi
 expect_error "cannot write --metrics-file" --metrics-file "$work/no/such/dir/m.jsonl"
+expect_error "--load $work/missing is not a directory" --load "$work/missing"
+expect_error "has no 'latest' file" --load "$work"
+expect_error "cannot write --save" --save /proc/trident/checkpoints
+expect_error "need --load DIR" --no-load-optim
+expect_error "--save-interval must not be negative" --save-interval -1
 
 # And the good case writes one JSON object per iteration with the promised keys.
 "$train" --data-path "$work/small.txt" --seq-length 16 --hidden-size 32 --num-layers 1 --num-attention-heads 2 \
