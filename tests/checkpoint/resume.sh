@@ -6,6 +6,7 @@
 #     (1,2,4) and (2,1,4): iterations 11-20 within 1e-5 of the straight run;
 #  3. preemption: SIGUSR1 to mpirun mid-run saves at the next iteration
 #     boundary and exits 0; resuming from it is bit-identical to no stop;
+#     SIGTERM to a single rank does the same (the ranks agree on it);
 #  4. --keep-last 2 keeps the two newest checkpoints.
 # Usage: resume.sh <trident-train> <mpiexec>
 set -euo pipefail
@@ -64,6 +65,19 @@ if wait "$pid" && grep -q "stop signal received" "$work/signal.log"; then
     "$work/after_signal.safetensors" "resumed after SIGUSR1 at $stopped" --exact || status=1
 else
   echo "FAIL: SIGUSR1 did not end in a save and exit 0"; tail -20 "$work/signal.log"; status=1
+fi
+
+# SIGTERM (Slurm's preemption warning) to one rank only: every rank stops at the same boundary.
+"$mpiexec" -n 8 --oversubscribe "$train" "${flags[@]}" "${l222[@]}" --train-iters 100000 \
+  --save "$work/ck_term" --log-interval 1 > "$work/term.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 2000); do grep -q "iteration *3/" "$work/term.log" && break; sleep 0.01; done
+rank_pid=$(pgrep -f -- "--save $work/ck_term" | grep -v "^$pid\$" | tail -1)
+kill -TERM "$rank_pid"
+if wait "$pid" && grep -q "stop signal received" "$work/term.log" && [ -e "$work/ck_term/latest" ]; then
+  echo "ok   SIGTERM to one rank (pid $rank_pid) -> every rank saved $(cat "$work/ck_term/latest"), exit 0"
+else
+  echo "FAIL: SIGTERM to one rank did not end in a save and exit 0"; tail -20 "$work/term.log"; status=1
 fi
 
 # --keep-last 2 of saves every 5 iterations: iterations 15 and 20 remain.
