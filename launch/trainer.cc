@@ -114,11 +114,12 @@ Trainer::Trainer(TrainConfig cfg, const dist::World& world) : cfg_(std::move(cfg
                           "': check that its directory exists and is writable");
     }
     if (world.rank == 0 && !cfg_.save.empty()) {
-      // The directory, or the nearest existing parent that will hold it, must be writable.
-      std::filesystem::path p = std::filesystem::absolute(cfg_.save);
-      while (!std::filesystem::exists(p) && p.has_parent_path() && p != p.parent_path()) p = p.parent_path();
-      TRIDENT_USAGE_CHECK(std::filesystem::is_directory(p) && ::access(p.c_str(), W_OK) == 0, "cannot write --save '",
-                          cfg_.save, "': ", p.string(), " is not a writable directory");
+      // Made now (an empty directory is harmless), so a bad path fails before any training.
+      std::error_code ec;
+      std::filesystem::create_directories(cfg_.save, ec);
+      TRIDENT_USAGE_CHECK(!ec && std::filesystem::is_directory(cfg_.save) && ::access(cfg_.save.c_str(), W_OK) == 0,
+                          "cannot write --save '", cfg_.save, "'", ec ? " (" + ec.message() + ")" : std::string(),
+                          ": give a writable directory");
     }
   } catch (const UsageError& e) {
     error = e.what();

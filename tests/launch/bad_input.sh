@@ -49,7 +49,7 @@ fi
 expect_error "cannot write --metrics-file" --metrics-file "$work/no/such/dir/m.jsonl"
 expect_error "--load $work/missing is not a directory" --load "$work/missing"
 expect_error "has no 'latest' file" --load "$work"
-expect_error "cannot write --save" --save /proc/trident/checkpoints
+expect_error "cannot write --save" --save "$work/small.txt/checkpoints"
 expect_error "need --load DIR" --no-load-optim
 expect_error "--save-interval must not be negative" --save-interval -1
 
