@@ -10,8 +10,8 @@ namespace trident::checkpoint {
 
 Shape TensorSlice::stored_shape() const {
   Shape s = local_shape;
-  if (shard.replicated() || shard.dim != 0 || shard.blocks != 1) return s;
-  s[0] = std::clamp<int64_t>(global_shape[0] - shard.offset, 0, local_shape[0]);
+  if (shard.replicated()) s[0] = std::min(local_shape[0], global_shape[0]);
+  else if (shard.dim == 0 && shard.blocks == 1) s[0] = std::clamp<int64_t>(global_shape[0] - shard.offset, 0, local_shape[0]);
   return s;
 }
 

@@ -24,7 +24,8 @@ struct TensorSlice {
   Shape local_shape;   // of the rank's tensor (padding rows included)
 
   // The rank's tensor cut to what is stored: local_shape with dim 0 clipped
-  // to the global extent (0 rows: nothing of it is stored).
+  // to the global extent (0 rows: nothing of it is stored). Only dim 0 is
+  // ever padded (the token table's rows).
   Shape stored_shape() const;
   bool empty() const { return shape_numel(stored_shape()) == 0; }
   // Selects, in a dataspace of global_shape, the elements this slice covers

@@ -105,7 +105,7 @@ int64_t Trainer::load() {
   if (optim) {
     optimizer_->set_steps_taken(state.at("optimizer").at("steps").get<int64_t>());
     const nlohmann::json& ls = state.at("loss_scaler");
-    if (cfg_.fp16 && !cfg_.no_load_optim)
+    if (cfg_.fp16)
       scaler_->restore({ls.at("scale").get<double>(), ls.at("growth_tracker").get<int64_t>(),
                         ls.at("hysteresis_tracker").get<int64_t>()});
   }
