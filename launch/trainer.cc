@@ -154,8 +154,10 @@ Trainer::Trainer(TrainConfig cfg, const dist::World& world) : cfg_(std::move(cfg
     Tensor total = Tensor::from_vector({float(load_bytes)}, {1});
     groups_->world().all_reduce(total, dist::ReduceOp::sum);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
-    spdlog::info("checkpoint: loaded iteration {} from {}: {:.1f} MB in {:.3f} s ({:.0f} MB/s)", start_iteration_,
-                 cfg_.load, total.item(0) / 1e6, seconds, total.item(0) / 1e6 / seconds);
+    spdlog::info("checkpoint: loaded iteration {} from {}: {:.1f} MB in {:.3f} s ({:.0f} MB/s){}", loaded_iteration_,
+                 cfg_.load, total.item(0) / 1e6, seconds, total.item(0) / 1e6 / seconds,
+                 cfg_.finetune ? "; --finetune: weights only, starting at iteration 1"
+                               : cfg_.no_load_optim ? "; --no-load-optim: fresh optimizer state" : "");
   }
   // A resumed run continues the metrics of the run it resumes.
   if (world.rank == 0 && !cfg_.metrics_file.empty())

@@ -85,7 +85,8 @@ class Trainer {
   std::unique_ptr<optim::AdamW> optimizer_;
   std::unique_ptr<optim::LossScaler> scaler_;
   int64_t skipped_iterations_ = 0;
-  int64_t start_iteration_ = 0;  // the loaded checkpoint's iteration
+  int64_t start_iteration_ = 0;   // training continues after this one
+  int64_t loaded_iteration_ = 0;  // the loaded checkpoint's (differs under --finetune)
   int64_t nonfinite_at_iteration_ = -1;  // test-only: TRIDENT_TEST_NONFINITE_AT="rank:iteration"
   optim::LrSchedule schedule_;
   std::ofstream metrics_;

@@ -73,6 +73,7 @@ void Trainer::save(int64_t iteration) {
 int64_t Trainer::load() {
   checkpoint::CheckpointReader reader(checkpoint::find_checkpoint(cfg_.load, cfg_.load_iteration));
   const nlohmann::json& state = reader.state();
+  loaded_iteration_ = state.at("iteration").get<int64_t>();
   // The model must be the same one; the first difference is named.
   const nlohmann::json& saved = state.at("model");
   const std::pair<const char*, int64_t> ours[] = {

@@ -47,6 +47,23 @@ for layout in "1 1 1" "4 2 1" "1 2 4" "2 1 4"; do
     "$work/reshard.safetensors" "$label" || status=1
 done
 
+# --finetune starts at iteration 1 from the trained weights; --no-load-optim resumes at 11 with fresh moments.
+run 1 "$work/finetune" --load "$work/ck_fp32" --finetune || status=1
+run 1 "$work/fresh" || status=1
+run 1 "$work/no_optim" --load "$work/ck_fp32" --no-load-optim || status=1
+/usr/bin/python3 - "$work" <<'PY' || status=1
+import json, sys
+rows = lambda name: [json.loads(l) for l in open(f"{sys.argv[1]}/{name}.jsonl")]
+finetune, fresh, no_optim, straight = rows("finetune"), rows("fresh"), rows("no_optim"), rows("straight_fp32")
+assert [r["iteration"] for r in finetune] == list(range(1, 21)), "finetune must start at iteration 1"
+assert finetune[0]["loss"] < fresh[0]["loss"] - 0.05, (finetune[0]["loss"], fresh[0]["loss"])
+assert [r["iteration"] for r in no_optim] == list(range(11, 21)), "--no-load-optim must resume at 11"
+assert abs(no_optim[0]["loss"] - straight[10]["loss"]) <= 1e-5 * straight[10]["loss"], "the weights are the checkpoint's"
+assert no_optim[1]["loss"] != straight[11]["loss"], "fresh AdamW moments must change the next step"
+print(f"ok   --finetune: iteration 1 loss {finetune[0]['loss']:.4f} (fresh weights {fresh[0]['loss']:.4f}); "
+      f"--no-load-optim: iteration 11 as saved, 12 differs ({no_optim[1]['loss']:.5f} vs {straight[11]['loss']:.5f})")
+PY
+
 # Preemption: a signal mid-run (to mpirun, which forwards SIGUSR1 to every
 # rank), a save at the next iteration boundary, exit 0; then a resume to
 # iteration 40 equals 40 iterations straight. (The LR schedule is fixed by
