@@ -7,6 +7,7 @@
 #include "framework/backend/backend.h"
 #include "framework/dist/process_groups.h"
 #include "framework/core/error.h"
+#include "launch/fault_injection.h"
 
 namespace trident::launch {
 
@@ -66,6 +67,26 @@ void add_train_flags(CLI::App& app, TrainConfig& c) {
   app.add_flag("--no-load-optim", c.no_load_optim, "with --load: fresh optimizer state and loss scale");
   app.add_flag("--no-load-rng", c.no_load_rng, "with --load: data order from this run's --seed");
   app.add_flag("--finetune", c.finetune, "with --load: weights only; iteration count, optimizer and data restart");
+  app.add_option("--spike-window", c.guard.window, "divergence guard: healthy iterations in the loss statistics")
+      ->capture_default_str();
+  app.add_option("--spike-threshold", c.guard.threshold,
+                 "divergence guard: a spike is a loss above mean + this x std (and 1.05 x median)")->capture_default_str();
+  app.add_option("--spike-patience", c.guard.patience, "divergence guard: spiking iterations in a row to act")
+      ->capture_default_str();
+  app.add_option("--max-consecutive-skips", c.guard.max_consecutive_skips,
+                 "divergence guard (fp16): skipped steps in a row that count as divergence")->capture_default_str();
+  app.add_option("--max-rollbacks", c.guard.max_rollbacks,
+                 "divergence guard: give up (exit 3) after this many rollbacks within --rollback-window")
+      ->capture_default_str();
+  app.add_option("--rollback-window", c.guard.rollback_window, "divergence guard: iterations over which rollbacks count")
+      ->capture_default_str();
+  app.add_option("--rollback-skip-batches", c.rollback_skip_batches,
+                 "divergence guard: data batches to skip beyond the anomaly's")->capture_default_str();
+  app.add_option("--rollback-lr-scale", c.rollback_lr_scale,
+                 "divergence guard: multiply the learning rate by this after each rollback, for the rest of the run")
+      ->capture_default_str();
+  app.add_option("--inject-fault", c.inject_faults,
+                 "test the divergence guard: nan@ITER[:RANK][:repeat] or spike@ITER[:repeat] (repeatable)");
   app.add_option("--ddp-bucket-size", c.ddp_bucket_size, "f32 elements per data-parallel gradient bucket")
       ->capture_default_str();
   app.add_flag("--fp16", c.fp16, "compute in float16 with dynamic loss scaling, FP32 master weights");
@@ -113,7 +134,10 @@ nlohmann::json TrainConfig::to_json() const {
           {"overlap_grad_reduce", overlap_grad_reduce}, {"device", device}, {"save", save},
           {"save_interval", save_interval}, {"keep_last", keep_last}, {"load", load},
           {"load_iteration", load_iteration}, {"no_load_optim", no_load_optim}, {"no_load_rng", no_load_rng},
-          {"finetune", finetune}};
+          {"finetune", finetune}, {"spike_window", guard.window}, {"spike_threshold", guard.threshold},
+          {"spike_patience", guard.patience}, {"max_consecutive_skips", guard.max_consecutive_skips},
+          {"max_rollbacks", guard.max_rollbacks}, {"rollback_window", guard.rollback_window},
+          {"rollback_skip_batches", rollback_skip_batches}, {"rollback_lr_scale", rollback_lr_scale}};
 }
 
 void TrainConfig::validate_and_resolve(int world_size, int local_size) {
@@ -142,6 +166,18 @@ void TrainConfig::validate_and_resolve(int world_size, int local_size) {
   TRIDENT_USAGE_CHECK(load_iteration >= -1, "--load-iteration must not be negative, got ", load_iteration);
   TRIDENT_USAGE_CHECK(!load.empty() || (load_iteration < 0 && !no_load_optim && !no_load_rng && !finetune),
                       "--load-iteration, --no-load-optim, --no-load-rng and --finetune need --load DIR");
+  TRIDENT_USAGE_CHECK(guard.window >= 2, "--spike-window must be at least 2, got ", guard.window);
+  TRIDENT_USAGE_CHECK(guard.threshold > 0.0, "--spike-threshold must be positive, got ", guard.threshold);
+  TRIDENT_USAGE_CHECK(guard.patience >= 1, "--spike-patience must be at least 1, got ", guard.patience);
+  TRIDENT_USAGE_CHECK(guard.max_consecutive_skips >= 1, "--max-consecutive-skips must be at least 1, got ",
+                      guard.max_consecutive_skips);
+  TRIDENT_USAGE_CHECK(guard.max_rollbacks >= 0, "--max-rollbacks must not be negative, got ", guard.max_rollbacks);
+  TRIDENT_USAGE_CHECK(guard.rollback_window >= 1, "--rollback-window must be positive, got ", guard.rollback_window);
+  TRIDENT_USAGE_CHECK(rollback_skip_batches >= 0, "--rollback-skip-batches must not be negative, got ",
+                      rollback_skip_batches);
+  TRIDENT_USAGE_CHECK(rollback_lr_scale > 0.0 && rollback_lr_scale <= 1.0,
+                      "--rollback-lr-scale must lie in (0, 1], got ", rollback_lr_scale);
+  for (const std::string& spec : inject_faults) (void)parse_injected_fault(spec);
   TRIDENT_USAGE_CHECK(ddp_bucket_size > 0, "--ddp-bucket-size must be positive, got ", ddp_bucket_size);
   TRIDENT_USAGE_CHECK(train_iters > 0, "--train-iters must be positive, got ", train_iters);
   TRIDENT_USAGE_CHECK(lr > 0.f, "--lr must be positive, got ", lr);

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "framework/pipeline/schedule.h"
+#include "launch/divergence_guard.h"
 #include "models/gpt/config.h"
 #include "models/gpt/pipeline_stages.h"
 #include "optim/adamw.h"
@@ -52,6 +53,11 @@ struct TrainConfig {
   bool no_load_optim = false;
   bool no_load_rng = false;
   bool finetune = false;        // load weights only; start at iteration 0
+  // Divergence guard (divergence_guard.h) and fault injection (fault_injection.h).
+  DivergenceGuardConfig guard;
+  int64_t rollback_skip_batches = 0;  // data batches skipped beyond those up to the anomaly
+  double rollback_lr_scale = 1.0;     // LR factor after each rollback, for the rest of the run
+  std::vector<std::string> inject_faults;
   int64_t ddp_bucket_size = 4'000'000;  // elements (f32) per data-parallel gradient bucket
   bool overlap_grad_reduce = true;
   // Precision (DESIGN.md idea 6): f32 unless --fp16 or --bf16.

@@ -22,10 +22,9 @@
 namespace trident::launch {
 namespace {
 
-// Test-only faults, "R:I" = rank R at iteration I:
-// TRIDENT_TEST_FAIL_AT throws (the job must end with that rank's message,
-// not hang); TRIDENT_TEST_NONFINITE_AT puts a NaN into one gradient after
-// the data-parallel reduction (every rank must still skip the step).
+// Test-only fault, "R:I" = rank R at iteration I: TRIDENT_TEST_FAIL_AT
+// throws (the job must end with that rank's message, not hang). Faults the
+// divergence guard handles are product flags: --inject-fault.
 int64_t test_fault_iteration(const char* variable, int rank) {
   const char* spec = std::getenv(variable);
   if (!spec) return -1;
@@ -94,13 +93,15 @@ class TrainingStage final : public pipeline::PipelineStage {
 
 }  // namespace
 
-Trainer::Trainer(TrainConfig cfg, const dist::World& world) : cfg_(std::move(cfg)), world_(world) {
+Trainer::Trainer(TrainConfig cfg, const dist::World& world)
+    : cfg_(std::move(cfg)), world_(world), guard_(cfg_.guard), faults_({}) {
   // 1. Checks that need no other rank. Any failure is reported by the
   //    agreement below, before the first collective.
   std::string error;
   try {
     cfg_.validate_and_resolve(world.size, world.local_size);
     schedule_ = cfg_.lr_schedule();
+    faults_ = FaultInjector(cfg_.inject_faults);
     corpus_ = data::TextCorpus::load(cfg_.data_path, size_t(cfg_.model.seq_length + 1));
     scaler_ = std::make_unique<optim::LossScaler>(cfg_.loss_scaler);
     backend_ = backend::make_backend(cfg_.resolved_device(), cfg_.threads);  // may refuse: no GPU
@@ -163,7 +164,6 @@ Trainer::Trainer(TrainConfig cfg, const dist::World& world) : cfg_(std::move(cfg
   if (world.rank == 0 && !cfg_.metrics_file.empty())
     metrics_.open(cfg_.metrics_file, start_iteration_ > 0 ? std::ios::app : std::ios::trunc);
   fail_at_iteration_ = test_fault_iteration("TRIDENT_TEST_FAIL_AT", world.rank);
-  nonfinite_at_iteration_ = test_fault_iteration("TRIDENT_TEST_NONFINITE_AT", world.rank);
   const dist::Layout& l = groups_->layout();
   spdlog::info("{}; loss scaling {}", cfg_.model.summary(),
                cfg_.loss_scaler.dynamic ? "dynamic"
@@ -197,7 +197,8 @@ IterationStats Trainer::step(int64_t iteration) {
   model_->zero_grad();
   // The loss gradient is scaled by 1/(micro-batches · dp), so the DP sum of
   // gradients is the global mean; and by the loss scale, undone below.
-  TrainingStage stage(*model_, *backend_, *sampler_, iteration, first_sample, mbs, n_mb,
+  // The data batch: rollbacks skip ahead in the data, never back.
+  TrainingStage stage(*model_, *backend_, *sampler_, iteration + data_offset_, first_sample, mbs, n_mb,
                       loss_scale / float(n_mb * dp), ready);
   executor_->run(stage);
   buckets_->finish();
@@ -207,7 +208,9 @@ IterationStats Trainer::step(int64_t iteration) {
     groups_->embedding()->all_reduce(table->grad, dist::ReduceOp::sum);
   }
   const std::vector<Param*> params = model_->params();
-  if (iteration == nonfinite_at_iteration_) params.front()->grad.set(0, std::numeric_limits<float>::quiet_NaN());
+  // --inject-fault nan@I:R — after the DP reduction, so only rank R sees it.
+  if (faults_.fires(InjectedFault::Kind::nan, iteration, world_.rank))
+    params.front()->grad.set(0, std::numeric_limits<float>::quiet_NaN());
   // Found-inf: any non-finite main gradient on any rank (TP, PP and DP alike).
   int32_t local_bad = 0;
   for (const Param* p : params) local_bad |= !backend_->all_finite(p->grad);
@@ -226,7 +229,10 @@ IterationStats Trainer::step(int64_t iteration) {
   if (groups_->layout().pp > 1) groups_->pp().broadcast(loss_t, groups_->layout().pp - 1);
   groups_->dp().all_reduce(loss_t, dist::ReduceOp::sum);
   s.loss = double(loss_t.item(0)) / dp;
-  s.lr = schedule_.at(iteration);
+  s.data_batch = iteration + data_offset_;
+  s.lr = float(schedule_.at(iteration) * lr_scale_);
+  // --inject-fault spike@I: one step at 1000x the learning rate (every rank alike).
+  if (faults_.fires(InjectedFault::Kind::spike, iteration, world_.rank)) s.lr *= 1000.f;
   if (s.skipped) {
     ++skipped_iterations_;
     s.grad_norm = std::numeric_limits<double>::quiet_NaN();
@@ -252,8 +258,18 @@ IterationStats Trainer::train() {
   for (int64_t it = start_iteration_ + 1; it <= cfg_.train_iters; ++it) {
     s = step(it);
     record(s);
+    int64_t target = -1;
+    const GuardAction action = guard_action(s, target);
+    if (action == GuardAction::roll_back) {
+      it = roll_back(it, target);  // the loop goes on after the checkpoint's iteration
+      continue;
+    }
     const bool periodic = cfg_.save_interval > 0 && it % cfg_.save_interval == 0;
-    if (!cfg_.save.empty() && (periodic || it == cfg_.train_iters || s.stop_requested)) save(it);
+    if (!cfg_.save.empty() && (periodic || it == cfg_.train_iters || s.stop_requested)) {
+      // A checkpoint of a diverging model would be `latest`: no save until the loss is healthy again.
+      if (action == GuardAction::developing) spdlog::warn("not saving at iteration {}: an anomaly is developing", it);
+      else save(it);
+    }
     if (s.stop_requested) {
       spdlog::warn("stop signal received: stopping after iteration {}{}", it,
                    cfg_.save.empty() ? " (no --save: nothing saved)" : ", checkpoint saved");
@@ -305,10 +321,10 @@ std::vector<std::pair<std::string, Tensor>> Trainer::full_parameters() {
 void Trainer::record(const IterationStats& s) {
   if (world_.rank != 0) return;
   if (metrics_.is_open()) {
-    nlohmann::json line = {{"iteration", s.iteration},   {"loss", s.loss},
+    nlohmann::json line = {{"iteration", s.iteration},   {"loss", s.loss}, {"data_batch", s.data_batch},
                            {"lr", s.lr},                 {"grad_norm", s.grad_norm},
                            {"tokens_per_s", s.tokens_per_s}, {"ms_per_iter", s.seconds * 1e3},
-                           {"tflops", s.tflops},         {"consumed_samples", s.iteration * cfg_.global_batch_size},
+                           {"tflops", s.tflops},         {"consumed_samples", s.data_batch * cfg_.global_batch_size},
                            {"loss_scale", s.loss_scale}, {"skipped", s.skipped},
                            {"skipped_iterations", skipped_iterations_}};
     if (s.skipped) line["grad_norm"] = nullptr;  // JSON has no NaN
@@ -321,7 +337,7 @@ void Trainer::record(const IterationStats& s) {
   if (s.iteration % cfg_.log_interval == 0 || s.iteration == cfg_.train_iters) {
     spdlog::info("iteration {:>6}/{:<6} | consumed samples {:>8} | ms/iter {:8.1f} | lr {:.3E} | loss {:.4f} | "
                  "grad norm {:.3f} | loss scale {:.0f} | skipped {} | tokens/s {:8.0f} | TFLOP/s {:.3f}",
-                 s.iteration, cfg_.train_iters, s.iteration * cfg_.global_batch_size, s.seconds * 1e3, s.lr, s.loss,
+                 s.iteration, cfg_.train_iters, s.data_batch * cfg_.global_batch_size, s.seconds * 1e3, s.lr, s.loss,
                  s.grad_norm, s.loss_scale, skipped_iterations_, s.tokens_per_s, s.tflops);
   }
 }

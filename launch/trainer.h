@@ -19,12 +19,21 @@
 #include "framework/dist/process_groups.h"
 #include "framework/parallel/grad_buckets.h"
 #include "framework/pipeline/executor.h"
+#include "launch/divergence_guard.h"
+#include "launch/fault_injection.h"
 #include "launch/train_config.h"
 #include "models/gpt/gpt_model.h"
 #include "optim/adamw.h"
 #include "optim/loss_scaler.h"
 
 namespace trident::launch {
+
+// Thrown on every rank when the divergence guard gives up: trident-train
+// exits with status 3, every committed checkpoint intact.
+class DivergenceGaveUp : public Error {
+ public:
+  using Error::Error;
+};
 
 struct IterationStats {
   int64_t iteration = 0;
@@ -37,6 +46,7 @@ struct IterationStats {
   double loss_scale = 1.0;  // the scale this step's backward used
   bool skipped = false;     // a non-finite gradient somewhere: no update
   bool stop_requested = false;  // SIGTERM/SIGUSR1 reached some rank: save and stop
+  int64_t data_batch = 0;   // the data batch trained on: iteration + batches skipped by rollbacks
 };
 
 class Trainer {
@@ -70,6 +80,17 @@ class Trainer {
   void record(const IterationStats& s);
   // Restores the state from --load (collective; called by the constructor).
   int64_t load();  // returns the bytes this rank read
+  // Restores model and (unless told otherwise) optimizer, data position and
+  // iteration from a committed checkpoint directory; no communication.
+  int64_t load_checkpoint(const std::string& dir, bool optimizer, bool data_position, bool restart_iterations);
+  // The divergence guard's action for iteration `s`, decided on world rank 0
+  // and broadcast; `target` gets the rollback checkpoint's iteration.
+  enum class GuardAction : int32_t { none, developing, roll_back, no_target, give_up };
+  GuardAction guard_action(const IterationStats& s, int64_t& target);
+  // Rolls every rank back to the good checkpoint of iteration `target` after
+  // divergence was detected at `detected`; returns `target`.
+  int64_t roll_back(int64_t detected, int64_t target);
+  void record_event(const nlohmann::json& event);
   nlohmann::json checkpoint_state(int64_t iteration) const;
 
   TrainConfig cfg_;
@@ -87,7 +108,11 @@ class Trainer {
   int64_t skipped_iterations_ = 0;
   int64_t start_iteration_ = 0;   // training continues after this one
   int64_t loaded_iteration_ = 0;  // the loaded checkpoint's (differs under --finetune)
-  int64_t nonfinite_at_iteration_ = -1;  // test-only: TRIDENT_TEST_NONFINITE_AT="rank:iteration"
+  DivergenceGuard guard_;  // used on world rank 0
+  FaultInjector faults_;
+  int64_t data_offset_ = 0;   // data batches skipped by rollbacks so far
+  double lr_scale_ = 1.0;     // product of --rollback-lr-scale over the rollbacks so far
+  std::vector<std::pair<int64_t, std::string>> good_checkpoints_;  // (iteration, directory), saved while healthy
   optim::LrSchedule schedule_;
   std::ofstream metrics_;
   int64_t fail_at_iteration_ = -1;  // test-only fault: TRIDENT_TEST_FAIL_AT="rank:iteration"

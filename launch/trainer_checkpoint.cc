@@ -47,6 +47,8 @@ nlohmann::json Trainer::checkpoint_state(int64_t iteration) const {
                            {"warmup_iters", cfg_.lr_warmup_iters}, {"decay_iters", cfg_.lr_decay_iters},
                            {"decay_style", cfg_.lr_decay_style}}},
           {"skipped_iterations", skipped_iterations_},
+          {"data_offset", data_offset_},
+          {"lr_scale", lr_scale_},
           {"flags", cfg_.to_json()}};
 }
 
@@ -66,12 +68,21 @@ void Trainer::save(int64_t iteration) {
   }
   const checkpoint::SaveResult r = checkpoint::save_checkpoint(cfg_.save, iteration, mine, checkpoint_state(iteration),
                                                                cfg_.keep_last, groups_->world());
+  good_checkpoints_.emplace_back(iteration, r.dir);  // train() saves only while healthy
   spdlog::info("checkpoint: saved iteration {} to {}: {:.1f} MB in {:.3f} s ({:.0f} MB/s)", iteration, r.dir,
                double(r.bytes) / 1e6, r.seconds, double(r.bytes) / 1e6 / r.seconds);
 }
 
 int64_t Trainer::load() {
-  checkpoint::CheckpointReader reader(checkpoint::find_checkpoint(cfg_.load, cfg_.load_iteration));
+  const std::string dir = checkpoint::find_checkpoint(cfg_.load, cfg_.load_iteration);
+  const int64_t bytes = load_checkpoint(dir, !cfg_.no_load_optim && !cfg_.finetune, !cfg_.no_load_rng && !cfg_.finetune,
+                                        cfg_.finetune);
+  if (!cfg_.finetune) good_checkpoints_.emplace_back(start_iteration_, dir);
+  return bytes;
+}
+
+int64_t Trainer::load_checkpoint(const std::string& dir, bool optim, bool data_position, bool restart_iterations) {
+  checkpoint::CheckpointReader reader(dir);
   const nlohmann::json& state = reader.state();
   loaded_iteration_ = state.at("iteration").get<int64_t>();
   // The model must be the same one; the first difference is named.
@@ -87,7 +98,6 @@ int64_t Trainer::load() {
     TRIDENT_USAGE_CHECK(theirs == value, "checkpoint ", reader.dir(), " holds a model with ", flag, " ", theirs,
                         ", but this run has ", flag, " ", value, ": use the checkpoint's model flags");
   }
-  const bool optim = !cfg_.no_load_optim && !cfg_.finetune;
   const std::vector<Param*> params = model_->params();
   for (size_t i = 0; i < params.size(); ++i) {
     const Param& p = *params[i];
@@ -110,10 +120,12 @@ int64_t Trainer::load() {
       scaler_->restore({ls.at("scale").get<double>(), ls.at("growth_tracker").get<int64_t>(),
                         ls.at("hysteresis_tracker").get<int64_t>()});
   }
-  if (!cfg_.finetune) {
+  if (!restart_iterations) {
     start_iteration_ = state.at("iteration").get<int64_t>();
     skipped_iterations_ = state.value("skipped_iterations", int64_t{0});
-    if (!cfg_.no_load_rng) {
+    lr_scale_ = state.value("lr_scale", 1.0);
+    if (data_position) {
+      data_offset_ = state.value("data_offset", int64_t{0});
       cfg_.seed = state.at("sampler").at("seed").get<uint64_t>();
       sampler_ = std::make_unique<data::GlobalBatchSampler>(corpus_.bytes(), cfg_.model.seq_length, cfg_.seed);
     }

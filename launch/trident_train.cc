@@ -2,9 +2,11 @@
 // mpirun/srun with tensor, pipeline and data parallelism. Flags are Megatron-LM's
 // (see --help).
 //
-// Errors: bad input is reported in one line by the first rank that found it
-// (exit 2, nothing written); a failure during training prints that rank's
-// message and aborts the whole job (MPI_Abort), so no rank hangs.
+// Exit status: 0 done (or stopped by SIGTERM/SIGUSR1 after saving); 1 a
+// failure during training (that rank's message; the whole job is brought
+// down, so no rank hangs); 2 bad input, reported in one line by the first
+// rank that found it before anything was written; 3 the divergence guard
+// gave up after --max-rollbacks rollbacks.
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
@@ -106,6 +108,12 @@ int main(int argc, char** argv) {
   std::signal(SIGXFSZ, SIG_IGN);
   try {
     trainer->train();
+  } catch (const trident::launch::DivergenceGaveUp& e) {
+    // Every rank gets here together; rank 0 says why.
+    if (*e.what()) std::fprintf(stderr, "trident-train: error: %s\n", e.what());
+    trainer.reset();
+    World::finalize();
+    return 3;
   } catch (const trident::dist::AgreementFailed&) {
     // Another rank failed a collective check (a checkpoint save) and says why.
     trainer.reset();

@@ -39,8 +39,8 @@ def load(path):
 base_metrics, metrics, base_params, params, name = sys.argv[1:6]
 exact = sys.argv[6:] == ["--exact"]
 # Losses by iteration; a resumed run has only the iterations after its checkpoint.
-base_rows = {r["iteration"]: r["loss"] for r in map(json.loads, open(base_metrics))}
-rows = {r["iteration"]: r["loss"] for r in map(json.loads, open(metrics))}
+base_rows = {r["iteration"]: r["loss"] for r in map(json.loads, open(base_metrics)) if "event" not in r}
+rows = {r["iteration"]: r["loss"] for r in map(json.loads, open(metrics)) if "event" not in r}
 assert rows and set(rows) <= set(base_rows) and max(rows) == max(base_rows) >= 20, (len(base_rows), sorted(rows))
 a = [base_rows[i] for i in sorted(rows)]
 b = [rows[i] for i in sorted(rows)]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A non-finite gradient on one rank (test-only TRIDENT_TEST_NONFINITE_AT,
+# A non-finite gradient on one rank (--inject-fault nan@ITERATION:RANK,
 # injected after the data-parallel reduction, so only that rank sees it)
 # must make every rank skip the step: the parameters end bitwise equal to
 # a run that stopped one iteration earlier, the skip is counted, and the
@@ -16,7 +16,7 @@ check() {  # check <name> <ranks> <inject "R:I"> <iters> <flags...>
   local name=$1 n=$2 at=$3 iters=$4; shift 4
   "$mpiexec" -n "$n" --oversubscribe "$train" "${flags[@]}" "$@" --train-iters $((iters - 1)) \
     --export-safetensors "$work/$name.before.st" > /dev/null
-  TRIDENT_TEST_NONFINITE_AT=$at "$mpiexec" -n "$n" --oversubscribe -x TRIDENT_TEST_NONFINITE_AT "$train" "${flags[@]}" \
+  "$mpiexec" -n "$n" --oversubscribe "$train" "${flags[@]}" --inject-fault "nan@${at#*:}:${at%%:*}" \
     "$@" --train-iters "$iters" --export-safetensors "$work/$name.after.st" --metrics-file "$work/$name.jsonl" \
     > "$work/$name.log" 2>&1
   python3 - "$work" "$name" "$iters" "$@" <<'PY' || status=1
@@ -24,7 +24,7 @@ import json, sys
 work, name, iters = sys.argv[1], sys.argv[2], int(sys.argv[3])
 before = open(f"{work}/{name}.before.st", "rb").read()
 after = open(f"{work}/{name}.after.st", "rb").read()
-rows = [json.loads(line) for line in open(f"{work}/{name}.jsonl")]
+rows = [r for r in map(json.loads, open(f"{work}/{name}.jsonl")) if "event" not in r]
 last = rows[-1]
 ok = before == after and last["skipped"] and last["skipped_iterations"] == 1 and not any(r["skipped"] for r in rows[:-1])
 msg = f"{name}: iteration {iters} skipped={last['skipped']}, count {last['skipped_iterations']}, parameters " \
