@@ -57,6 +57,9 @@ class DivergenceGuard {
   // Whether one more rollback for a detection at `iteration` would exceed
   // max_rollbacks within rollback_window iterations.
   bool exhausted(int64_t iteration) const;
+  // After a divergence nothing could be done about (no checkpoint): watch
+  // afresh, without counting a rollback.
+  void reset_watch() { anomalous_run_ = 0; consecutive_skips_ = 0; }
   size_t rollbacks() const { return rollbacks_.size(); }
 
  private:

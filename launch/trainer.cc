@@ -265,14 +265,15 @@ IterationStats Trainer::train() {
       continue;
     }
     const bool periodic = cfg_.save_interval > 0 && it % cfg_.save_interval == 0;
+    bool saved = false;
     if (!cfg_.save.empty() && (periodic || it == cfg_.train_iters || s.stop_requested)) {
       // A checkpoint of a diverging model would be `latest`: no save until the loss is healthy again.
       if (action == GuardAction::developing) spdlog::warn("not saving at iteration {}: an anomaly is developing", it);
-      else save(it);
+      else saved = (save(it), true);
     }
     if (s.stop_requested) {
       spdlog::warn("stop signal received: stopping after iteration {}{}", it,
-                   cfg_.save.empty() ? " (no --save: nothing saved)" : ", checkpoint saved");
+                   saved ? ", checkpoint saved" : " (nothing saved)");
       break;
     }
   }

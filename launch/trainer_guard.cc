@@ -60,7 +60,7 @@ Trainer::GuardAction Trainer::guard_action(const IterationStats& s, int64_t& tar
                  "--save-interval): carrying on", guard_.reason(), guard_.first_anomalous_iteration());
     record_event({{"event", "divergence"}, {"iteration", s.iteration}, {"reason", guard_.reason()},
                   {"action", "none: no checkpoint to roll back to"}});
-    guard_.rolled_back(s.iteration, s.iteration);  // counts, and restarts the watch
+    guard_.reset_watch();
   }
   return action;
 }
