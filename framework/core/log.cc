@@ -4,8 +4,8 @@
 
 namespace trident {
 
-void init_logging(int rank, bool verbose) {
-  auto logger = spdlog::stdout_color_mt("trident");
+void init_logging(int rank, bool verbose, bool to_stderr) {
+  auto logger = to_stderr ? spdlog::stderr_color_mt("trident") : spdlog::stdout_color_mt("trident");
   logger->set_pattern(fmt::format("[%H:%M:%S.%e] [rank {}] %^%l%$ %v", rank));
   logger->set_level(verbose ? spdlog::level::info : spdlog::level::warn);
   spdlog::set_default_logger(logger);

@@ -154,9 +154,15 @@ void GptModel::backward(backend::Backend& be, GptActivations& act, float loss_gr
 
 Tensor GptModel::logits(backend::Backend& be, const Tensor& tokens) {
   check_single_stage();
-  GptActivations act;
-  forward_trunk(be, 0, tokens, act);
-  Tensor out = Tensor::empty({tokens.numel(), output_word().value.size(0)}, DType::f32, cfg_.device);
+  return infer(be, 0, tokens);
+}
+
+Tensor GptModel::infer(backend::Backend& be, int chunk, const Tensor& input) {
+  GptActivations act;  // dropped on return
+  forward_trunk(be, chunk, input, act);
+  if (!is_last_stage(chunk)) return act.output();
+  const int64_t N = act.final_ln.out.size(0);
+  Tensor out = Tensor::empty({N, output_word().value.size(0)}, DType::f32, cfg_.device);
   be.gemm(act.final_ln.out, false, output_word().value, true, out);
   return out;
 }

@@ -90,6 +90,11 @@ class GptModel {
   // This rank's vocabulary slice of the logits (B·T, V_padded/tp) for tokens
   // (B, T), single-stage models only: for evaluation, sampling and tests.
   Tensor logits(backend::Backend& be, const Tensor& tokens);
+  // Inference through one chunk, keeping nothing for backward: tokens
+  // (B, T) on virtual stage 0 or the previous stage's (B, T, C) in; out the
+  // chunk's output (B, T, C), or on the last stage this rank's vocabulary
+  // slice of the logits (B·T, V_padded/tp).
+  Tensor infer(backend::Backend& be, int chunk, const Tensor& input);
 
  private:
   struct Chunk {
