@@ -71,14 +71,34 @@ std::vector<std::string> all_gather_strings(const std::string& mine, dist::Comm&
 // Every rank learns whether all succeeded; the failing rank rethrows its error.
 void agree(const std::string& error) { dist::agree_all_ranks_ok(error); }
 
-void remove_old_checkpoints(const fs::path& root, int keep_last) {
+// Committed iter_N directories under root, by iteration.
+std::vector<std::pair<int64_t, fs::path>> committed_checkpoints(const fs::path& root) {
+  std::vector<std::pair<int64_t, fs::path>> out;
+  for (const auto& entry : fs::directory_iterator(root)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.is_directory() && name.starts_with("iter_") && name.find_first_not_of("0123456789", 5) == std::string::npos &&
+        is_committed(entry.path()))
+      out.emplace_back(std::stoll(name.substr(5)), entry.path());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// A name under root for a directory set aside: <prefix>.<dir name>.<n>.
+fs::path aside_name(const fs::path& root, const std::string& prefix, const fs::path& dir) {
+  for (int n = 1;; ++n) {
+    fs::path p = root / (prefix + "." + dir.filename().string() + "." + std::to_string(n));
+    if (!fs::exists(p)) return p;
+  }
+}
+
+// Keeps the just-committed checkpoint and the newest keep_last − 1 others.
+void remove_old_checkpoints(const fs::path& root, int keep_last, const fs::path& just_committed) {
   std::vector<fs::path> committed;
-  for (const auto& entry : fs::directory_iterator(root))
-    if (entry.is_directory() && entry.path().filename().string().starts_with("iter_") && is_committed(entry.path()))
-      committed.push_back(entry.path());
-  std::sort(committed.begin(), committed.end());  // zero-padded names sort by iteration
-  if (keep_last <= 0 || int(committed.size()) <= keep_last) return;
-  for (size_t i = 0; i + size_t(keep_last) < committed.size(); ++i) {
+  for (const auto& [iteration, dir] : committed_checkpoints(root))
+    if (dir != just_committed) committed.push_back(dir);
+  if (keep_last <= 0 || int(committed.size()) <= keep_last - 1) return;
+  for (size_t i = 0; i + size_t(keep_last - 1) < committed.size(); ++i) {
     // COMMITTED goes first: a deletion cut short leaves an uncommitted directory, never a damaged committed one.
     fs::remove(committed[i] / "COMMITTED");
     fsync_path(committed[i], true);
@@ -201,15 +221,20 @@ SaveResult write_and_commit(const fs::path& tmp, const fs::path& final_dir, cons
       fsync_path(tmp, true);
       test_kill_point("before_rename", rank);
       if (fs::exists(final_dir)) {
-        // Never overwrite a checkpoint: a resumed run that saves the same iteration again keeps the first.
-        spdlog::warn("checkpoint: {} exists already; kept, and this save discarded", final_dir.string());
-        fs::remove_all(tmp);
-      } else {
-        fs::rename(tmp, final_dir);
+        // Another timeline's checkpoint of this iteration (a run resumed from an earlier one): never
+        // overwritten, never deleted — set aside, so `latest` names this run's.
+        const fs::path aside = aside_name(root, "superseded", final_dir);
+        fs::rename(final_dir, aside);
+        spdlog::warn("checkpoint: {} existed (another run's); moved to {}", final_dir.string(), aside.string());
       }
+      fs::rename(tmp, final_dir);
       fsync_path(root, true);
       write_file_atomically(root / "latest", iteration_dir_name(iteration) + "\n");
-      remove_old_checkpoints(root, keep_last);
+      try {
+        remove_old_checkpoints(root, keep_last, final_dir);
+      } catch (const std::exception& e) {  // the new checkpoint is committed: this is no failure of the save
+        spdlog::warn("checkpoint: --keep-last {} could not remove an old checkpoint: {}", keep_last, e.what());
+      }
     } catch (const std::exception& e) {
       error = std::string("committing checkpoint ") + final_dir.string() + " failed: " + e.what() +
               " (the previous checkpoint is intact)";
@@ -223,6 +248,22 @@ SaveResult write_and_commit(const fs::path& tmp, const fs::path& final_dir, cons
 }
 
 }  // namespace
+
+std::vector<std::string> abandon_checkpoints_after(const std::string& root_name, int64_t iteration) {
+  std::vector<std::string> moved;
+  if (root_name.empty() || !fs::is_directory(root_name)) return moved;
+  const fs::path root(root_name);
+  for (const auto& [it, dir] : committed_checkpoints(root)) {
+    if (it <= iteration) continue;
+    const fs::path aside = aside_name(root, "abandoned", dir);
+    fs::rename(dir, aside);
+    moved.push_back(aside.string());
+  }
+  if (fs::exists(root / iteration_dir_name(iteration)))
+    write_file_atomically(root / "latest", iteration_dir_name(iteration) + "\n");
+  fsync_path(root, true);
+  return moved;
+}
 
 std::string find_checkpoint(const std::string& root_name, int64_t iteration) {
   const fs::path root(root_name);

@@ -38,6 +38,12 @@ struct SaveResult {
 SaveResult save_checkpoint(const std::string& root, int64_t iteration, const std::vector<SliceData>& mine,
                            const nlohmann::json& state, int keep_last, dist::Comm& world);
 
+// After a rollback to `iteration`: committed checkpoints of later
+// iterations (the diverged timeline) are renamed aside to
+// abandoned.iter_N.<time> (kept for inspection, never loaded) and `latest`
+// names iter_<iteration> again. Returns the new names. Rank 0 only.
+std::vector<std::string> abandon_checkpoints_after(const std::string& root, int64_t iteration);
+
 // The directory to load from `root`: `latest`, or iter_N when iteration ≥ 0.
 // UsageError naming the path when there is none or it is not committed.
 std::string find_checkpoint(const std::string& root, int64_t iteration = -1);

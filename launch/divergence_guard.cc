@@ -7,7 +7,10 @@
 namespace trident::launch {
 
 DivergenceGuard::Verdict DivergenceGuard::observe(const IterationHealth& h) {
-  consecutive_skips_ = h.skipped ? consecutive_skips_ + 1 : 0;
+  // fp16 starts (and restarts) by skipping while the scaler comes down from
+  // its initial scale: a skip run counts only after a clean step.
+  if (!h.skipped) seen_clean_step_ = true;
+  consecutive_skips_ = h.skipped && seen_clean_step_ ? consecutive_skips_ + 1 : 0;
   const bool non_finite = !std::isfinite(h.loss) || h.skipped || !std::isfinite(h.grad_norm);
   std::ostringstream why;
   bool anomalous = false;
@@ -18,11 +21,14 @@ DivergenceGuard::Verdict DivergenceGuard::observe(const IterationHealth& h) {
       why << (std::isfinite(h.loss) ? "non-finite gradient" : "non-finite loss") << " at iteration " << h.iteration;
       if (h.fp16) why << " (loss scaler " << (h.scale_at_minimum ? "at its minimum" : "skipping") << ", "
                       << consecutive_skips_ << " skips in a row)";
-      first_anomalous_ = anomalous_run_ > 0 ? first_anomalous_ : h.iteration;
+      // The anomaly began with the skip run (or the spike) that led here.
+      const int64_t run_start = h.iteration - std::max<int64_t>(consecutive_skips_, 1) + 1;
+      first_anomalous_ = anomalous_run_ > 0 ? std::min(first_anomalous_, run_start) : run_start;
       reason_ = why.str();
       return Verdict::diverged;
     }
-    return anomalous_run_ > 0 ? Verdict::developing : Verdict::healthy;
+    // Two skips in a row are the scaler at work, but no moment for a checkpoint.
+    return anomalous_run_ > 0 || consecutive_skips_ >= 2 ? Verdict::developing : Verdict::healthy;
   }
   const size_t n = healthy_.size();
   if (n >= size_t(std::min<int64_t>(cfg_.window, 20))) {
@@ -62,6 +68,7 @@ void DivergenceGuard::rolled_back(int64_t detected, int64_t to) {
   while (!healthy_.empty() && healthy_.back().first > to) healthy_.pop_back();
   anomalous_run_ = 0;
   consecutive_skips_ = 0;
+  seen_clean_step_ = false;  // the scaler state restored may skip again at first
 }
 
 bool DivergenceGuard::exhausted(int64_t iteration) const {

@@ -4,8 +4,9 @@
 // An iteration is anomalous when
 //  - its loss or grad norm is not finite (a skipped step) — under fp16 only
 //    once the loss scaler sits at its minimum or has skipped
-//    `max_consecutive_skips` steps in a row (before that, skipping is the
-//    scaler's ordinary work);
+//    `max_consecutive_skips` steps in a row after a clean one (before that,
+//    skipping is the scaler's ordinary work, as while it comes down from
+//    its initial 2^32);
 //  - or its loss exceeds both mean + threshold·std and 1.05 × median of the
 //    last `window` healthy iterations (and at least min(window, 20) of them
 //    are known: early training falls too fast to judge).
@@ -59,13 +60,17 @@ class DivergenceGuard {
   bool exhausted(int64_t iteration) const;
   // After a divergence nothing could be done about (no checkpoint): watch
   // afresh, without counting a rollback.
-  void reset_watch() { anomalous_run_ = 0; consecutive_skips_ = 0; }
+  void reset_watch() {
+    anomalous_run_ = 0;
+    consecutive_skips_ = 0;
+  }
   size_t rollbacks() const { return rollbacks_.size(); }
 
  private:
   DivergenceGuardConfig cfg_;
   std::deque<std::pair<int64_t, double>> healthy_;  // (iteration, loss), oldest first
   int64_t anomalous_run_ = 0, consecutive_skips_ = 0, first_anomalous_ = -1;
+  bool seen_clean_step_ = false;
   std::string reason_;
   std::vector<int64_t> rollbacks_;  // detection iterations
 };

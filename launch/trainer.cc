@@ -146,7 +146,7 @@ Trainer::Trainer(TrainConfig cfg, const dist::World& world)
   if (!cfg_.load.empty()) {
     try {
       load_bytes = load();
-    } catch (const UsageError& e) {
+    } catch (const std::exception& e) {  // HDF5 and JSON surprises too: one line, every rank stops
       load_error = e.what();
     }
   }
@@ -268,7 +268,7 @@ IterationStats Trainer::train() {
     bool saved = false;
     if (!cfg_.save.empty() && (periodic || it == cfg_.train_iters || s.stop_requested)) {
       // A checkpoint of a diverging model would be `latest`: no save until the loss is healthy again.
-      if (action == GuardAction::developing) spdlog::warn("not saving at iteration {}: an anomaly is developing", it);
+      if (action != GuardAction::none) spdlog::warn("not saving at iteration {}: the loss is not healthy", it);
       else saved = (save(it), true);
     }
     if (s.stop_requested) {

@@ -112,7 +112,14 @@ class Trainer {
   FaultInjector faults_;
   int64_t data_offset_ = 0;   // data batches skipped by rollbacks so far
   double lr_scale_ = 1.0;     // product of --rollback-lr-scale over the rollbacks so far
-  std::vector<std::pair<int64_t, std::string>> good_checkpoints_;  // (iteration, directory), saved while healthy
+  // Rollback targets: checkpoints this job saved while healthy, and the one it
+  // loaded (restored with the flags it was loaded with).
+  struct GoodCheckpoint {
+    int64_t iteration;
+    std::string dir;
+    bool optimizer = true, data_position = true;
+  };
+  std::vector<GoodCheckpoint> good_checkpoints_;
   optim::LrSchedule schedule_;
   std::ofstream metrics_;
   int64_t fail_at_iteration_ = -1;  // test-only fault: TRIDENT_TEST_FAIL_AT="rank:iteration"

@@ -33,7 +33,7 @@ nlohmann::json Trainer::checkpoint_state(int64_t iteration) const {
   const optim::LossScalerState& ls = scaler_->state();
   const dist::Layout& l = groups_->layout();
   return {{"iteration", iteration},
-          {"consumed_samples", iteration * cfg_.global_batch_size},
+          {"consumed_samples", (iteration + data_offset_) * cfg_.global_batch_size},
           {"sampler", {{"seed", cfg_.seed}, {"kind", "philox(seed, sampler), counter (iteration, sample)"}}},
           {"model",
            {{"num_layers", cfg_.model.num_layers}, {"hidden_size", cfg_.model.hidden_size},
@@ -68,7 +68,7 @@ void Trainer::save(int64_t iteration) {
   }
   const checkpoint::SaveResult r = checkpoint::save_checkpoint(cfg_.save, iteration, mine, checkpoint_state(iteration),
                                                                cfg_.keep_last, groups_->world());
-  good_checkpoints_.emplace_back(iteration, r.dir);  // train() saves only while healthy
+  good_checkpoints_.push_back({iteration, r.dir});  // train() saves only while healthy
   spdlog::info("checkpoint: saved iteration {} to {}: {:.1f} MB in {:.3f} s ({:.0f} MB/s)", iteration, r.dir,
                double(r.bytes) / 1e6, r.seconds, double(r.bytes) / 1e6 / r.seconds);
 }
@@ -77,7 +77,7 @@ int64_t Trainer::load() {
   const std::string dir = checkpoint::find_checkpoint(cfg_.load, cfg_.load_iteration);
   const int64_t bytes = load_checkpoint(dir, !cfg_.no_load_optim && !cfg_.finetune, !cfg_.no_load_rng && !cfg_.finetune,
                                         cfg_.finetune);
-  if (!cfg_.finetune) good_checkpoints_.emplace_back(start_iteration_, dir);
+  if (!cfg_.finetune) good_checkpoints_.push_back({start_iteration_, dir, !cfg_.no_load_optim, !cfg_.no_load_rng});
   return bytes;
 }
 
@@ -124,8 +124,8 @@ int64_t Trainer::load_checkpoint(const std::string& dir, bool optim, bool data_p
     start_iteration_ = state.at("iteration").get<int64_t>();
     skipped_iterations_ = state.value("skipped_iterations", int64_t{0});
     lr_scale_ = state.value("lr_scale", 1.0);
+    data_offset_ = state.value("data_offset", int64_t{0});
     if (data_position) {
-      data_offset_ = state.value("data_offset", int64_t{0});
       cfg_.seed = state.at("sampler").at("seed").get<uint64_t>();
       sampler_ = std::make_unique<data::GlobalBatchSampler>(corpus_.bytes(), cfg_.model.seq_length, cfg_.seed);
     }

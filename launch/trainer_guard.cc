@@ -31,10 +31,10 @@ Trainer::GuardAction Trainer::guard_action(const IterationStats& s, int64_t& tar
       case DivergenceGuard::Verdict::diverged: {
         action = GuardAction::no_target;
         for (auto it = good_checkpoints_.rbegin(); it != good_checkpoints_.rend(); ++it)
-          if (it->first < guard_.first_anomalous_iteration() - 1 &&
-              std::filesystem::exists(std::filesystem::path(it->second) / "COMMITTED")) {
+          if (it->iteration < guard_.first_anomalous_iteration() - 1 &&
+              std::filesystem::exists(std::filesystem::path(it->dir) / "COMMITTED")) {
             action = GuardAction::roll_back;
-            decision.data<int32_t>()[1] = int32_t(it->first);
+            decision.data<int32_t>()[1] = int32_t(it->iteration);
             break;
           }
         if (action == GuardAction::roll_back && guard_.exhausted(s.iteration)) action = GuardAction::give_up;
@@ -66,23 +66,34 @@ Trainer::GuardAction Trainer::guard_action(const IterationStats& s, int64_t& tar
 }
 
 int64_t Trainer::roll_back(int64_t detected, int64_t target) {
-  std::string dir;
-  for (const auto& [iteration, d] : good_checkpoints_)
-    if (iteration == target) dir = d;
+  GoodCheckpoint good{};
+  for (const GoodCheckpoint& g : good_checkpoints_)
+    if (g.iteration == target) good = g;
   // The data batch that diverged, and the --rollback-skip-batches after it, are never trained on.
   const int64_t resume_batch = detected + data_offset_ + 1 + cfg_.rollback_skip_batches;
+  const double lr_scale = lr_scale_ * cfg_.rollback_lr_scale;  // compounds over rollbacks
   std::string error;
   int64_t bytes = 0;
   try {
-    bytes = load_checkpoint(dir, /*optimizer=*/true, /*data_position=*/true, /*restart_iterations=*/false);
-  } catch (const UsageError& e) {
-    error = "divergence guard: rolling back to " + dir + " failed: " + e.what();
+    // As it was loaded or saved: a checkpoint loaded with --no-load-optim gives fresh moments again.
+    bytes = load_checkpoint(good.dir, good.optimizer, /*data_position=*/false, /*restart_iterations=*/false);
+  } catch (const std::exception& e) {
+    error = "divergence guard: rolling back to " + good.dir + " failed: " + e.what();
   }
   dist::agree_all_ranks_ok(error);
   const int64_t skipped = resume_batch - (target + 1 + data_offset_);
   data_offset_ = resume_batch - (target + 1);
-  lr_scale_ *= cfg_.rollback_lr_scale;
+  lr_scale_ = lr_scale;
+  const std::string dir = good.dir;
+  // Checkpoints after the target hold the diverging model: never targets again, never `latest`.
+  std::erase_if(good_checkpoints_, [&](const GoodCheckpoint& g) { return g.iteration > target; });
   if (world_.rank == 0) {
+    try {
+      const std::vector<std::string> moved = checkpoint::abandon_checkpoints_after(cfg_.save, target);
+      for (const std::string& m : moved) spdlog::warn("divergence guard: {} is from before the rollback: moved aside", m);
+    } catch (const std::exception& e) {
+      spdlog::warn("divergence guard: could not set checkpoints after iteration {} aside: {}", target, e.what());
+    }
     guard_.rolled_back(detected, target);
     spdlog::warn("divergence guard: {}; rolled back to iteration {} ({}, {:.1f} MB), skipping {} data batches; "
                  "learning rate x {:.3g} from now on; rollback {} of at most {}", guard_.reason(), target, dir,

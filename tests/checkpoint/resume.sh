@@ -69,11 +69,11 @@ PY
 # iteration 40 equals 40 iterations straight. (The LR schedule is fixed by
 # --lr-decay-iters, so --train-iters changes only where the loop ends.)
 run 8 "$work/straight40" "${l222[@]}" --train-iters 40 || status=1
-"$mpiexec" -n 8 --oversubscribe "$train" "${flags[@]}" "${l222[@]}" --train-iters 100000 \
+timeout 120 "$mpiexec" -n 8 --oversubscribe "$train" "${flags[@]}" "${l222[@]}" --train-iters 100000 \
   --save "$work/ck_signal" --log-interval 1 > "$work/signal.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 2000); do grep -q "iteration *3/" "$work/signal.log" && break; sleep 0.01; done
-kill -USR1 "$pid"
+pkill -USR1 -P "$pid"  # mpiexec, the child of timeout
 if wait "$pid" && grep -q "stop signal received" "$work/signal.log"; then
   stopped=$(cat "$work/ck_signal/latest")
   echo "ok   SIGUSR1 -> saved $stopped, exit 0"
@@ -85,11 +85,11 @@ else
 fi
 
 # SIGTERM (Slurm's preemption warning) to one rank only: every rank stops at the same boundary.
-"$mpiexec" -n 8 --oversubscribe "$train" "${flags[@]}" "${l222[@]}" --train-iters 100000 \
+timeout 120 "$mpiexec" -n 8 --oversubscribe "$train" "${flags[@]}" "${l222[@]}" --train-iters 100000 \
   --save "$work/ck_term" --log-interval 1 > "$work/term.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 2000); do grep -q "iteration *3/" "$work/term.log" && break; sleep 0.01; done
-rank_pid=$(pgrep -f -- "--save $work/ck_term" | grep -v "^$pid\$" | tail -1)
+rank_pid=$(pgrep -f -- "trident-train.*--save $work/ck_term" | grep -v "^$pid\$" | tail -1)
 kill -TERM "$rank_pid"
 if wait "$pid" && grep -q "stop signal received" "$work/term.log" && [ -e "$work/ck_term/latest" ]; then
   echo "ok   SIGTERM to one rank (pid $rank_pid) -> every rank saved $(cat "$work/ck_term/latest"), exit 0"
@@ -104,5 +104,15 @@ if [ "$kept" = "iter_0000015 iter_0000020 " ] && [ "$(cat "$work/ck_keep/latest"
   echo "ok   --keep-last 2: $kept"
 else
   echo "FAIL: --keep-last 2 left: $kept"; status=1
+fi
+# Resumed from 15 into the same directory: the other run's iteration 20 is set aside, not overwritten,
+# and --keep-last keeps the checkpoint just written.
+run 8 "$work/keep2" "${l222[@]}" --load "$work/ck_keep" --load-iteration 15 --save "$work/ck_keep" --save-interval 5 \
+  --keep-last 2 || status=1
+kept=$(cd "$work/ck_keep" && ls -d iter_* superseded.* | tr '\n' ' ')
+if [ "$kept" = "iter_0000015 iter_0000020 superseded.iter_0000020.1 " ] && [ "$(cat "$work/ck_keep/latest")" = iter_0000020 ]; then
+  echo "ok   resumed at 15 into the same directory: $kept"
+else
+  echo "FAIL: resumed at 15 into the same directory: $kept, latest $(cat "$work/ck_keep/latest")"; status=1
 fi
 exit $status

@@ -69,9 +69,13 @@ TEST(DivergenceGuard, NonFiniteDivergesAtOnceButFp16SkipsOnlyWhenStuck) {
   DivergenceGuardConfig c;
   c.max_consecutive_skips = 3;
   DivergenceGuard fp16(c);
-  EXPECT_EQ(fp16.observe({1, 5.0, kNaN, true, /*fp16=*/true}), Verdict::healthy);  // the scaler's ordinary work
-  EXPECT_EQ(fp16.observe({2, 5.0, kNaN, true, true}), Verdict::healthy);
-  EXPECT_EQ(fp16.observe({3, 5.0, kNaN, true, true}), Verdict::diverged);  // 3 in a row
+  // Start-up: the scaler comes down from 2^32 skipping ~17 steps; that is no divergence.
+  for (int64_t it = 1; it <= 17; ++it) ASSERT_EQ(fp16.observe({it, 5.0, kNaN, true, /*fp16=*/true}), Verdict::healthy);
+  EXPECT_EQ(fp16.observe({18, 5.0, 1.0, false, true}), Verdict::healthy);
+  EXPECT_EQ(fp16.observe({19, 5.0, kNaN, true, true}), Verdict::healthy);  // the scaler's ordinary work
+  EXPECT_EQ(fp16.observe({20, 5.0, kNaN, true, true}), Verdict::developing);  // no checkpoint now
+  EXPECT_EQ(fp16.observe({21, 5.0, kNaN, true, true}), Verdict::diverged);  // 3 in a row
+  EXPECT_EQ(fp16.first_anomalous_iteration(), 19);  // where the run of skips began
   DivergenceGuard at_min(c);
   EXPECT_EQ(at_min.observe({1, 5.0, kNaN, true, true, /*scale_at_minimum=*/true}), Verdict::diverged);
   EXPECT_EQ(at_min.observe({2, kNaN, kNaN, true, true}), Verdict::diverged);  // a NaN loss is never the scaler's

@@ -28,8 +28,7 @@ job() {  # job <name> <flags...>: runs, leaves <name>.jsonl, <name>.log, <name>.
 }
 job nan --train-iters 60 --inject-fault nan@30:5
 job spike --train-iters 70 --inject-fault spike@40 --spike-patience 3 --rollback-skip-batches 5 --rollback-lr-scale 0.5
-job recurring --train-iters 60 --inject-fault nan@30:3:repeat --max-rollbacks 2
-before=$(cd "$work/recurring.ck" && find . -type f | sort | xargs sha256sum)
+job recurring --train-iters 60 --inject-fault nan@30:3:repeat --max-rollbacks 2 --rollback-lr-scale 0.5
 /usr/bin/python3 - "$work" <<'PY' || status=1
 import json, math, sys
 work = sys.argv[1]
@@ -74,20 +73,28 @@ for args in (("nan", 30, 30, 20, 10, 1.0), ("spike", 40, 43, 30, 18, 0.5)):
 code, steps, events, rows = load("recurring")
 kinds = [e["event"] for e in events]
 log = open(f"{work}/recurring.log").read()
-if code == 3 and kinds == ["rollback", "rollback", "give_up"] and "giving up" in log and log.count("trident-train: error:") == 1:
-    print(f"ok   recurring NaN: exit 3 after {kinds.count('rollback')} rollbacks: "
+scales = [e["lr_scale"] for e in events if e["event"] == "rollback"]
+if code == 3 and kinds == ["rollback", "rollback", "give_up"] and scales == [0.5, 0.25] and "giving up" in log \
+        and log.count("trident-train: error:") == 1:
+    print(f"ok   recurring NaN: exit 3 after {kinds.count('rollback')} rollbacks (learning rate x {scales}): "
           + [l for l in log.splitlines() if "trident-train: error:" in l][0][:140] + "...")
 else:
-    print(f"FAIL recurring NaN: exit {code}, events {kinds}"); print(log[-2000:]); ok = False
+    print(f"FAIL recurring NaN: exit {code}, events {kinds}, lr scales {scales}"); print(log[-2000:]); ok = False
 sys.exit(0 if ok else 1)
 PY
 # The checkpoints the guard gave up with are intact, and the newest loads.
-if [ "$(cat "$work/recurring.ck/latest")" = iter_0000020 ] \
+if [ "$(cat "$work/recurring.ck/latest")" = iter_0000020 ] && [ -e "$work/recurring.ck/iter_0000010/COMMITTED" ] \
    && timeout 120 "$mpiexec" -n 8 --oversubscribe "$train" "${flags[@]}" --train-iters 21 --load "$work/recurring.ck" \
-      > "$work/after.log" 2>&1 && grep -q "loaded iteration 20" "$work/after.log" \
-   && [ "$before" = "$(cd "$work/recurring.ck" && find . -type f | grep -v iter_0000021 | sort | xargs sha256sum)" ]; then
-  echo "ok   after giving up: latest is iter_0000020, unchanged, and resumes"
+      > "$work/after.log" 2>&1 && grep -q "loaded iteration 20" "$work/after.log"; then
+  echo "ok   after giving up: iter_0000010 and iter_0000020 committed, latest iter_0000020, which resumes"
 else
   echo "FAIL: the checkpoints after giving up"; tail -5 "$work/after.log"; status=1
+fi
+# After the spike's rollback to 30, the diverged timeline's checkpoint of 40 was set aside, never loaded again.
+if ls -d "$work"/spike.ck/abandoned.iter_0000040.* > /dev/null 2>&1 && [ "$(cat "$work/spike.ck/latest")" = iter_0000070 ] \
+   && grep -q "moved aside" "$work/spike.log"; then
+  echo "ok   spike: the diverged iter_0000040 moved aside as $(cd "$work/spike.ck" && ls -d abandoned.*); latest iter_0000070"
+else
+  echo "FAIL: after the spike's rollback: $(ls "$work/spike.ck")"; status=1
 fi
 exit $status
