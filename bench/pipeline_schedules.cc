@@ -35,6 +35,7 @@ Measured measure(const pipeline::Executor& ex, dist::Comm& world) {
   double first = 1e300, last = -1e300, busy = 0.0, f = 0.0, b = 0.0;
   int nf = 0, nb = 0;
   for (const pipeline::TimedAction& t : ex.timings()) {
+    if (!t.action.is_compute()) continue;  // waits for a neighbour are bubble, not work
     first = std::min(first, t.start);
     last = std::max(last, t.end);
     busy += t.end - t.start;

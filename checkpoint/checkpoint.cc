@@ -16,6 +16,7 @@
 #include "framework/core/error.h"
 #include "framework/core/log.h"
 #include "framework/dist/agreement.h"
+#include "framework/dist/string_gather.h"
 
 namespace fs = std::filesystem;
 
@@ -47,26 +48,6 @@ void write_file_atomically(const fs::path& path, const std::string& text) {
 }
 
 bool is_committed(const fs::path& dir) { return fs::exists(dir / "COMMITTED"); }
-
-// Strings from every rank to every rank (metadata: a few kB), padded to the
-// longest: Comm::all_gather takes equal parts.
-std::vector<std::string> all_gather_strings(const std::string& mine, dist::Comm& comm) {
-  const int n = comm.size();
-  Tensor lengths = Tensor::empty({n}, DType::i32), my_length = Tensor::empty({1}, DType::i32);
-  my_length.data<int32_t>()[0] = int32_t(mine.size());
-  comm.all_gather(my_length, lengths);
-  int32_t longest = 1;
-  for (int r = 0; r < n; ++r) longest = std::max(longest, lengths.data<int32_t>()[r]);
-  // One byte per i32 element: simple, and small.
-  Tensor in = Tensor::zeros({longest}, DType::i32), out = Tensor::empty({int64_t(n) * longest}, DType::i32);
-  for (size_t i = 0; i < mine.size(); ++i) in.data<int32_t>()[i] = static_cast<unsigned char>(mine[i]);
-  comm.all_gather(in, out);
-  std::vector<std::string> result(static_cast<size_t>(n));
-  for (int r = 0; r < n; ++r)
-    for (int32_t i = 0; i < lengths.data<int32_t>()[r]; ++i)
-      result[size_t(r)].push_back(char(out.data<int32_t>()[int64_t(r) * longest + i]));
-  return result;
-}
 
 // Every rank learns whether all succeeded; the failing rank rethrows its error.
 void agree(const std::string& error) { dist::agree_all_ranks_ok(error); }
@@ -154,7 +135,7 @@ SaveResult save_checkpoint(const std::string& root_name, int64_t iteration, cons
     }
   }
   agree(error);
-  tmp_name = all_gather_strings(rank == 0 ? tmp_name : "", world)[0];
+  tmp_name = dist::all_gather_strings(rank == 0 ? tmp_name : "", world)[0];
   const fs::path tmp(tmp_name);
   try {
     return write_and_commit(tmp, final_dir, root, iteration, mine, stamped, keep_last, world, start);
@@ -199,7 +180,7 @@ SaveResult write_and_commit(const fs::path& tmp, const fs::path& final_dir, cons
             " (the previous checkpoint is intact)";
   }
   agree(error);
-  const std::vector<std::string> listings = all_gather_strings(mine.empty() ? "" : listing.dump(), world);
+  const std::vector<std::string> listings = dist::all_gather_strings(mine.empty() ? "" : listing.dump(), world);
 
   // 3. Rank 0: index, COMMITTED, rename, latest, retention.
   if (rank == 0) {

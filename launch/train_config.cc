@@ -87,6 +87,9 @@ void add_train_flags(CLI::App& app, TrainConfig& c) {
       ->capture_default_str();
   app.add_option("--inject-fault", c.inject_faults,
                  "test the divergence guard: nan@ITER[:RANK][:repeat] or spike@ITER[:repeat] (repeatable)");
+  app.add_option("--trace", c.trace,
+                 "write a Chrome trace (Perfetto, chrome://tracing) of the first --trace-iterations, one track per rank");
+  app.add_option("--trace-iterations", c.trace_iterations, "iterations to trace")->capture_default_str();
   app.add_option("--ddp-bucket-size", c.ddp_bucket_size, "f32 elements per data-parallel gradient bucket")
       ->capture_default_str();
   app.add_flag("--fp16", c.fp16, "compute in float16 with dynamic loss scaling, FP32 master weights");
@@ -178,6 +181,7 @@ void TrainConfig::validate_and_resolve(int world_size, int local_size) {
   TRIDENT_USAGE_CHECK(rollback_lr_scale > 0.0 && rollback_lr_scale <= 1.0,
                       "--rollback-lr-scale must lie in (0, 1], got ", rollback_lr_scale);
   for (const std::string& spec : inject_faults) (void)parse_injected_fault(spec);
+  TRIDENT_USAGE_CHECK(trace_iterations >= 1, "--trace-iterations must be positive, got ", trace_iterations);
   TRIDENT_USAGE_CHECK(ddp_bucket_size > 0, "--ddp-bucket-size must be positive, got ", ddp_bucket_size);
   TRIDENT_USAGE_CHECK(train_iters > 0, "--train-iters must be positive, got ", train_iters);
   TRIDENT_USAGE_CHECK(lr > 0.f, "--lr must be positive, got ", lr);

@@ -58,6 +58,8 @@ struct TrainConfig {
   int64_t rollback_skip_batches = 0;  // data batches skipped beyond those up to the anomaly
   double rollback_lr_scale = 1.0;     // LR factor after each rollback, for the rest of the run
   std::vector<std::string> inject_faults;
+  std::string trace;               // --trace FILE: Chrome trace-event JSON; empty: none
+  int64_t trace_iterations = 10;   // iterations traced (from the first)
   int64_t ddp_bucket_size = 4'000'000;  // elements (f32) per data-parallel gradient bucket
   bool overlap_grad_reduce = true;
   // Precision (DESIGN.md idea 6): f32 unless --fp16 or --bf16.

@@ -201,7 +201,17 @@ IterationStats Trainer::step(int64_t iteration) {
   TrainingStage stage(*model_, *backend_, *sampler_, iteration + data_offset_, first_sample, mbs, n_mb,
                       loss_scale / float(n_mb * dp), ready);
   executor_->run(stage);
+  const double reduce_start = trace_clock();
   buckets_->finish();
+  if (tracing(iteration)) {
+    for (const pipeline::TimedAction& t : executor_->timings()) {
+      const pipeline::Action& a = t.action;
+      trace_.span(std::string(pipeline::action_kind_name(a.kind)) + " mb " + std::to_string(a.micro_batch) +
+                      (cfg_.num_virtual_stages > 1 ? " chunk " + std::to_string(a.chunk) : std::string()),
+                  a.is_compute() ? pipeline::action_kind_name(a.kind) : "pipeline wait", t.start, t.end);
+    }
+    trace_.span("data-parallel all-reduce (not overlapped)", "all-reduce", reduce_start, trace_clock());
+  }
   // The tied token table: the embedding's and the output layer's halves of its gradient, summed on both stages.
   if (groups_->layout().pp > 1 && groups_->embedding()) {
     Param* table = model_->output_word_copy() ? model_->output_word_copy() : model_->input_word_embeddings();
@@ -237,14 +247,20 @@ IterationStats Trainer::step(int64_t iteration) {
     ++skipped_iterations_;
     s.grad_norm = std::numeric_limits<double>::quiet_NaN();
   } else {
+    const double optimizer_start = trace_clock();
     // Unscaled before clipping, in the same pass.
     s.grad_norm = optim::clip_grad_norm(*backend_, params, cfg_.clip_grad,
                                         {&groups_->model_parallel(), groups_->coord().tp}, loss_scale);
     optimizer_->step(*backend_, s.lr);
+    if (tracing(iteration)) trace_.span("clip + AdamW", "optimizer", optimizer_start, trace_clock());
   }
   scaler_->update(s.skipped);
   backend_->synchronize();  // the time below covers the device's work too
   s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (tracing(iteration)) {
+    const double end = trace_clock();
+    trace_.span("iteration " + std::to_string(iteration), "iteration", end - s.seconds, end);
+  }
   s.tokens_per_s = double(cfg_.global_batch_size * T) / s.seconds;
   s.tflops = cfg_.model.flops_per_iteration(cfg_.global_batch_size) / s.seconds * 1e-12;
   return s;
@@ -276,6 +292,14 @@ IterationStats Trainer::train() {
                    saved ? ", checkpoint saved" : " (nothing saved)");
       break;
     }
+  }
+  if (!cfg_.trace.empty()) {
+    const dist::Coord& c = groups_->coord();
+    trace_.write(cfg_.trace,
+                 "rank " + std::to_string(world_.rank) + " (tp " + std::to_string(c.tp) + ", pp " + std::to_string(c.pp) +
+                     ", dp " + std::to_string(c.dp) + ")",
+                 groups_->world());
+    if (world_.rank == 0) spdlog::info("trace: {} (open in https://ui.perfetto.dev or chrome://tracing)", cfg_.trace);
   }
   if (!cfg_.export_safetensors.empty()) {
     checkpoint::TensorMap tensors;

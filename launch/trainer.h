@@ -21,6 +21,7 @@
 #include "framework/pipeline/executor.h"
 #include "launch/divergence_guard.h"
 #include "launch/fault_injection.h"
+#include "launch/trace.h"
 #include "launch/train_config.h"
 #include "models/gpt/gpt_model.h"
 #include "optim/adamw.h"
@@ -91,6 +92,9 @@ class Trainer {
   // divergence was detected at `detected`; returns `target`.
   int64_t roll_back(int64_t detected, int64_t target);
   void record_event(const nlohmann::json& event);
+  bool tracing(int64_t iteration) const {
+    return !cfg_.trace.empty() && iteration <= start_iteration_ + cfg_.trace_iterations;
+  }
   nlohmann::json checkpoint_state(int64_t iteration) const;
 
   TrainConfig cfg_;
@@ -110,6 +114,7 @@ class Trainer {
   int64_t loaded_iteration_ = 0;  // the loaded checkpoint's (differs under --finetune)
   DivergenceGuard guard_;  // used on world rank 0
   FaultInjector faults_;
+  Trace trace_;
   int64_t data_offset_ = 0;   // data batches skipped by rollbacks so far
   double lr_scale_ = 1.0;     // product of --rollback-lr-scale over the rollbacks so far
   // Rollback targets: checkpoints this job saved while healthy, and the one it

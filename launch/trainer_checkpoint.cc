@@ -66,9 +66,11 @@ void Trainer::save(int64_t iteration) {
       mine.push_back({slice_of(p, kExpAvgSq, cfg_.model.vocab_size), host(optimizer_->exp_avg_sq(i))});
     }
   }
+  const double trace_start = trace_clock();
   const checkpoint::SaveResult r = checkpoint::save_checkpoint(cfg_.save, iteration, mine, checkpoint_state(iteration),
                                                                cfg_.keep_last, groups_->world());
   good_checkpoints_.push_back({iteration, r.dir});  // train() saves only while healthy
+  if (!cfg_.trace.empty()) trace_.span("checkpoint save", "checkpoint", trace_start, trace_clock());
   spdlog::info("checkpoint: saved iteration {} to {}: {:.1f} MB in {:.3f} s ({:.0f} MB/s)", iteration, r.dir,
                double(r.bytes) / 1e6, r.seconds, double(r.bytes) / 1e6 / r.seconds);
 }

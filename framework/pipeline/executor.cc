@@ -51,7 +51,9 @@ void Executor::run(PipelineStage& stage) {
       case ActionKind::recv_grad: {
         auto it = receives_.find(i);
         TRIDENT_CHECK(it != receives_.end(), "pipeline receive ", i, " was never posted");
+        const double start = now_seconds();
         it->second.request->wait();
+        timings_.push_back({a, start, now_seconds()});  // time spent waiting for the neighbour
         (a.kind == ActionKind::recv_activation ? inputs : grad_outputs)[key] = std::move(it->second.buffer);
         receives_.erase(it);
         break;

@@ -44,9 +44,9 @@ class Executor {
   // One iteration: every action of the list, in order.
   void run(PipelineStage& stage);
 
-  // Of the last run: the most activation sets held at once, and each
-  // compute action's start and end (steady-clock seconds, comparable across
-  // the processes of one node).
+  // Of the last run: the most activation sets held at once, and the start
+  // and end of each compute action and of each wait for a receive
+  // (steady-clock seconds, comparable across the processes of one node).
   int peak_live() const { return peak_live_; }
   const std::vector<TimedAction>& timings() const { return timings_; }
   const std::vector<Action>& actions() const { return actions_; }
