@@ -168,6 +168,7 @@ Trainer::Trainer(TrainConfig cfg, const dist::World& world)
   spdlog::info("{}; loss scaling {}", cfg_.model.summary(),
                cfg_.loss_scaler.dynamic ? "dynamic"
                                         : (cfg_.fp16 ? "static " + std::to_string(scaler_->scale()) : "none"));
+  spdlog::info("config: {}", cfg_.to_json().dump());
   spdlog::info("data: {} bytes from {} file(s) under {}", corpus_.size(), corpus_.files().size(), cfg_.data_path);
   spdlog::info("layout: {} ranks = tp {} x pp {} x dp {}; {} gradient bucket(s), overlap {}", world.size, l.tp, l.pp,
                l.dp, buckets_->num_buckets(), cfg_.overlap_grad_reduce ? "on" : "off");

@@ -8,6 +8,7 @@
 // rank that found it before anything was written; 3 the divergence guard
 // gave up after --max-rollbacks rollbacks.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <memory>
@@ -17,6 +18,7 @@
 #include "framework/dist/agreement.h"
 #include "framework/dist/world.h"
 #include "framework/pipeline/simulator.h"
+#include "launch/config_file.h"
 #include "launch/stop_signal.h"
 #include "launch/trainer.h"
 
@@ -68,16 +70,33 @@ int main(int argc, char** argv) {
   trident::launch::TrainConfig cfg;
   CLI::App app{"trident-train: train a GPT-2-style model"};
   trident::launch::add_train_flags(app, cfg);
+  std::string config_file;
+  app.add_option("--config", config_file, "JSON file of flag names and values; command-line flags override it");
   try {
-    app.parse(argc, argv);
+    // --config FILE becomes flags placed before the command line's (the last value of a flag wins).
+    std::vector<std::string> args = trident::launch::expand_config_file(app, std::vector<std::string>(argv + 1, argv + argc));
+    std::reverse(args.begin(), args.end());  // CLI11 takes a vector last-first
+    app.parse(args);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
+  } catch (const CLI::ExtrasError& e) {
+    // An unknown flag: name the nearest known one. Every rank sees the same flags; one line is enough.
+    std::string first;
+    for (int i = 1; i < argc && first.empty(); ++i)
+      if (std::string_view(argv[i]).starts_with("--") && !app.get_option_no_throw(std::string(argv[i]).substr(0, std::string(argv[i]).find('='))))
+        first = argv[i];
+    if (launcher_rank() == 0)
+      std::fprintf(stderr, "trident-train: error: %s%s (see trident-train --help)\n", e.what(),
+                   first.empty() ? "" : (": did you mean " + trident::launch::nearest_flag(app, first) + "?").c_str());
+    return 2;
   } catch (const CLI::ParseError& e) {
-    // Every rank sees the same flags; one line is enough.
     if (launcher_rank() == 0)
       std::fprintf(stderr, "trident-train: error: %s (see trident-train --help)\n", e.what());
+    return 2;
+  } catch (const trident::UsageError& e) {
+    if (launcher_rank() == 0) std::fprintf(stderr, "trident-train: error: %s\n", e.what());
     return 2;
   }
   if (cfg.print_schedule) return launcher_rank() == 0 ? print_pipeline_schedule(cfg) : 0;

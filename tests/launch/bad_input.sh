@@ -52,6 +52,23 @@ expect_error "has no 'latest' file" --load "$work"
 expect_error "cannot write --save" --save "$work/small.txt/checkpoints"
 expect_error "need --load DIR" --no-load-optim
 expect_error "--save-interval must not be negative" --save-interval -1
+expect_error "did you mean --num-layers?" --num-layer 3
+echo '{"num-layer": 3}' > "$work/typo.json"
+expect_error "unknown key 'num-layer' in --config $work/typo.json: did you mean 'num-layers'?" --config "$work/typo.json"
+echo '{"num-layers": [1' > "$work/broken.json"
+expect_error "is not valid JSON" --config "$work/broken.json"
+expect_error "cannot be read" --config "$work/missing.json"
+
+# A config file's flags, overridden by the command line's.
+echo '{"train-iters": 30, "micro_batch_size": 2, "global-batch-size": 4, "overlap-grad-reduce": false}' > "$work/run.json"
+"$train" --data-path "$work/small.txt" --seq-length 16 --hidden-size 32 --num-layers 1 --num-attention-heads 2 \
+         --config "$work/run.json" --train-iters 2 --metrics-file "$work/metrics.jsonl" > "$work/out" 2>&1 \
+  || { echo "FAIL: the config run exited non-zero"; cat "$work/out"; failures=$((failures + 1)); }
+if [ "$(wc -l < "$work/metrics.jsonl")" -eq 2 ] && grep -q "overlap off" "$work/out" && grep -q "global 4 = micro-batch 2" "$work/out"; then
+  echo "ok   --config: its values used, --train-iters from the command line wins"
+else
+  echo "FAIL: --config precedence"; cat "$work/out"; failures=$((failures + 1))
+fi
 
 # And the good case writes one JSON object per iteration with the promised keys.
 "$train" --data-path "$work/small.txt" --seq-length 16 --hidden-size 32 --num-layers 1 --num-attention-heads 2 \
