@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# launch/trident-run composes the right command (without starting it) for
+# mpirun on this machine (oversubscribed or not), a hostfile and Slurm's
+# srun; then a real 2-rank pipeline run through it.
+# Usage: launcher.sh <trident-train>
+set -uo pipefail
+train=$1
+here=$(cd "$(dirname "$0")" && pwd)
+run=$here/../../launch/trident-run
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+export TRIDENT_TRAIN=$train
+status=0
+cores=$(nproc)
+expect() {  # expect <label> <substring> <command...>: the printed command holds the substring
+  local label=$1 want=$2; shift 2
+  local printed; printed=$("$@" 2>&1)
+  if [[ "$printed" == *"$want"* ]]; then echo "ok   $label: ${printed#trident-run: }"
+  else echo "FAIL $label: expected '$want' in: $printed"; status=1; fi
+}
+many=$((cores * 4))
+as_root=$([ "$(id -u)" -eq 0 ] && echo "--allow-run-as-root ")
+expect "more ranks than cores" "-n $many ${as_root}--oversubscribe --bind-to none -x OMP_WAIT_POLICY=passive -x OMP_NUM_THREADS=1 $train --threads 1 --tp 2" \
+  "$run" -n "$many" --dry-run -- --tp 2
+expect "one rank" "-x OMP_NUM_THREADS=$cores $train --threads $cores --pp 1" "$run" -n 1 --dry-run -- --pp 1
+printf 'node1 slots=4\n# a comment\nnode2 slots=4\n' > "$work/hosts"
+expect "hostfile" "--hostfile $work/hosts -x OMP_NUM_THREADS=" "$run" -n 8 --hostfile "$work/hosts" --dry-run -- --tp 2
+expect "threads given" "-x OMP_NUM_THREADS=3 $train --threads 3" "$run" -n 2 --threads 3 --dry-run
+mkdir -p "$work/bin"; printf '#!/bin/sh\nexit 0\n' > "$work/bin/srun"; chmod +x "$work/bin/srun"
+expect "Slurm" "srun --ntasks 4 --cpus-per-task" env PATH="$work/bin:$PATH" SLURM_JOB_ID=7 SLURM_NTASKS=4 "$run" --dry-run -- --pp 2
+out=$("$run" -n 0 2>&1); rc=$?
+[ $rc -eq 2 ] && [[ "$out" == *"-n N (a positive integer)"* ]] && echo "ok   -n 0 -> $out" || { echo "FAIL: -n 0: $out"; status=1; }
+# A real run: 2 ranks as a 2-stage pipeline.
+if OMP_WAIT_POLICY=passive "$run" -n 2 -- --pp 2 --num-layers 2 --hidden-size 32 --num-attention-heads 2 --seq-length 16 \
+     --micro-batch-size 2 --global-batch-size 4 --train-iters 3 --data-path /usr/share/games/fortunes \
+     --metrics-file "$work/m.jsonl" > "$work/log" 2>&1 && [ "$(wc -l < "$work/m.jsonl")" -eq 3 ]; then
+  echo "ok   a real 2-rank run through trident-run"
+else
+  echo "FAIL: a real 2-rank run"; cat "$work/log"; status=1
+fi
+exit $status
