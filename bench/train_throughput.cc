@@ -19,49 +19,8 @@
 #include "framework/core/log.h"
 #include "framework/dist/world.h"
 #include "bench/bench_shapes.h"
+#include "framework/backend/gemm_peak.h"
 #include "launch/trainer.h"
-
-namespace {
-
-using Clock = std::chrono::steady_clock;
-
-// GEMM peak of this backend in `dtype` (16-bit inputs accumulate in f32):
-// the best of several n×n×n products.
-double measure_gemm_peak_gflops(trident::backend::Backend& be, int64_t n, trident::DType dtype) {
-  trident::Tensor a = trident::Tensor::empty({n, n}), b = trident::Tensor::empty({n, n});
-  std::mt19937 gen(1);
-  std::uniform_real_distribution<float> dist(-1.f, 1.f);
-  float* ap = a.data<float>();
-  float* bp = b.data<float>();
-  for (int64_t i = 0; i < n * n; ++i) { ap[i] = dist(gen); bp[i] = dist(gen); }
-  if (dtype != trident::DType::f32) {  // round the inputs, so the check below sees what the GEMM sees
-    a = a.to(dtype).to(trident::DType::f32);
-    b = b.to(dtype).to(trident::DType::f32);
-    ap = a.data<float>();
-    bp = b.data<float>();
-  }
-  const trident::Tensor ad = a.to(dtype).to(be.device()), bd = b.to(dtype).to(be.device());
-  trident::Tensor c = trident::Tensor::empty({n, n}, trident::DType::f32, be.device());
-  be.gemm(ad, false, bd, false, c);  // warm-up: primitive creation, algorithm choice
-  be.synchronize();
-  double best = 1e30;
-  for (int rep = 0; rep < 6; ++rep) {
-    const auto t0 = Clock::now();
-    be.gemm(ad, false, bd, false, c);
-    be.synchronize();
-    best = std::min(best, std::chrono::duration<double>(Clock::now() - t0).count());
-  }
-  const std::vector<float> ch = c.to_vector();
-  for (int64_t k = 0; k < 8; ++k) {  // verify a few entries in float64
-    const int64_t i = (k * 131) % n, j = (k * 71 + 5) % n;
-    double ref = 0.0;
-    for (int64_t l = 0; l < n; ++l) ref += double(ap[i * n + l]) * double(bp[l * n + j]);
-    TRIDENT_CHECK(std::abs(ref - ch[size_t(i * n + j)]) < 1e-3 * std::sqrt(double(n)), "GEMM check failed");
-  }
-  return 2.0 * double(n) * double(n) * double(n) / best * 1e-9;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   trident::launch::TrainConfig cfg;
@@ -81,7 +40,7 @@ int main(int argc, char** argv) {
   trident::init_logging(world.rank, false);
   auto trainer_owner = std::make_unique<trident::launch::Trainer>(cfg, world);
   trident::launch::Trainer& trainer = *trainer_owner;
-  const double peak = measure_gemm_peak_gflops(
+  const double peak = trident::backend::measure_gemm_peak_gflops(
       trainer.backend(), trainer.backend().device() == trident::Device::cpu ? 1024 : 8192, trainer.config().model.dtype);
   for (int it = 1; it <= warmup; ++it) trainer.step(it);
   std::vector<double> times;

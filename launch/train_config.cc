@@ -87,6 +87,8 @@ void add_train_flags(CLI::App& app, TrainConfig& c) {
       ->capture_default_str();
   app.add_option("--inject-fault", c.inject_faults,
                  "test the divergence guard: nan@ITER[:RANK][:repeat] or spike@ITER[:repeat] (repeatable)");
+  app.add_option("--peak-tflops", c.peak_tflops,
+                 "each rank's peak TFLOP/s for the MFU in the log (default: measure the GEMM peak at start)");
   app.add_option("--trace", c.trace,
                  "write a Chrome trace (Perfetto, chrome://tracing) of the first --trace-iterations, one track per rank");
   app.add_option("--trace-iterations", c.trace_iterations, "iterations to trace")->capture_default_str();
@@ -181,6 +183,7 @@ void TrainConfig::validate_and_resolve(int world_size, int local_size) {
   TRIDENT_USAGE_CHECK(rollback_lr_scale > 0.0 && rollback_lr_scale <= 1.0,
                       "--rollback-lr-scale must lie in (0, 1], got ", rollback_lr_scale);
   for (const std::string& spec : inject_faults) (void)parse_injected_fault(spec);
+  TRIDENT_USAGE_CHECK(peak_tflops >= 0.0, "--peak-tflops must not be negative, got ", peak_tflops);
   TRIDENT_USAGE_CHECK(trace_iterations >= 1, "--trace-iterations must be positive, got ", trace_iterations);
   TRIDENT_USAGE_CHECK(ddp_bucket_size > 0, "--ddp-bucket-size must be positive, got ", ddp_bucket_size);
   TRIDENT_USAGE_CHECK(train_iters > 0, "--train-iters must be positive, got ", train_iters);

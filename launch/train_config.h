@@ -58,6 +58,7 @@ struct TrainConfig {
   int64_t rollback_skip_batches = 0;  // data batches skipped beyond those up to the anomaly
   double rollback_lr_scale = 1.0;     // LR factor after each rollback, for the rest of the run
   std::vector<std::string> inject_faults;
+  double peak_tflops = 0.0;        // per rank, for MFU; 0: measure the GEMM peak at start
   std::string trace;               // --trace FILE: Chrome trace-event JSON; empty: none
   int64_t trace_iterations = 10;   // iterations traced (from the first)
   int64_t ddp_bucket_size = 4'000'000;  // elements (f32) per data-parallel gradient bucket

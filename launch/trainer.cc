@@ -1,5 +1,9 @@
 #include "launch/trainer.h"
 
+#include <sys/resource.h>
+
+#include "framework/backend/gemm_peak.h"
+#include "framework/core/host_allocator.h"
 #include "launch/stop_signal.h"
 
 #include <unistd.h>
@@ -161,6 +165,12 @@ Trainer::Trainer(TrainConfig cfg, const dist::World& world)
                                : cfg_.no_load_optim ? "; --no-load-optim: fresh optimizer state" : "");
   }
   // A resumed run continues the metrics of the run it resumes.
+  // The peak behind the MFU: given, or this rank's GEMM peak measured now (all ranks at once, so
+  // ranks sharing cores measure their share).
+  peak_tflops_ = cfg_.peak_tflops > 0.0
+                     ? cfg_.peak_tflops
+                     : backend::measure_gemm_peak_gflops(*backend_, cfg_.model.device == Device::cpu ? 512 : 8192,
+                                                         cfg_.model.dtype) * 1e-3;
   if (world.rank == 0 && !cfg_.metrics_file.empty())
     metrics_.open(cfg_.metrics_file, start_iteration_ > 0 ? std::ios::app : std::ios::trunc);
   fail_at_iteration_ = test_fault_iteration("TRIDENT_TEST_FAIL_AT", world.rank);
@@ -169,6 +179,9 @@ Trainer::Trainer(TrainConfig cfg, const dist::World& world)
                cfg_.loss_scaler.dynamic ? "dynamic"
                                         : (cfg_.fp16 ? "static " + std::to_string(scaler_->scale()) : "none"));
   spdlog::info("config: {}", cfg_.to_json().dump());
+  spdlog::info("peak per rank for MFU: {:.3f} TFLOP/s ({})", peak_tflops_,
+               cfg_.peak_tflops > 0.0 ? "--peak-tflops" : "measured GEMM peak in " + std::string(dtype_name(cfg_.model.dtype)));
+  log_memory("at start");
   spdlog::info("data: {} bytes from {} file(s) under {}", corpus_.size(), corpus_.files().size(), cfg_.data_path);
   spdlog::info("layout: {} ranks = tp {} x pp {} x dp {}; {} gradient bucket(s), overlap {}", world.size, l.tp, l.pp,
                l.dp, buckets_->num_buckets(), cfg_.overlap_grad_reduce ? "on" : "off");
@@ -275,6 +288,7 @@ IterationStats Trainer::train() {
   for (int64_t it = start_iteration_ + 1; it <= cfg_.train_iters; ++it) {
     s = step(it);
     record(s);
+    if (it == start_iteration_ + 1) log_memory("after the first iteration");
     int64_t target = -1;
     const GuardAction action = guard_action(s, target);
     if (action == GuardAction::roll_back) {
@@ -344,27 +358,58 @@ std::vector<std::pair<std::string, Tensor>> Trainer::full_parameters() {
   return out;
 }
 
+void Trainer::log_memory(const char* when) {
+  // Host tensors (the caching allocator's high-water mark) and the process's peak resident size.
+  struct rusage usage {};
+  getrusage(RUSAGE_SELF, &usage);
+  Tensor mb = Tensor::from_vector({float(host_allocator().stats().peak_bytes / 1e6), float(usage.ru_maxrss / 1e3)}, {2});
+  Tensor max_mb = mb.clone();
+  groups_->world().all_reduce(max_mb, dist::ReduceOp::max);
+  spdlog::info("memory {}: host tensors peak {:.1f} MB on rank 0 ({:.1f} MB max over ranks); peak resident {:.1f} MB "
+               "on rank 0 ({:.1f} MB max)", when, mb.item(0), max_mb.item(0), mb.item(1), max_mb.item(1));
+}
+
 void Trainer::record(const IterationStats& s) {
   if (world_.rank != 0) return;
+  if (!std::isfinite(s.loss)) ++nan_iterations_;
+  const double tflops_per_rank = s.tflops / world_.size, mfu = peak_tflops_ > 0.0 ? tflops_per_rank / peak_tflops_ : 0.0;
   if (metrics_.is_open()) {
     nlohmann::json line = {{"iteration", s.iteration},   {"loss", s.loss}, {"data_batch", s.data_batch},
                            {"lr", s.lr},                 {"grad_norm", s.grad_norm},
                            {"tokens_per_s", s.tokens_per_s}, {"ms_per_iter", s.seconds * 1e3},
-                           {"tflops", s.tflops},         {"consumed_samples", s.data_batch * cfg_.global_batch_size},
+                           {"tflops", s.tflops},         {"tflops_per_rank", tflops_per_rank}, {"mfu", mfu},
+                           {"consumed_samples", s.data_batch * cfg_.global_batch_size},
                            {"loss_scale", s.loss_scale}, {"skipped", s.skipped},
-                           {"skipped_iterations", skipped_iterations_}};
+                           {"skipped_iterations", skipped_iterations_}, {"nan_iterations", nan_iterations_}};
     if (s.skipped) line["grad_norm"] = nullptr;  // JSON has no NaN
     metrics_ << line.dump() << '\n';
     metrics_.flush();
   }
+  interval_seconds_ += s.seconds;
+  ++interval_iterations_;
+  const double eta = interval_seconds_ / double(interval_iterations_) * double(cfg_.train_iters - s.iteration);
+  const bool terminal = ::isatty(STDOUT_FILENO) == 1;
+  if (terminal) std::fputs("\r\033[K", stdout);  // clear the progress bar before a log line
   if (s.skipped)
     spdlog::warn("iteration {}: non-finite gradient, step skipped (loss scale {:.0f}, {} skipped so far)", s.iteration,
                  s.loss_scale, skipped_iterations_);
   if (s.iteration % cfg_.log_interval == 0 || s.iteration == cfg_.train_iters) {
     spdlog::info("iteration {:>6}/{:<6} | consumed samples {:>8} | ms/iter {:8.1f} | lr {:.3E} | loss {:.4f} | "
-                 "grad norm {:.3f} | loss scale {:.0f} | skipped {} | tokens/s {:8.0f} | TFLOP/s {:.3f}",
-                 s.iteration, cfg_.train_iters, s.data_batch * cfg_.global_batch_size, s.seconds * 1e3, s.lr, s.loss,
-                 s.grad_norm, s.loss_scale, skipped_iterations_, s.tokens_per_s, s.tflops);
+                 "grad norm {:.3f} | loss scale {:.0f} | skipped {} | nan {} | tokens/s {:8.0f} | "
+                 "TFLOP/s per rank {:.3f} | MFU {:.3f} | ETA {:.0f}:{:02.0f}",
+                 s.iteration, cfg_.train_iters, s.data_batch * cfg_.global_batch_size,
+                 interval_seconds_ / double(interval_iterations_) * 1e3, s.lr, s.loss, s.grad_norm, s.loss_scale,
+                 skipped_iterations_, nan_iterations_, s.tokens_per_s, tflops_per_rank, mfu, std::floor(eta / 60.0),
+                 std::fmod(eta, 60.0));
+    interval_seconds_ = 0.0;
+    interval_iterations_ = 0;
+  }
+  if (terminal) {  // one line, redrawn in place: only on a terminal, never into a log file
+    const int width = 30, done = int(width * s.iteration / std::max<int64_t>(1, cfg_.train_iters));
+    std::printf("[%s%s] %lld/%lld loss %.3f ETA %.0f s", std::string(size_t(done), '=').c_str(),
+                std::string(size_t(width - done), ' ').c_str(), static_cast<long long>(s.iteration),
+                static_cast<long long>(cfg_.train_iters), s.loss, eta);
+    std::fflush(stdout);
   }
 }
 

@@ -115,6 +115,11 @@ class Trainer {
   DivergenceGuard guard_;  // used on world rank 0
   FaultInjector faults_;
   Trace trace_;
+  double peak_tflops_ = 0.0;     // per rank: --peak-tflops, or the GEMM peak measured at start
+  int64_t nan_iterations_ = 0;   // iterations whose loss was not finite
+  double interval_seconds_ = 0.0;  // since the last log line
+  int64_t interval_iterations_ = 0;
+  void log_memory(const char* when);
   int64_t data_offset_ = 0;   // data batches skipped by rollbacks so far
   double lr_scale_ = 1.0;     // product of --rollback-lr-scale over the rollbacks so far
   // Rollback targets: checkpoints this job saved while healthy, and the one it
