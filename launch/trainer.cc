@@ -388,7 +388,9 @@ void Trainer::record(const IterationStats& s) {
   interval_seconds_ += s.seconds;
   ++interval_iterations_;
   const double eta = interval_seconds_ / double(interval_iterations_) * double(cfg_.train_iters - s.iteration);
-  const bool terminal = ::isatty(STDOUT_FILENO) == 1;
+  // A terminal: a single process's own, or trident-run's (it knows; under mpirun a rank's stdout is a pipe or pty).
+  const char* progress = std::getenv("TRIDENT_PROGRESS");
+  const bool terminal = progress ? std::string_view(progress) == "1" : world_.size == 1 && ::isatty(STDOUT_FILENO) == 1;
   if (terminal) std::fputs("\r\033[K", stdout);  // clear the progress bar before a log line
   if (s.skipped)
     spdlog::warn("iteration {}: non-finite gradient, step skipped (loss scale {:.0f}, {} skipped so far)", s.iteration,
