@@ -108,6 +108,26 @@ void add_train_flags(CLI::App& app, TrainConfig& c) {
                "start each gradient bucket's all-reduce during backward (default on)");
 }
 
+std::string flag_reference(const CLI::App& app) {
+  std::string out =
+      "# trident-train flags\n\n"
+      "Generated from the CLI definitions by `build/bin/trident-train --print-flag-reference > docs/flags.md`;\n"
+      "the test `trident_flag_reference` fails when this file and the program disagree.\n"
+      "Every flag can also be a key of a `--config FILE` JSON object.\n\n"
+      "| flag | default | meaning |\n|---|---|---|\n";
+  for (const CLI::Option* o : app.get_options()) {
+    if (o->get_lnames().empty() || o->get_group().empty()) continue;  // --help, hidden ones
+    std::string names;
+    for (const std::string& l : o->get_lnames()) names += (names.empty() ? "`--" : ", `--") + l + "`";
+    std::string description = o->get_description();
+    for (char& ch : description)
+      if (ch == '|') ch = '/';
+    out += "| " + names + " | " + (o->get_default_str().empty() ? "" : "`" + o->get_default_str() + "`") + " | " +
+           description + " |\n";
+  }
+  return out;
+}
+
 optim::LrSchedule TrainConfig::lr_schedule() const {
   return optim::LrSchedule{lr, min_lr, lr_warmup_iters, lr_decay_iters, optim::decay_style_from_name(lr_decay_style)};
 }

@@ -91,4 +91,9 @@ struct TrainConfig {
 // Registers every flag on `app`, bound to the fields of `cfg`.
 void add_train_flags(CLI::App& app, TrainConfig& cfg);
 
+// docs/flags.md: every flag of `app` with its default and description, as
+// a Markdown table (trident-train --print-flag-reference; a test keeps the
+// committed file equal to it).
+std::string flag_reference(const CLI::App& app);
+
 }  // namespace trident::launch

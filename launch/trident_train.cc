@@ -72,6 +72,10 @@ int main(int argc, char** argv) {
   trident::launch::add_train_flags(app, cfg);
   std::string config_file;
   app.add_option("--config", config_file, "JSON file of flag names and values; command-line flags override it");
+  bool flag_reference = false;
+  app.add_flag("--print-flag-reference", flag_reference, "print docs/flags.md (every flag, as Markdown) and exit")
+      ->group("");  // hidden: a tool for the docs
+
   try {
     // --config FILE becomes flags placed before the command line's (the last value of a flag wins).
     std::vector<std::string> args = trident::launch::expand_config_file(app, std::vector<std::string>(argv + 1, argv + argc));
@@ -98,6 +102,10 @@ int main(int argc, char** argv) {
   } catch (const trident::UsageError& e) {
     if (launcher_rank() == 0) std::fprintf(stderr, "trident-train: error: %s\n", e.what());
     return 2;
+  }
+  if (flag_reference) {
+    std::fputs(trident::launch::flag_reference(app).c_str(), stdout);
+    return 0;
   }
   if (cfg.print_schedule) return launcher_rank() == 0 ? print_pipeline_schedule(cfg) : 0;
   const World& world = World::init(&argc, &argv);
