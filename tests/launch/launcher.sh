@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # launch/trident-run composes the right command (without starting it) for
 # mpirun on this machine (oversubscribed or not), a hostfile and Slurm's
-# srun; then a real 2-rank pipeline run through it.
+# srun (no progress bar: the output here is not a terminal); then a real
+# 2-rank pipeline run through it.
 # Usage: launcher.sh <trident-train>
 set -uo pipefail
 train=$1
@@ -20,12 +21,12 @@ expect() {  # expect <label> <substring> <command...>: the printed command holds
 }
 many=$((cores * 4))
 as_root=$([ "$(id -u)" -eq 0 ] && echo "--allow-run-as-root ")
-expect "more ranks than cores" "-n $many ${as_root}--oversubscribe --bind-to none -x OMP_WAIT_POLICY=passive -x OMP_NUM_THREADS=1 $train --threads 1 --tp 2" \
+expect "more ranks than cores" "-n $many ${as_root}--oversubscribe --bind-to none -x OMP_WAIT_POLICY=passive -x OMP_NUM_THREADS=1 -x TRIDENT_PROGRESS=0 $train --threads 1 --tp 2" \
   "$run" -n "$many" --dry-run -- --tp 2
-expect "one rank" "-x OMP_NUM_THREADS=$cores $train --threads $cores --pp 1" "$run" -n 1 --dry-run -- --pp 1
+expect "one rank" "-x OMP_NUM_THREADS=$cores -x TRIDENT_PROGRESS=0 $train --threads $cores --pp 1" "$run" -n 1 --dry-run -- --pp 1
 printf 'node1 slots=4\n# a comment\nnode2 slots=4\n' > "$work/hosts"
 expect "hostfile" "--hostfile $work/hosts -x OMP_NUM_THREADS=" "$run" -n 8 --hostfile "$work/hosts" --dry-run -- --tp 2
-expect "threads given" "-x OMP_NUM_THREADS=3 $train --threads 3" "$run" -n 2 --threads 3 --dry-run
+expect "threads given" "-x OMP_NUM_THREADS=3 -x TRIDENT_PROGRESS=0 $train --threads 3" "$run" -n 2 --threads 3 --dry-run
 mkdir -p "$work/bin"; printf '#!/bin/sh\nexit 0\n' > "$work/bin/srun"; chmod +x "$work/bin/srun"
 expect "Slurm" "srun --ntasks 4 --cpus-per-task" env PATH="$work/bin:$PATH" SLURM_JOB_ID=7 SLURM_NTASKS=4 "$run" --dry-run -- --pp 2
 out=$("$run" -n 0 2>&1); rc=$?
