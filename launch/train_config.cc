@@ -32,7 +32,14 @@ void add_train_flags(CLI::App& app, TrainConfig& c) {
   app.add_option("--adam-eps", c.adam.eps, "AdamW ε")->capture_default_str();
   app.add_option("--clip-grad", c.clip_grad, "global gradient-norm clip (0: off)")->capture_default_str();
   app.add_option("--seed", c.seed, "seed of initialisation and data sampling")->capture_default_str();
-  app.add_option("--data-path", c.data_path, "text file, or directory of text files")->capture_default_str();
+  app.add_option("--data-path", c.data_path,
+                 "text file, directory of text files, or the prefix of a Megatron .bin/.idx pair")
+      ->capture_default_str();
+  app.add_option("--split", c.split, "train,validation,test weights: training reads the first share (documents)")
+      ->capture_default_str();
+  app.add_option("--vocab-size", c.model.vocab_size,
+                 "vocabulary of the data (256 for text read as bytes; the tokenizer's for Megatron data)")
+      ->capture_default_str();
   app.add_option("--log-interval", c.log_interval, "iterations between log lines")->capture_default_str();
   app.add_option("--metrics-file", c.metrics_file, "write one JSON object per iteration to this file");
   app.add_option("--export-safetensors", c.export_safetensors,
@@ -147,7 +154,7 @@ nlohmann::json TrainConfig::to_json() const {
           {"train_iters", train_iters}, {"lr", lr}, {"min_lr", min_lr}, {"lr_warmup_iters", lr_warmup_iters},
           {"lr_decay_iters", lr_decay_iters}, {"lr_decay_style", lr_decay_style},
           {"weight_decay", adam.weight_decay}, {"adam_beta1", adam.beta1}, {"adam_beta2", adam.beta2},
-          {"adam_eps", adam.eps}, {"clip_grad", clip_grad}, {"seed", seed}, {"data_path", data_path},
+          {"adam_eps", adam.eps}, {"clip_grad", clip_grad}, {"seed", seed}, {"data_path", data_path}, {"split", split},
           {"tensor_model_parallel_size", tensor_model_parallel_size},
           {"pipeline_model_parallel_size", pipeline_model_parallel_size}, {"data_parallel_size", data_parallel_size},
           {"pipeline_schedule", pipeline_schedule}, {"num_virtual_stages_per_pipeline_rank", num_virtual_stages},

@@ -31,6 +31,7 @@ struct TrainConfig {
   float clip_grad = 1.0f;
   uint64_t seed = 1234;
   std::string data_path = "/usr/share/games/fortunes";
+  std::string split = "100,0,0";  // train,validation,test weights: training uses the first share
   int64_t log_interval = 10;
   std::string metrics_file;  // JSONL, one object per iteration; empty: none
   std::string export_safetensors;  // write the final parameters (whole tensors) here; empty: none

@@ -106,7 +106,8 @@ Trainer::Trainer(TrainConfig cfg, const dist::World& world)
     cfg_.validate_and_resolve(world.size, world.local_size);
     schedule_ = cfg_.lr_schedule();
     faults_ = FaultInjector(cfg_.inject_faults);
-    corpus_ = data::TextCorpus::load(cfg_.data_path, size_t(cfg_.model.seq_length + 1));
+    corpus_ = data::TextCorpus::load(cfg_.data_path, size_t(cfg_.model.seq_length + 1), cfg_.model.vocab_size,
+                                     cfg_.split);
     scaler_ = std::make_unique<optim::LossScaler>(cfg_.loss_scaler);
     backend_ = backend::make_backend(cfg_.resolved_device(), cfg_.threads);  // may refuse: no GPU
     cfg_.model.device = cfg_.resolved_device();
@@ -134,7 +135,7 @@ Trainer::Trainer(TrainConfig cfg, const dist::World& world)
   // 2. Collective set-up.
   groups_ = std::make_unique<dist::ProcessGroups>(
       world, dist::Layout{cfg_.tensor_model_parallel_size, cfg_.pipeline_model_parallel_size, cfg_.data_parallel_size});
-  sampler_ = std::make_unique<data::GlobalBatchSampler>(corpus_.bytes(), cfg_.model.seq_length, cfg_.seed);
+  sampler_ = std::make_unique<data::GlobalBatchSampler>(corpus_.train_tokens(), cfg_.model.seq_length, cfg_.seed);
   model_ = std::make_unique<gpt::GptModel>(cfg_.model, cfg_.seed, parallel::TpGroup{&groups_->tp()},
                                            cfg_.pipeline_stages(), groups_->coord().pp);
   const pipeline::ScheduleShape shape = cfg_.schedule_shape(groups_->layout().dp);
@@ -182,7 +183,9 @@ Trainer::Trainer(TrainConfig cfg, const dist::World& world)
   spdlog::info("peak per rank for MFU: {:.3f} TFLOP/s ({})", peak_tflops_,
                cfg_.peak_tflops > 0.0 ? "--peak-tflops" : "measured GEMM peak in " + std::string(dtype_name(cfg_.model.dtype)));
   log_memory("at start");
-  spdlog::info("data: {} bytes from {} file(s) under {}", corpus_.size(), corpus_.files().size(), cfg_.data_path);
+  spdlog::info("data: {} {} from {} file(s) under {}; {} for training (--split {})", corpus_.size(),
+               corpus_.indexed() ? "tokens" : "bytes", corpus_.files().size(), cfg_.data_path,
+               corpus_.train_tokens().size, cfg_.split);
   spdlog::info("layout: {} ranks = tp {} x pp {} x dp {}; {} gradient bucket(s), overlap {}", world.size, l.tp, l.pp,
                l.dp, buckets_->num_buckets(), cfg_.overlap_grad_reduce ? "on" : "off");
   spdlog::info("batch: global {} = micro-batch {} x {} micro-batches x dp {}; {} iterations; backend {}",

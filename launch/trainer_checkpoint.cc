@@ -129,7 +129,7 @@ int64_t Trainer::load_checkpoint(const std::string& dir, bool optim, bool data_p
     data_offset_ = state.value("data_offset", int64_t{0});
     if (data_position) {
       cfg_.seed = state.at("sampler").at("seed").get<uint64_t>();
-      sampler_ = std::make_unique<data::GlobalBatchSampler>(corpus_.bytes(), cfg_.model.seq_length, cfg_.seed);
+      sampler_ = std::make_unique<data::GlobalBatchSampler>(corpus_.train_tokens(), cfg_.model.seq_length, cfg_.seed);
     }
   }
   return reader.bytes_read();

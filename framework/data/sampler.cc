@@ -2,14 +2,13 @@
 
 namespace trident::data {
 
-GlobalBatchSampler::GlobalBatchSampler(const std::vector<uint8_t>& tokens, int64_t seq_len, uint64_t seed)
+GlobalBatchSampler::GlobalBatchSampler(TokenView tokens, int64_t seq_len, uint64_t seed)
     : tokens_(tokens), seq_len_(seq_len), rng_(seed, "sampler") {
-  TRIDENT_CHECK(int64_t(tokens.size()) > seq_len, "corpus of ", tokens.size(), " tokens for windows of ",
-                seq_len + 1);
+  TRIDENT_CHECK(tokens.size > seq_len, "corpus of ", tokens.size, " tokens for windows of ", seq_len + 1);
 }
 
 int64_t GlobalBatchSampler::window_start(int64_t iteration, int64_t sample) const {
-  const uint64_t n_starts = uint64_t(int64_t(tokens_.size()) - seq_len_);  // windows of seq_len + 1 fit
+  const uint64_t n_starts = uint64_t(tokens_.size - seq_len_);  // windows of seq_len + 1 fit
   return int64_t(rng_.below(n_starts, uint64_t(iteration), uint64_t(sample)));
 }
 
@@ -19,10 +18,10 @@ void GlobalBatchSampler::fill(int64_t iteration, int64_t first, int64_t count, T
   int32_t* in = inputs.data<int32_t>();
   int32_t* tg = targets.data<int32_t>();
   for (int64_t s = 0; s < count; ++s) {
-    const uint8_t* window = tokens_.data() + window_start(iteration, first + s);
+    const int64_t start = window_start(iteration, first + s);
     for (int64_t t = 0; t < seq_len_; ++t) {
-      in[s * seq_len_ + t] = window[t];
-      tg[s * seq_len_ + t] = window[t + 1];
+      in[s * seq_len_ + t] = tokens_.at(start + t);
+      tg[s * seq_len_ + t] = tokens_.at(start + t + 1);
     }
   }
 }

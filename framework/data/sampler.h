@@ -14,13 +14,14 @@
 
 #include "framework/core/rng.h"
 #include "framework/core/tensor.h"
+#include "framework/data/token_view.h"
 
 namespace trident::data {
 
 class GlobalBatchSampler {
  public:
   // `tokens` must outlive the sampler; windows are seq_len + 1 tokens long.
-  GlobalBatchSampler(const std::vector<uint8_t>& tokens, int64_t seq_len, uint64_t seed);
+  GlobalBatchSampler(TokenView tokens, int64_t seq_len, uint64_t seed);
 
   // Start offset of global sample `sample` of iteration `iteration`.
   int64_t window_start(int64_t iteration, int64_t sample) const;
@@ -30,7 +31,7 @@ class GlobalBatchSampler {
   void fill(int64_t iteration, int64_t first, int64_t count, Tensor& inputs, Tensor& targets) const;
 
  private:
-  const std::vector<uint8_t>& tokens_;
+  TokenView tokens_;
   int64_t seq_len_;
   Philox rng_;
 };

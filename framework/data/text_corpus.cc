@@ -1,6 +1,7 @@
 #include "framework/data/text_corpus.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -10,11 +11,48 @@
 namespace trident::data {
 namespace fs = std::filesystem;
 
-TextCorpus TextCorpus::load(const std::string& path, size_t min_bytes) {
+namespace {
+
+// The training share of "a,b,c" (Megatron's --split: weights, normalised).
+double train_share(const std::string& split) {
+  double w[3] = {0, 0, 0};
+  char extra;
+  const int n = std::sscanf(split.c_str(), "%lf,%lf,%lf%c", &w[0], &w[1], &w[2], &extra);
+  TRIDENT_USAGE_CHECK((n == 1 || n == 2 || n == 3) && w[0] > 0 && w[1] >= 0 && w[2] >= 0, "bad --split '", split,
+                      "': give train,validation,test weights such as 98,2,0");
+  return w[0] / (w[0] + w[1] + w[2]);
+}
+
+}  // namespace
+
+TokenView TextCorpus::tokens() const {
+  return indexed_ ? indexed_->tokens() : TokenView{bytes_.data(), int64_t(bytes_.size()), 1};
+}
+
+TextCorpus TextCorpus::load(const std::string& path, size_t min_bytes, int64_t vocab_size, const std::string& split) {
   TextCorpus corpus;
   std::error_code ec;
+  const double share = train_share(split);
+  if (!fs::exists(path, ec) && fs::exists(path + ".idx", ec)) {
+    corpus.indexed_ = IndexedDataset::open(path);
+    corpus.files_ = {path + ".bin", path + ".idx"};
+    const TokenView all = corpus.tokens();
+    // Every token id must be an embedding row: one pass over the mapped tokens.
+    int32_t largest = 0;
+    for (int64_t i = 0; i < all.size; ++i) largest = std::max(largest, all.at(i));
+    TRIDENT_USAGE_CHECK(largest < vocab_size, path, ".bin holds token id ", largest, " but --vocab-size is ",
+                        vocab_size, ": give the vocabulary size of the tokenizer that made it");
+    const int64_t docs = corpus.indexed_->num_documents();
+    corpus.train_end_ = corpus.indexed_->document_start(int64_t(double(docs) * share + 0.5));
+    TRIDENT_USAGE_CHECK(corpus.train_end_ >= int64_t(min_bytes), path, ": the training share (--split ", split,
+                        ") holds ", corpus.train_end_, " tokens but one training sequence needs ", min_bytes);
+    return corpus;
+  }
   TRIDENT_USAGE_CHECK(fs::exists(path, ec), "data path '", path,
-                      "' does not exist: pass a text file or a directory of text files with --data-path");
+                      "' does not exist: pass a text file, a directory of text files, or the prefix of a Megatron "
+                      ".bin/.idx pair with --data-path");
+  TRIDENT_USAGE_CHECK(vocab_size >= 256, "text data is read as bytes: --vocab-size must be at least 256, got ",
+                      vocab_size);
   if (fs::is_directory(path, ec)) {
     for (const auto& entry : fs::directory_iterator(path)) {
       const std::string ext = entry.path().extension().string();
@@ -30,9 +68,12 @@ TextCorpus TextCorpus::load(const std::string& path, size_t min_bytes) {
     TRIDENT_USAGE_CHECK(in.good(), "cannot read data file '", file, "': check its permissions");
     corpus.bytes_.insert(corpus.bytes_.end(), std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   }
+  corpus.train_end_ = int64_t(double(corpus.bytes_.size()) * share);
   TRIDENT_USAGE_CHECK(corpus.bytes_.size() >= min_bytes, "data path '", path, "' holds ", corpus.bytes_.size(),
                       " bytes but one training sequence needs ", min_bytes,
                       ": use a larger text or a shorter --seq-length");
+  TRIDENT_USAGE_CHECK(corpus.train_end_ >= int64_t(min_bytes), "data path '", path, "': the training share (--split ",
+                      split, ") holds ", corpus.train_end_, " bytes but one training sequence needs ", min_bytes);
   return corpus;
 }
 

@@ -60,7 +60,7 @@ TEST(TextCorpus, MissingOrTooSmallDataIsAUsageError) {
 TEST(GlobalBatchSampler, SplitsOfTheGlobalBatchSeeTheSameSamples) {
   std::vector<uint8_t> text(5000);
   for (size_t i = 0; i < text.size(); ++i) text[i] = uint8_t((i * 7919) % 251);
-  const GlobalBatchSampler sampler(text, 16, 42);
+  const GlobalBatchSampler sampler(TokenView{text.data(), int64_t(text.size()), 1}, 16, 42);
   const int64_t G = 8;
   Tensor in_all = Tensor::empty({G, 16}, DType::i32), tg_all = Tensor::empty({G, 16}, DType::i32);
   sampler.fill(3, 0, G, in_all, tg_all);
@@ -79,7 +79,7 @@ TEST(GlobalBatchSampler, SplitsOfTheGlobalBatchSeeTheSameSamples) {
   EXPECT_EQ(tg_all.data<int32_t>()[14], in_all.data<int32_t>()[15]);
   // Other iterations and seeds draw other windows; windows stay inside the text.
   EXPECT_NE(sampler.window_start(4, 0), start);
-  EXPECT_NE(GlobalBatchSampler(text, 16, 43).window_start(3, 0), start);
+  EXPECT_NE(GlobalBatchSampler(TokenView{text.data(), int64_t(text.size()), 1}, 16, 43).window_start(3, 0), start);
   for (int64_t it = 0; it < 200; ++it)
     for (int64_t s = 0; s < G; ++s) ASSERT_LE(sampler.window_start(it, s) + 17, int64_t(text.size()));
 }
