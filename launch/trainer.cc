@@ -225,7 +225,11 @@ IterationStats Trainer::step(int64_t iteration) {
       const pipeline::Action& a = t.action;
       trace_.span(std::string(pipeline::action_kind_name(a.kind)) + " mb " + std::to_string(a.micro_batch) +
                       (cfg_.num_virtual_stages > 1 ? " chunk " + std::to_string(a.chunk) : std::string()),
-                  a.is_compute() ? pipeline::action_kind_name(a.kind) : "pipeline wait", t.start, t.end);
+                  a.is_compute()                       ? pipeline::action_kind_name(a.kind)
+                  : a.kind == pipeline::ActionKind::send_activation || a.kind == pipeline::ActionKind::send_grad
+                      ? "pipeline send"
+                      : "pipeline wait",
+                  t.start, t.end);
     }
     trace_.span("data-parallel all-reduce (not overlapped)", "all-reduce", reduce_start, trace_clock());
   }

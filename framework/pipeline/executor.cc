@@ -65,7 +65,9 @@ void Executor::run(PipelineStage& stage) {
                       " of micro-batch ", a.micro_batch, " chunk ", a.chunk, " has nothing to send");
         InFlight s{std::move(it->second), nullptr};
         to_send.erase(it);
+        const double start = now_seconds();
         s.request = pp_.isend(s.buffer, a.peer, message_tag(a, shape_));
+        timings_.push_back({a, start, now_seconds()});  // posting it; the transfer overlaps what follows
         sends_.push_back(std::move(s));
         break;
       }

@@ -45,7 +45,7 @@ class Executor {
   void run(PipelineStage& stage);
 
   // Of the last run: the most activation sets held at once, and the start
-  // and end of each compute action and of each wait for a receive
+  // and end of each compute action, each send posted and each wait for a receive
   // (steady-clock seconds, comparable across the processes of one node).
   int peak_live() const { return peak_live_; }
   const std::vector<TimedAction>& timings() const { return timings_; }

@@ -28,7 +28,7 @@ for pid in range(4):
     # 2 micro-batches per DP rank, 3 traced iterations: 6 forwards and 6 backwards per rank.
     assert cats["forward"] == 6 and cats["backward"] == 6, (pid, cats)
     assert cats["iteration"] == 3 and cats["optimizer"] == 3 and cats["all-reduce"] == 3, (pid, cats)
-    assert cats["pipeline wait"] > 0 and cats["checkpoint"] == 1, (pid, cats)
+    assert cats["pipeline wait"] > 0 and cats["pipeline send"] > 0 and cats["checkpoint"] == 1, (pid, cats)
     for it in (e for e in spans[pid] if e["cat"] == "iteration"):
         inside = [e for e in spans[pid] if e["cat"] in ("forward", "backward") and it["ts"] <= e["ts"] <= it["ts"] + it["dur"]]
         assert len(inside) == 4, (pid, it["name"], len(inside))
