@@ -11,23 +11,17 @@
 #include <filesystem>
 
 #include "checkpoint/checkpoint.h"
+#include "launch/checkpoint_slices.h"
 #include "framework/core/log.h"
 #include "launch/trainer.h"
 
 namespace trident::launch {
-namespace {
-
-checkpoint::TensorSlice slice_of(const Param& p, const std::string& prefix, int64_t vocab_size) {
+checkpoint::TensorSlice checkpoint_slice(const Param& p, const std::string& prefix, int64_t vocab_size) {
   checkpoint::TensorSlice s{prefix + p.name, p.global_shape, p.shard, p.value.shape()};
   if (p.name == "embedding.word_embeddings.weight") s.global_shape[0] = vocab_size;  // no padding rows
   return s;
 }
 
-const char* const kModel = "model/";
-const char* const kExpAvg = "optim/exp_avg/";
-const char* const kExpAvgSq = "optim/exp_avg_sq/";
-
-}  // namespace
 
 nlohmann::json Trainer::checkpoint_state(int64_t iteration) const {
   const optim::LossScalerState& ls = scaler_->state();
@@ -61,9 +55,9 @@ void Trainer::save(int64_t iteration) {
       const Param& p = *params[i];
       if (p.tied_copy || (p.shard.replicated() && c.tp != 0)) continue;
       auto host = [](const Tensor& t) { return t.device() == Device::cpu ? t : t.to(Device::cpu); };
-      mine.push_back({slice_of(p, kModel, cfg_.model.vocab_size), host(optimizer_->master_weights(i))});
-      mine.push_back({slice_of(p, kExpAvg, cfg_.model.vocab_size), host(optimizer_->exp_avg(i))});
-      mine.push_back({slice_of(p, kExpAvgSq, cfg_.model.vocab_size), host(optimizer_->exp_avg_sq(i))});
+      mine.push_back({checkpoint_slice(p, kCheckpointModel, cfg_.model.vocab_size), host(optimizer_->master_weights(i))});
+      mine.push_back({checkpoint_slice(p, kCheckpointExpAvg, cfg_.model.vocab_size), host(optimizer_->exp_avg(i))});
+      mine.push_back({checkpoint_slice(p, kCheckpointExpAvgSq, cfg_.model.vocab_size), host(optimizer_->exp_avg_sq(i))});
     }
   }
   const double trace_start = trace_clock();
@@ -105,13 +99,13 @@ int64_t Trainer::load_checkpoint(const std::string& dir, bool optim, bool data_p
     const Param& p = *params[i];
     // Start from the current values: rows the checkpoint does not store (vocabulary padding) keep them.
     Tensor master = optimizer_->master_weights(i).to(Device::cpu).clone();
-    reader.read(slice_of(p, kModel, cfg_.model.vocab_size), master);
+    reader.read(checkpoint_slice(p, kCheckpointModel, cfg_.model.vocab_size), master);
     optimizer_->load_master_weights(i, master);
     if (!optim) continue;
-    for (const auto& [prefix, target] : {std::pair{kExpAvg, &optimizer_->exp_avg(i)},
-                                         std::pair{kExpAvgSq, &optimizer_->exp_avg_sq(i)}}) {
+    for (const auto& [prefix, target] : {std::pair{kCheckpointExpAvg, &optimizer_->exp_avg(i)},
+                                         std::pair{kCheckpointExpAvgSq, &optimizer_->exp_avg_sq(i)}}) {
       Tensor moment = target->to(Device::cpu).clone();
-      reader.read(slice_of(p, prefix, cfg_.model.vocab_size), moment);
+      reader.read(checkpoint_slice(p, prefix, cfg_.model.vocab_size), moment);
       target->copy_from(moment);
     }
   }

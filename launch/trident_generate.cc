@@ -23,6 +23,7 @@
 #include "framework/dist/agreement.h"
 #include "framework/dist/process_groups.h"
 #include "framework/dist/world.h"
+#include "launch/checkpoint_slices.h"
 #include "models/gpt/gpt_model.h"
 
 namespace {
@@ -94,10 +95,8 @@ int run(const GenerateConfig& g, const dist::World& world) {
                       gpt::PipelineStages::even(model_cfg.num_layers, layout.pp), pp_rank);
   try {
     for (Param* p : model.params()) {
-      checkpoint::TensorSlice slice{"model/" + p->name, p->global_shape, p->shard, p->value.shape()};
-      if (p->name == "embedding.word_embeddings.weight") slice.global_shape[0] = model_cfg.vocab_size;
       Tensor buffer = p->value.to(DType::f32);
-      reader->read(slice, buffer);
+      reader->read(launch::checkpoint_slice(*p, launch::kCheckpointModel, model_cfg.vocab_size), buffer);
       p->value.copy_from(buffer);
     }
   } catch (const UsageError& e) {
