@@ -1,44 +1,85 @@
 #!/usr/bin/env bash
-# The GPU checks in one call (for a lent GPU machine, which has the CUDA
-# driver and PyTorch but not trident's Debian build dependencies):
-#   1. the `gpu` test label (test_cuda_vs_cpu: every CUDA op against the CPU backend),
-#      then again under compute-sanitizer (memcheck, racecheck) where it is installed,
-#   2. trident-train on the GPU: the loss must fall,
-#   3. training throughput on the GPU, trident vs PyTorch (f32, same shape, same run).
-# Usage: bench/gpu_check.sh BUNDLE OUTDIR, BUNDLE made by bench/make_gpu_bundle.sh.
+# The GPU checks in one call, for a lent GPU machine (CUDA driver, cuBLASLt
+# and PyTorch there; trident's Debian dependencies come in the bundle):
+#   1. the `gpu` label: test_cuda_vs_cpu (every CUDA op against the CPU
+#      backend in f32/bf16/f16, the GPT step in f32 and bf16);
+#   2. trident-train on the GPU in bf16: the loss must fall;
+#   3. tests/mpi/gpu_layout.sh: 8 ranks in (2,2,2) sharing the GPU
+#      (--comm mpi, staged) against the same layout on the CPU;
+#   4. throughput in bf16, trident then PyTorch on the same card in the
+#      same run: GPT-2 124M and a 1.3B shape at seq 1024, MFU against the
+#      cuBLASLt bf16 GEMM peak measured here;
+#   5. last (the slowest, so a short lease still gets 1-4): the kernel
+#      tests under compute-sanitizer memcheck and racecheck.
+# Every step has its own time limit, so one hang cannot eat the lease.
+# Usage: bench/gpu_check.sh BUNDLE_DIR OUTDIR  (BUNDLE_DIR from bench/make_gpu_bundle.sh)
 set -uo pipefail
-bundle=$1; out=$2
-cublas_dir=$(dirname "$(find /usr/local/cuda* /opt -name 'libcublasLt.so.13' 2>/dev/null | head -1)")
-export LD_LIBRARY_PATH=$bundle/lib:$cublas_dir:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
-nvidia-smi -L
+src=$(cd "$(dirname "$0")/.." && pwd)
+bundle_dir=$1; out=$2
+tb=/tmp/trident-bundle
+rm -rf "$tb"; mkdir -p "$tb"
+xz -dc "$bundle_dir/bundle.tar.xz" | tar -C "$tb" -xf - --strip-components=1
+cublas_dir=$(dirname "$(find /usr/local/cuda* /opt /usr/lib -name 'libcublasLt.so.13' 2>/dev/null | head -1)")
+export LD_LIBRARY_PATH=$tb/lib:$cublas_dir:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
+# Debian's Open MPI, relocated into the bundle.
+export OPAL_PREFIX=$tb/mpi PMIX_INSTALL_PREFIX=$tb/mpi PATH=$tb/mpi/bin:$PATH
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl=self,vader OMPI_MCA_pml=ob1
+export TRIDENT_FORTUNES=$tb/fortunes
+bin=$tb/bin
+nvidia-smi --query-gpu=name,memory.total,clocks.sm,clocks.max.sm --format=csv,noheader
 status=0
-echo "== gpu tests"
-"$bundle/bin/test_cuda_vs_cpu" 2>&1 | tee "$out/gpu_tests.log" | grep -E "OK|FAILED|SKIPPED|Failure|error|PASSED" || true
-[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
-if command -v compute-sanitizer >/dev/null; then
-  echo "== compute-sanitizer: memcheck (all gpu tests), racecheck (block reductions)"
-  compute-sanitizer --tool memcheck --error-exitcode 3 "$bundle/bin/test_cuda_vs_cpu" > "$out/memcheck.log" 2>&1 \
-    || { status=1; echo "memcheck FAILED"; }
-  compute-sanitizer --tool racecheck --error-exitcode 3 "$bundle/bin/test_cuda_vs_cpu" \
-    --gtest_filter='*AttentionAndCrossEntropy*:*EmbeddingLayerNorm*' > "$out/racecheck.log" 2>&1 \
-    || { status=1; echo "racecheck FAILED"; }
-  tail -1 "$out/memcheck.log"; tail -1 "$out/racecheck.log"
-fi
-echo "== trident-train on the GPU"
-"$bundle/bin/trident-train" --device cuda --data-path "$bundle/fortunes" --num-layers 4 --hidden-size 256 \
+step() { echo "== $*"; }
+
+step "gpu tests"
+timeout 120 "$bin/test_cuda_vs_cpu" > "$out/gpu_tests.log" 2>&1 || { status=1; echo "gpu tests FAILED"; }
+grep -E "^\[  (FAILED|PASSED|SKIPPED) |Failure|error:|Which is|gpu |cpu " "$out/gpu_tests.log" | head -40
+step "trident-train on the GPU, bf16"
+timeout 90 "$bin/trident-train" --device cuda --bf16 --data-path "$tb/fortunes" --num-layers 4 --hidden-size 256 \
   --num-attention-heads 4 --seq-length 256 --micro-batch-size 16 --global-batch-size 32 --train-iters 300 \
   --lr 3e-3 --min-lr 3e-4 --lr-warmup-iters 20 --log-interval 50 --metrics-file "$out/gpu_train.jsonl" \
-  > "$out/gpu_train.log" 2>&1 || status=1
-tail -7 "$out/gpu_train.log"
-echo "== throughput (f32), trident then PyTorch, same shapes"
-for shape in "--num-layers 4 --hidden-size 256 --num-attention-heads 4 --seq-length 256 --micro-batch-size 8" \
-             "--num-layers 12 --hidden-size 768 --num-attention-heads 12 --seq-length 1024 --micro-batch-size 8"; do
+  > "$out/gpu_train.log" 2>&1 || { status=1; echo "trident-train FAILED"; }
+grep -E "iteration +(50|300)/|error" "$out/gpu_train.log" | cut -c1-220
+
+step "8 ranks on one GPU, (2,2,2), --comm mpi, against the CPU"
+timeout 150 "$src/tests/mpi/gpu_layout.sh" "$bin/trident-train" "$tb/mpi/bin/mpirun" > "$out/gpu_layout.log" 2>&1 \
+  || { status=1; echo "gpu_layout FAILED"; }
+tail -8 "$out/gpu_layout.log"
+
+step "throughput, bf16: trident, then PyTorch (fused attention + torch.compile) on the same card"
+gpt124m="--num-layers 12 --hidden-size 768 --num-attention-heads 12 --seq-length 1024 --vocab-size 50304 --micro-batch-size 16"
+gpt1p3b="--num-layers 24 --hidden-size 2048 --num-attention-heads 16 --seq-length 1024 --vocab-size 50304 --micro-batch-size 8"
+for shape in "$gpt124m" "$gpt1p3b"; do
   mbs=$(echo "$shape" | sed 's/.*--micro-batch-size \([0-9]*\).*/\1/')
   # shellcheck disable=SC2086
-  "$bundle/bin/bench_train_throughput" --device cuda --data-path "$bundle/fortunes" --global-batch-size "$mbs" \
-    --warmup 3 --iters 10 $shape 2>&1 | tee -a "$out/gpu_bench.jsonl" || status=1
+  timeout 150 "$bin/bench_train_throughput" --device cuda --bf16 --data-path "$tb/fortunes" --global-batch-size "$mbs" \
+    --warmup 3 --iters 10 $shape 2>"$out/bench_err.log" | tee -a "$out/gpu_bench.jsonl" || { status=1; tail -3 "$out/bench_err.log"; }
   # shellcheck disable=SC2086
-  python3 "$(dirname "$0")/pytorch_train.py" --device cuda --data-path "$bundle/fortunes" --warmup 3 --iters 10 \
-    $shape 2>&1 | tee -a "$out/gpu_bench.jsonl" || status=1
+  PYTHONUNBUFFERED=1 timeout 180 python3 "$src/bench/pytorch_train.py" --device cuda --bf16 --sdpa --compile \
+    --data-path "$tb/fortunes" --warmup 3 --iters 10 $shape 2>"$out/torch_err.log" | tee -a "$out/gpu_bench.jsonl" \
+    || { status=1; tail -3 "$out/torch_err.log"; }
 done
+python3 - "$out/gpu_bench.jsonl" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+peak = {}
+for r in rows:
+    if r["impl"] == "trident": peak[(r["layers"], r["hidden"])] = r["gemm_peak_gflops"]
+print(f"{'impl':8} {'shape':>10} {'batch':>5} {'ms/iter':>8} {'tokens/s':>10} {'TFLOP/s':>8} {'MFU':>6}")
+for r in rows:
+    p = peak.get((r["layers"], r["hidden"]))
+    mfu = r["model_gflops"] / p if p else float("nan")
+    print(f"{r['impl']:8} {str(r['layers'])+'x'+str(r['hidden']):>10} {r['batch']:>5} {r['ms_per_iter']:8.1f} "
+          f"{r['tokens_per_s']:10.0f} {r['model_gflops']/1e3:8.1f} {mfu:6.1%}")
+if peak: print("cuBLASLt bf16 GEMM peak (8192^3): %.0f TFLOP/s" % (list(peak.values())[0] / 1e3))
+PY
+if command -v compute-sanitizer >/dev/null; then
+  step "compute-sanitizer memcheck and racecheck (kernel tests)"
+  kernels='Dtypes/*:*CrossEntropy*:*AdamW*:*Conversions*'
+  timeout 100 compute-sanitizer --tool memcheck --error-exitcode 3 "$bin/test_cuda_vs_cpu" --gtest_filter="$kernels" \
+    > "$out/memcheck.log" 2>&1 || { status=1; echo "memcheck FAILED"; }
+  timeout 100 compute-sanitizer --tool racecheck --error-exitcode 3 "$bin/test_cuda_vs_cpu" \
+    --gtest_filter='Dtypes/*/bf16:*CrossEntropy*' > "$out/racecheck.log" 2>&1 || { status=1; echo "racecheck FAILED"; }
+  tail -1 "$out/memcheck.log"; tail -1 "$out/racecheck.log"
+fi
+
 exit $status

@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """The peer's figure for bench/train_throughput: the same GPT (the oracle's
 definition in tests/reference/gpt_reference.py), the same shape and thread
-count, trained in PyTorch fp32 on the CPU (forward + backward + clip +
-AdamW). Prints one JSON line with the same keys."""
+count, trained in PyTorch (forward + backward + clip + AdamW), fp32 or bf16
+autocast, on the CPU or a GPU. On a GPU, --sdpa (PyTorch's fused attention),
+--compile (torch.compile) and the fused AdamW make it the strongest PyTorch
+we can field. Prints one JSON line with the same keys."""
 import argparse
 import json
 import math
@@ -30,10 +32,13 @@ def main():
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--bf16", action="store_true", help="torch.autocast to bfloat16 (weights and optimizer in f32)")
     ap.add_argument("--global-batch-size", type=int, default=0)  # accepted for flag parity; one micro-batch
+    ap.add_argument("--vocab-size", type=int, default=256)
+    ap.add_argument("--sdpa", action="store_true", help="attention through F.scaled_dot_product_attention")
+    ap.add_argument("--compile", action="store_true", help="torch.compile the forward and backward")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    L, C, H, T, B, V = args.num_layers, args.hidden_size, args.num_attention_heads, args.seq_length, args.micro_batch_size, 256
+    L, C, H, T, B, V = args.num_layers, args.hidden_size, args.num_attention_heads, args.seq_length, args.micro_batch_size, args.vocab_size
 
     dev = torch.device(args.device)
 
@@ -49,7 +54,9 @@ def main():
         for n in ("ln1", "ln2"):
             p[f"layers.{i}.{n}.weight"] = torch.ones(C, device=dev, requires_grad=True)
             p[f"layers.{i}.{n}.bias"] = torch.zeros(C, device=dev, requires_grad=True)
-    opt = torch.optim.AdamW(list(p.values()), lr=1e-3, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.1)
+    opt = torch.optim.AdamW(list(p.values()), lr=1e-3, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.1,
+                            **({"fused": True} if dev.type == "cuda" else {}))
+    loss_fn = torch.compile(gpt_loss) if args.compile else gpt_loss
 
     files = sorted(f for f in os.listdir(args.data_path)
                    if not f.endswith((".dat", ".u8")) and os.path.isfile(os.path.join(args.data_path, f)))
@@ -61,7 +68,7 @@ def main():
         window = torch.stack([data[s:s + T + 1] for s in starts]).to(dev)
         opt.zero_grad(set_to_none=True)
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=args.bf16):
-            _, loss = gpt_loss(p, window[:, :-1], window[:, 1:], L, H, 1e-5)
+            _, loss = loss_fn(p, window[:, :-1], window[:, 1:], L, H, 1e-5, args.sdpa)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(list(p.values()), 1.0)
         opt.step()
@@ -79,6 +86,7 @@ def main():
     median = times[len(times) // 2]
     flops = 72 * B * T * L * C * C * (1 + T / (6 * C) + V / (12 * L * C))
     print(json.dumps({"bench": "train", "impl": "pytorch", "device": args.device, "version": torch.__version__, "dtype": "bf16 autocast" if args.bf16 else "f32",
+                      "sdpa": args.sdpa, "compiled": args.compile,
                       "threads": args.threads, "layers": L, "hidden": C, "heads": H, "seq": T, "batch": B, "vocab": V,
                       "ms_per_iter": median * 1e3, "tokens_per_s": B * T / median,
                       "model_gflops": flops / median * 1e-9, "loss": loss}))

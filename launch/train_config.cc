@@ -45,7 +45,10 @@ void add_train_flags(CLI::App& app, TrainConfig& c) {
   app.add_option("--export-safetensors", c.export_safetensors,
                  "after training, write every parameter as one whole tensor to this safetensors file");
   app.add_option("--threads", c.threads, "CPU threads for this process (default: OMP_NUM_THREADS or all cores)");
-  app.add_option("--device", c.device, "auto, cpu or cuda (auto: a GPU when one is visible)")->capture_default_str();
+  app.add_option("--device", c.device, "auto, cpu or cuda (auto: a GPU when one is visible); with cuda, local rank r "
+                 "uses visible GPU r mod (GPUs visible)")->capture_default_str();
+  app.add_option("--comm", c.comm, "how ranks exchange tensors: auto or mpi (MPI; device tensors are staged "
+                 "through host memory, so any number of ranks may share one GPU)")->capture_default_str();
   app.add_option("--tensor-model-parallel-size,--tp", c.tensor_model_parallel_size, "tensor-parallel degree")
       ->capture_default_str();
   app.add_option("--pipeline-model-parallel-size,--pp", c.pipeline_model_parallel_size, "pipeline-parallel degree")
@@ -163,7 +166,7 @@ nlohmann::json TrainConfig::to_json() const {
           {"loss_scale", loss_scale}, {"initial_loss_scale", loss_scaler.initial_scale},
           {"min_loss_scale", loss_scaler.min_scale}, {"loss_scale_window", loss_scaler.window},
           {"hysteresis", loss_scaler.hysteresis}, {"ddp_bucket_size", ddp_bucket_size},
-          {"overlap_grad_reduce", overlap_grad_reduce}, {"device", device}, {"save", save},
+          {"overlap_grad_reduce", overlap_grad_reduce}, {"device", device}, {"comm", comm}, {"save", save},
           {"save_interval", save_interval}, {"keep_last", keep_last}, {"load", load},
           {"load_iteration", load_iteration}, {"no_load_optim", no_load_optim}, {"no_load_rng", no_load_rng},
           {"finetune", finetune}, {"spike_window", guard.window}, {"spike_threshold", guard.threshold},
@@ -231,10 +234,8 @@ void TrainConfig::validate_and_resolve(int world_size, int local_size) {
   TRIDENT_USAGE_CHECK(device == "auto" || device == "cpu" || device == "cuda", "unknown --device '", device,
                       "': use auto, cpu or cuda");
   if (device == "auto") device = backend::cuda_device_count() > 0 ? "cuda" : "cpu";
-  TRIDENT_USAGE_CHECK(device == "cpu" || world_size == 1, "--device cuda runs a single process until the CUDA "
-                      "backend gains NCCL: use --device cpu for multi-rank jobs");
-  TRIDENT_USAGE_CHECK(device == "cpu" || model.dtype == DType::f32, "--device cuda computes in f32 until the CUDA "
-                      "backend gains 16-bit kernels: drop --fp16/--bf16 or use --device cpu");
+  TRIDENT_USAGE_CHECK(comm == "auto" || comm == "mpi", "unknown --comm '", comm, "': use auto or mpi");
+  if (comm == "auto") comm = "mpi";  // the only one built so far (NCCL: docs/decisions.md)
   if (threads == 0) {
     const char* omp = std::getenv("OMP_NUM_THREADS");
     // Ranks on one node share its cores.

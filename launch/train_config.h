@@ -70,6 +70,7 @@ struct TrainConfig {
   optim::LossScalerConfig loss_scaler;  // used with --fp16
   double loss_scale = 0.0;              // --loss-scale: > 0 is a static scale
   std::string device = "auto";  // auto (a GPU when one is visible), cpu, cuda
+  std::string comm = "auto";    // auto, mpi
 
   Device resolved_device() const { return device == "cuda" ? Device::cuda : Device::cpu; }
 

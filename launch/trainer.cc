@@ -109,7 +109,10 @@ Trainer::Trainer(TrainConfig cfg, const dist::World& world)
     corpus_ = data::TextCorpus::load(cfg_.data_path, size_t(cfg_.model.seq_length + 1), cfg_.model.vocab_size,
                                      cfg_.split);
     scaler_ = std::make_unique<optim::LossScaler>(cfg_.loss_scaler);
-    backend_ = backend::make_backend(cfg_.resolved_device(), cfg_.threads);  // may refuse: no GPU
+    // Local rank r takes visible GPU r mod n: ranks beyond the GPUs share them (staged MPI).
+    const int gpus = cfg_.resolved_device() == Device::cuda ? backend::cuda_device_count() : 0;
+    backend_ = backend::make_backend(cfg_.resolved_device(), cfg_.threads,
+                                     gpus > 0 ? world.local_rank % gpus : 0);  // may refuse: no GPU
     cfg_.model.device = cfg_.resolved_device();
     if (world.rank == 0 && !cfg_.metrics_file.empty()) {
       // Checked, not created: nothing is written until every rank is known good.

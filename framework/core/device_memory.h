@@ -16,6 +16,9 @@ struct DeviceMemoryOps {
   void (*zero)(void* ptr, size_t bytes);
   // Any direction between host and this device (or within the device); synchronous.
   void (*copy)(void* dst, Device dst_device, const void* src, Device src_device, size_t bytes);
+  // n elements between two float dtypes, both buffers on this device;
+  // ordered with the device's other work (the host need not wait).
+  void (*convert)(const void* src, DType src_type, void* dst, DType dst_type, size_t n);
 };
 
 void register_device_memory(Device device, const DeviceMemoryOps& ops);

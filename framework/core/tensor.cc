@@ -86,6 +86,10 @@ void Tensor::copy_from(const Tensor& src) {
     convert(src.raw(), src.dtype(), raw(), dtype_, size_t(numel()));
     return;
   }
+  if (src.dtype() != dtype_ && src.device() == device()) {  // both on one device: convert there
+    device_memory(device()).convert(src.raw(), src.dtype(), raw(), dtype_, size_t(numel()));
+    return;
+  }
   if (src.dtype() != dtype_) {  // convert on the host side, then move
     copy_from(src.device() == Device::cpu ? src.to(dtype_) : src.to(Device::cpu).to(dtype_));
     return;
@@ -95,7 +99,6 @@ void Tensor::copy_from(const Tensor& src) {
 }
 
 Tensor Tensor::to(DType dtype) const {
-  TRIDENT_CHECK(device() == Device::cpu || dtype == dtype_, "dtype conversion of a device tensor");
   Tensor t = empty(shape_, dtype, device());
   t.copy_from(*this);
   return t;

@@ -73,7 +73,7 @@ class Tensor {
 
   void zero_();
   void copy_from(const Tensor& src);     // same shape; converts dtype
-  Tensor to(DType dtype) const;           // new tensor, converted (host tensors)
+  Tensor to(DType dtype) const;           // new tensor, converted (on its own device)
   Tensor to(Device device) const;         // new tensor on `device`, same dtype
   Tensor clone() const;
 

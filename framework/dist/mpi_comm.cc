@@ -23,26 +23,49 @@ MPI_Datatype reduce_type(const Tensor& t) {
 
 MPI_Op mpi_op(ReduceOp op) { return op == ReduceOp::sum ? MPI_SUM : MPI_MAX; }
 
-void check_host(const Tensor& t) {
-  TRIDENT_CHECK(t.device() == Device::cpu, "MpiComm moves host tensors; device tensors need staging or NCCL");
+// Staging of device tensors: MPI moves host memory, so a device tensor's
+// contents are copied to a host buffer before the call (`staged_in`) and
+// the result copied back after it (`unstage`). Host tensors are used in
+// place. The copies wait for the device's queued work (device_memory.h).
+Tensor staged_in(const Tensor& t) { return t.device() == Device::cpu ? t : t.to(Device::cpu); }
+Tensor staged_out(const Tensor& t) {
+  return t.device() == Device::cpu ? t : Tensor::empty(t.shape(), t.dtype(), Device::cpu);
+}
+void unstage(const Tensor& host, Tensor& t) {
+  if (t.device() != Device::cpu) t.copy_from(host);
 }
 
+// A non-blocking MPI operation. It holds the host buffer MPI works on (a
+// staged copy of a device tensor stays alive until the operation ends) and,
+// for a staged receive or reduction, the device tensor the result goes to.
 class MpiRequest final : public Request {
  public:
-  explicit MpiRequest(MPI_Request r) : request_(r) {}
+  MpiRequest(MPI_Request r, Tensor host, Tensor device_result = {})
+      : request_(r), host_(std::move(host)), device_result_(std::move(device_result)) {}
   ~MpiRequest() override {
     if (request_ != MPI_REQUEST_NULL) MPI_Wait(&request_, MPI_STATUS_IGNORE);  // never leave MPI writing freed memory
   }
-  void wait() override { MPI_CHECK(MPI_Wait(&request_, MPI_STATUS_IGNORE)); }
+  void wait() override {
+    MPI_CHECK(MPI_Wait(&request_, MPI_STATUS_IGNORE));
+    finish();
+  }
   bool test() override {
     int done = 0;
     MPI_CHECK(MPI_Test(&request_, &done, MPI_STATUS_IGNORE));
+    if (done) finish();
     return done != 0;
   }
 
  private:
+  void finish() {
+    if (device_result_.defined()) unstage(host_, device_result_);
+    device_result_ = Tensor();
+  }
   MPI_Request request_;
+  Tensor host_, device_result_;
 };
+
+Tensor device_or_none(const Tensor& t) { return t.device() == Device::cpu ? Tensor() : t; }
 
 double ring_fraction(int n) { return n > 1 ? double(n - 1) / double(n) : 0.0; }
 
@@ -60,34 +83,37 @@ MpiComm::~MpiComm() {
 }
 
 void MpiComm::all_reduce(Tensor& t, ReduceOp op) {
-  check_host(t);
   count(CommKind::all_reduce, t.bytes(), 2.0 * ring_fraction(size_) * double(t.bytes()));
   if (size_ == 1) return;
-  MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, t.raw(), int(t.numel()), reduce_type(t), mpi_op(op), comm_));
+  Tensor h = staged_in(t);
+  MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, h.raw(), int(h.numel()), reduce_type(h), mpi_op(op), comm_));
+  unstage(h, t);
 }
 
 std::unique_ptr<Request> MpiComm::all_reduce_async(Tensor& t, ReduceOp op) {
-  check_host(t);
   count(CommKind::all_reduce, t.bytes(), 2.0 * ring_fraction(size_) * double(t.bytes()));
   MPI_Request r = MPI_REQUEST_NULL;
-  if (size_ > 1) MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, t.raw(), int(t.numel()), reduce_type(t), mpi_op(op), comm_, &r));
-  return std::make_unique<MpiRequest>(r);
+  if (size_ == 1) return std::make_unique<MpiRequest>(r, Tensor());
+  Tensor h = staged_in(t);
+  MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, h.raw(), int(h.numel()), reduce_type(h), mpi_op(op), comm_, &r));
+  return std::make_unique<MpiRequest>(r, h, device_or_none(t));
 }
 
-void MpiComm::reduce_scatter(const Tensor& in, Tensor& out, ReduceOp op) {
-  check_host(in);
-  check_host(out);
+void MpiComm::reduce_scatter(const Tensor& in_t, Tensor& out, ReduceOp op) {
+  const Tensor in = staged_in(in_t);
+  Tensor out_h = staged_out(out);
   const auto sizes = split_sizes(in.numel(), size_);
   TRIDENT_CHECK(out.numel() == sizes[size_t(rank_)] && in.dtype() == out.dtype(), "reduce_scatter of ",
                 in.numel(), " elements into ", out.numel(), " on rank ", rank_, " of ", size_);
   count(CommKind::reduce_scatter, in.bytes(), ring_fraction(size_) * double(in.bytes()));
   std::vector<int> counts(sizes.begin(), sizes.end());
-  MPI_CHECK(MPI_Reduce_scatter(in.raw(), out.raw(), counts.data(), reduce_type(in), mpi_op(op), comm_));
+  MPI_CHECK(MPI_Reduce_scatter(in.raw(), out_h.raw(), counts.data(), reduce_type(in), mpi_op(op), comm_));
+  unstage(out_h, out);
 }
 
-void MpiComm::all_gather(const Tensor& in, Tensor& out) {
-  check_host(in);
-  check_host(out);
+void MpiComm::all_gather(const Tensor& in_t, Tensor& out) {
+  const Tensor in = staged_in(in_t);
+  Tensor out_h = staged_out(out);
   TRIDENT_CHECK(in.dtype() == out.dtype(), "all_gather dtypes");
   const auto sizes = split_sizes(out.numel(), size_);
   TRIDENT_CHECK(in.numel() == sizes[size_t(rank_)], "all_gather of ", in.numel(), " elements into ", out.numel(),
@@ -96,42 +122,45 @@ void MpiComm::all_gather(const Tensor& in, Tensor& out) {
   std::vector<int> counts(sizes.begin(), sizes.end()), displs(sizes.size(), 0);
   for (size_t i = 1; i < counts.size(); ++i) displs[i] = displs[i - 1] + counts[i - 1];
   const MPI_Datatype type = mpi_type(in.dtype());
-  MPI_CHECK(MPI_Allgatherv(in.raw(), int(in.numel()), type, out.raw(), counts.data(), displs.data(), type, comm_));
+  MPI_CHECK(MPI_Allgatherv(in.raw(), int(in.numel()), type, out_h.raw(), counts.data(), displs.data(), type, comm_));
+  unstage(out_h, out);
 }
 
 void MpiComm::broadcast(Tensor& t, int root) {
-  check_host(t);
   count(CommKind::broadcast, t.bytes(), size_ > 1 && rank_ == root ? double(t.bytes()) : 0.0);
   if (size_ == 1) return;
-  MPI_CHECK(MPI_Bcast(t.raw(), int(t.numel()), mpi_type(t.dtype()), root, comm_));
+  Tensor h = rank_ == root ? staged_in(t) : staged_out(t);
+  MPI_CHECK(MPI_Bcast(h.raw(), int(h.numel()), mpi_type(h.dtype()), root, comm_));
+  if (rank_ != root) unstage(h, t);
 }
 
 void MpiComm::send(const Tensor& t, int dst, int tag) {
-  check_host(t);
   count(CommKind::send, t.bytes(), double(t.bytes()));
-  MPI_CHECK(MPI_Send(t.raw(), int(t.numel()), mpi_type(t.dtype()), dst, tag, comm_));
+  const Tensor h = staged_in(t);
+  MPI_CHECK(MPI_Send(h.raw(), int(h.numel()), mpi_type(h.dtype()), dst, tag, comm_));
 }
 
 void MpiComm::recv(Tensor& t, int src, int tag) {
-  check_host(t);
   count(CommKind::recv, t.bytes(), 0.0);
-  MPI_CHECK(MPI_Recv(t.raw(), int(t.numel()), mpi_type(t.dtype()), src, tag, comm_, MPI_STATUS_IGNORE));
+  Tensor h = staged_out(t);
+  MPI_CHECK(MPI_Recv(h.raw(), int(h.numel()), mpi_type(h.dtype()), src, tag, comm_, MPI_STATUS_IGNORE));
+  unstage(h, t);
 }
 
 std::unique_ptr<Request> MpiComm::isend(const Tensor& t, int dst, int tag) {
-  check_host(t);
   count(CommKind::send, t.bytes(), double(t.bytes()));
+  const Tensor h = staged_in(t);
   MPI_Request r;
-  MPI_CHECK(MPI_Isend(t.raw(), int(t.numel()), mpi_type(t.dtype()), dst, tag, comm_, &r));
-  return std::make_unique<MpiRequest>(r);
+  MPI_CHECK(MPI_Isend(h.raw(), int(h.numel()), mpi_type(h.dtype()), dst, tag, comm_, &r));
+  return std::make_unique<MpiRequest>(r, h);
 }
 
 std::unique_ptr<Request> MpiComm::irecv(Tensor& t, int src, int tag) {
-  check_host(t);
   count(CommKind::recv, t.bytes(), 0.0);
+  Tensor h = staged_out(t);
   MPI_Request r;
-  MPI_CHECK(MPI_Irecv(t.raw(), int(t.numel()), mpi_type(t.dtype()), src, tag, comm_, &r));
-  return std::make_unique<MpiRequest>(r);
+  MPI_CHECK(MPI_Irecv(h.raw(), int(h.numel()), mpi_type(h.dtype()), src, tag, comm_, &r));
+  return std::make_unique<MpiRequest>(r, h, device_or_none(t));
 }
 
 }  // namespace trident::dist

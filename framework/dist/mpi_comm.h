@@ -1,5 +1,7 @@
-// MpiComm: Comm over an MPI communicator, for host tensors (f32 and i32
-// reductions; any dtype for data movement).
+// MpiComm: Comm over an MPI communicator (f32 and i32 reductions; any
+// dtype for data movement). Host tensors are used in place; device tensors
+// are staged through host memory, so that several ranks sharing one GPU
+// (which NCCL refuses) can still run every layout (--comm mpi).
 #pragma once
 
 #include <mpi.h>
@@ -22,8 +24,8 @@ class MpiComm final : public Comm {
 
   void all_reduce(Tensor& t, ReduceOp op) override;
   std::unique_ptr<Request> all_reduce_async(Tensor& t, ReduceOp op) override;
-  void reduce_scatter(const Tensor& in, Tensor& out, ReduceOp op) override;
-  void all_gather(const Tensor& in, Tensor& out) override;
+  void reduce_scatter(const Tensor& in_t, Tensor& out, ReduceOp op) override;
+  void all_gather(const Tensor& in_t, Tensor& out) override;
   void broadcast(Tensor& t, int root) override;
   void send(const Tensor& t, int dst, int tag) override;
   void recv(Tensor& t, int src, int tag) override;

@@ -1,11 +1,16 @@
 // GPU tier (DESIGN.md "Tests"): every CUDA Backend operation against the
-// CPU backend on the same random inputs, then the whole GPT — loss,
-// every gradient and three AdamW steps — on both. Skipped, with the
-// reason, where no GPU is visible.
+// CPU backend on the same random inputs, in f32, bf16 and f16 activations,
+// then the whole GPT — loss, every gradient and three AdamW steps — on
+// both, in f32 and bf16. Skipped, with the reason, where no GPU is visible.
+//
+// Tolerances: f32 as tight as the summation order allows; 16-bit outputs
+// are rounded on both sides, so they may differ by a unit in the last
+// place (bf16 2^-8, f16 2^-11 relative) plus what the f32 maths differs by.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 
 #include "framework/backend/backend.h"
@@ -22,12 +27,13 @@ class CudaVsCpu : public ::testing::Test {
     cpu = make_cpu_backend(2);
     gpu = make_cuda_backend(0);
   }
-  Tensor random(Shape shape, float lo = -1.f, float hi = 1.f) {
+  // Uniform in [lo, hi), drawn in f32 and rounded to `dtype`.
+  Tensor random(Shape shape, float lo = -1.f, float hi = 1.f, DType dtype = DType::f32) {
     Tensor t = Tensor::empty(std::move(shape));
     std::uniform_real_distribution<float> dist(lo, hi);
     float* p = t.data<float>();
     for (int64_t i = 0; i < t.numel(); ++i) p[i] = dist(gen);
-    return t;
+    return dtype == DType::f32 ? t : t.to(dtype);
   }
   Tensor tokens(Shape shape, int64_t vocab) {
     Tensor t = Tensor::empty(std::move(shape), DType::i32);
@@ -59,9 +65,41 @@ class CudaVsCpu : public ::testing::Test {
     }
     ASSERT_GT(ref, 0.0) << what << ": the reference is all zeros";
   }
+  // ‖gpu − cpu‖ / ‖cpu‖ <= bound: for gradients that sum many 16-bit products.
+  static void expect_relative_norm(const Tensor& gpu_t, const Tensor& cpu_t, double bound, const char* what) {
+    const auto g = gpu_t.to_vector(), c = cpu_t.to_vector();
+    ASSERT_EQ(g.size(), c.size()) << what;
+    double diff = 0.0, ref = 0.0;
+    for (size_t i = 0; i < c.size(); ++i) {
+      ASSERT_TRUE(std::isfinite(g[i])) << what << "[" << i << "] is not finite";
+      diff += (double(g[i]) - c[i]) * (double(g[i]) - c[i]);
+      ref += double(c[i]) * c[i];
+    }
+    ASSERT_GT(ref, 0.0) << what << ": the reference is all zeros";
+    EXPECT_LE(std::sqrt(diff / ref), bound) << what;
+  }
   std::mt19937 gen{2024};
   std::unique_ptr<Backend> cpu, gpu;
 };
+
+// The same operations in each activation dtype; tol() widens an f32
+// tolerance to the dtype's rounding.
+class CudaVsCpuDtype : public CudaVsCpu, public ::testing::WithParamInterface<DType> {
+ protected:
+  DType dt() const { return GetParam(); }
+  double tol(double f32_tol) const {
+    switch (dt()) {
+      case DType::bf16: return std::max(f32_tol, 2e-2);
+      case DType::f16: return std::max(f32_tol, 3e-3);
+      default: return f32_tol;
+    }
+  }
+  Tensor empty(Shape shape) const { return Tensor::empty(std::move(shape), dt()); }
+};
+
+std::string dtype_param_name(const ::testing::TestParamInfo<DType>& info) {
+  return std::string(dtype_name(info.param));
+}
 
 TEST_F(CudaVsCpu, GemmAllTransposesAndBatches) {
   for (int batch : {0, 5})
@@ -78,72 +116,121 @@ TEST_F(CudaVsCpu, GemmAllTransposesAndBatches) {
       }
 }
 
-TEST_F(CudaVsCpu, EmbeddingLayerNormGeluBiasAdd) {
+// 16-bit operands with an f32 product (weight gradients, logits) and a
+// 16-bit one (activations), at odd shapes and at aligned ones.
+TEST_P(CudaVsCpuDtype, Gemm) {
+  if (dt() == DType::f32) GTEST_SKIP() << "f32 is GemmAllTransposesAndBatches";
+  for (auto [M, N, K] : {std::tuple<int64_t, int64_t, int64_t>{71, 229, 37}, {128, 256, 64}})
+    for (bool ta : {false, true})
+      for (bool tb : {false, true}) {
+        Tensor a = random(ta ? Shape{K, M} : Shape{M, K}, -1.f, 1.f, dt());
+        Tensor b = random(tb ? Shape{N, K} : Shape{K, N}, -1.f, 1.f, dt());
+        Tensor c = random({M, N}), cg = dev(c);
+        cpu->gemm(a, ta, b, tb, c, 0.75f, 1.f);
+        gpu->gemm(dev(a), ta, dev(b), tb, cg, 0.75f, 1.f);
+        expect_close(cg, c, 1e-5, 1e-4, "gemm, f32 product");
+        Tensor c16 = empty({M, N}), c16g = dev(c16);
+        cpu->gemm(a, ta, b, tb, c16);
+        gpu->gemm(dev(a), ta, dev(b), tb, c16g);
+        expect_close(c16g, c16, tol(1e-5), tol(1e-4), "gemm, 16-bit product");
+      }
+}
+
+TEST_P(CudaVsCpuDtype, EmbeddingLayerNormGeluBiasAdd) {
   const int64_t B = 3, T = 7, C = 13, V = 11;
   // A shard of 6 rows from id 3 of a vocabulary of 11: some tokens fall outside it.
-  Tensor tok = tokens({B, T}, V), wte = random({6, C});
-  Tensor out = Tensor::empty({B, T, C}), outg = Tensor::empty({B, T, C}, DType::f32, Device::cuda);
+  Tensor tok = tokens({B, T}, V), wte = random({6, C}, -1.f, 1.f, dt());
+  Tensor out = empty({B, T, C}), outg = dev(out);
   cpu->embedding_forward(tok, wte, 3, out);
   gpu->embedding_forward(dev(tok), dev(wte), 3, outg);
-  expect_close(outg, out, 1e-6, 1e-6, "embedding");
-  Tensor dout = random({B, T, C}), dwte = random({6, C});
+  expect_close(outg, out, 0, 0, "embedding");  // a copy: exact in any dtype
+  Tensor dout = random({B, T, C}, -1.f, 1.f, dt()), dwte = random({6, C});
   Tensor dwteg = dev(dwte);
   cpu->embedding_backward(tok, dout, 3, dwte);
   gpu->embedding_backward(dev(tok), dev(dout), 3, dwteg);
   expect_close(dwteg, dwte, 1e-5, 1e-5, "dwte");
 
   const int64_t N = B * T;
-  Tensor x = random({N, C}, -3.f, 3.f), w = random({C}), b = random({C});
-  Tensor y = Tensor::empty({N, C}), mean = Tensor::empty({N}), rstd = Tensor::empty({N});
+  Tensor x = random({N, C}, -3.f, 3.f, dt()), w = random({C}, -1.f, 1.f, dt()), b = random({C}, -1.f, 1.f, dt());
+  Tensor y = empty({N, C}), mean = Tensor::empty({N}), rstd = Tensor::empty({N});
   Tensor yg = dev(y), meang = dev(mean), rstdg = dev(rstd);
   cpu->layernorm_forward(x, w, b, 1e-5f, y, mean, rstd);
   gpu->layernorm_forward(dev(x), dev(w), dev(b), 1e-5f, yg, meang, rstdg);
-  expect_close(yg, y, 1e-5, 1e-5, "layernorm");
-  expect_close(rstdg, rstd, 1e-5, 1e-5, "rstd");
-  Tensor dy = random({N, C}), dx = Tensor::empty({N, C}), dw = random({C}), db = random({C});
+  expect_close(yg, y, tol(1e-5), tol(1e-5), "layernorm");
+  expect_close(rstdg, rstd, 1e-5, 1e-5, "rstd");  // f32 statistics of the same inputs
+  Tensor dy = random({N, C}, -1.f, 1.f, dt()), dx = empty({N, C}), dw = random({C}), db = random({C});
   Tensor dxg = dev(dx), dwg = dev(dw), dbg = dev(db);
   cpu->layernorm_backward(dy, x, w, mean, rstd, dx, dw, db);
   gpu->layernorm_backward(dev(dy), dev(x), dev(w), meang, rstdg, dxg, dwg, dbg);
-  expect_close(dxg, dx, 1e-5, 1e-4, "layernorm dx");
+  expect_close(dxg, dx, tol(1e-5), tol(1e-4), "layernorm dx");
   expect_close(dwg, dw, 1e-5, 1e-4, "layernorm dw");
   expect_close(dbg, db, 1e-5, 1e-4, "layernorm db");
 
-  Tensor g = Tensor::empty({N, C}), gg = dev(g);
+  Tensor g = empty({N, C}), gg = dev(g);
   cpu->gelu_forward(x, g);
   gpu->gelu_forward(dev(x), gg);
-  expect_close(gg, g, 1e-6, 1e-5, "gelu");
+  expect_close(gg, g, tol(1e-6), tol(1e-5), "gelu");
   cpu->gelu_backward(x, dy, g);
   gpu->gelu_backward(dev(x), dev(dy), gg);
-  expect_close(gg, g, 1e-6, 1e-5, "gelu backward");
+  expect_close(gg, g, tol(1e-6), tol(1e-5), "gelu backward");
 
   Tensor yb = dev(y);
   cpu->bias_add(y, b);
   gpu->bias_add(yb, dev(b));
-  expect_close(yb, y, 1e-6, 1e-6, "bias_add");
+  expect_close(yb, y, 0, 0, "bias_add");  // one f32 add, rounded once: exact
   Tensor dbias = random({C}), dbiasg = dev(dbias);
   cpu->bias_backward(dy, dbias);
   gpu->bias_backward(dev(dy), dbiasg);
   expect_close(dbiasg, dbias, 1e-5, 1e-5, "bias_backward");
-  Tensor s = Tensor::empty({N, C}), sg = dev(s);
+  Tensor s = empty({N, C}), sg = dev(s);
   cpu->add(x, dy, s);
   gpu->add(dev(x), dev(dy), sg);
   expect_close(sg, s, 0, 0, "add");
-  EXPECT_NEAR(gpu->sum_squares(dev(x)) / cpu->sum_squares(x), 1.0, 1e-12);
+  EXPECT_EQ(gpu->all_finite(dev(x)), true);
+  Tensor bad = x.to(DType::f32);
+  bad.data<float>()[N * C / 2] = std::numeric_limits<float>::infinity();
+  EXPECT_EQ(gpu->all_finite(dev(bad.to(dt()))), false);
+  if (dt() == DType::f32) EXPECT_NEAR(gpu->sum_squares(dev(x)) / cpu->sum_squares(x), 1.0, 1e-12);
 }
 
-TEST_F(CudaVsCpu, AttentionAndCrossEntropy) {
+TEST_P(CudaVsCpuDtype, Attention) {
   for (auto [B, T, C, H] : {std::tuple<int64_t, int64_t, int64_t, int64_t>{3, 7, 12, 3}, {2, 64, 256, 4}}) {
-    Tensor qkv = random({B, T, 3 * C}), out = Tensor::empty({B, T, C}), probs = Tensor::empty({B, H, T, T});
+    Tensor qkv = random({B, T, 3 * C}, -1.f, 1.f, dt()), out = empty({B, T, C}), probs = Tensor::empty({B, H, T, T});
     Tensor outg = dev(out), probsg = dev(probs);
     cpu->attention_forward(qkv, int(H), out, probs);
     gpu->attention_forward(dev(qkv), int(H), outg, probsg);
-    expect_close(probsg, probs, 1e-6, 1e-4, "attention probs");
-    expect_close(outg, out, 1e-5, 1e-4, "attention out");
-    Tensor dout = random({B, T, C}), dqkv = Tensor::empty({B, T, 3 * C}), dqkvg = dev(dqkv);
+    expect_close(probsg, probs, 1e-6, 1e-4, "attention probs");  // f32 from the same 16-bit inputs
+    expect_close(outg, out, tol(1e-5), tol(1e-4), "attention out");
+    Tensor dout = random({B, T, C}, -1.f, 1.f, dt()), dqkv = empty({B, T, 3 * C}), dqkvg = dev(dqkv);
     cpu->attention_backward(dout, qkv, probs, int(H), dqkv);
     gpu->attention_backward(dev(dout), dev(qkv), probsg, int(H), dqkvg);
-    expect_close(dqkvg, dqkv, 1e-5, 1e-4, "attention dqkv");
+    if (dt() == DType::f32) expect_close(dqkvg, dqkv, 1e-5, 1e-4, "attention dqkv");
+    else expect_relative_norm(dqkvg, dqkv, 2e-2, "attention dqkv");  // dS is rounded before its GEMMs
   }
+}
+
+INSTANTIATE_TEST_SUITE_P(Dtypes, CudaVsCpuDtype, ::testing::Values(DType::f32, DType::bf16, DType::f16),
+                         dtype_param_name);
+
+// Conversions on the device round exactly as the host's (Tensor::to, the
+// master-weight copy of mixed precision), specials included.
+TEST_F(CudaVsCpu, DeviceConversionsMatchTheHost) {
+  Tensor x = random({4099}, -70000.f, 70000.f);
+  float* p = x.data<float>();
+  p[0] = std::numeric_limits<float>::infinity();
+  p[1] = -std::numeric_limits<float>::infinity();
+  p[2] = std::numeric_limits<float>::quiet_NaN();
+  p[3] = 1e-40f;  // f32 subnormal
+  p[4] = 3e-6f;   // f16 subnormal
+  p[5] = 1.00390625f;  // a bf16 tie: rounds to even
+  for (DType t : {DType::bf16, DType::f16}) {
+    const std::vector<float> host = x.to(t).to(DType::f32).to_vector();
+    const std::vector<float> device = dev(x).to(t).to(DType::f32).to_vector();
+    ASSERT_EQ(std::memcmp(host.data(), device.data(), host.size() * sizeof(float)), 0) << dtype_name(t);
+  }
+}
+
+TEST_F(CudaVsCpu, CrossEntropy) {
   const int64_t N = 37, V = 300;
   Tensor logits = random({N, V}, -5.f, 5.f), targets = tokens({N}, V), losses = Tensor::empty({N});
   Tensor lg = dev(logits), lossg = dev(losses);
@@ -212,6 +299,35 @@ TEST_F(CudaVsCpu, GptLossGradientsAndAdamWSteps) {
     oc.step(*cpu, 1e-3f);
     og.step(*gpu, 1e-3f);
   }
+}
+
+// The model in bf16 (f32 master weights in AdamW) on both backends: the
+// 16-bit roundings fall in different places, so loss and gradients agree
+// to bf16 precision, not to f32's.
+TEST_F(CudaVsCpu, GptBf16LossGradientsAndAdamWSteps) {
+  gpt::GptConfig cc = small_gpt(Device::cpu), cg = small_gpt(Device::cuda);
+  cc.dtype = cg.dtype = DType::bf16;
+  gpt::GptModel mc(cc, 3), mg(cg, 3);
+  Tensor tok = tokens({4, 32}, 256), tgt = tokens({4, 32}, 256);
+  Tensor tokg = dev(tok), tgtg = dev(tgt);
+  optim::AdamW oc(mc.params(), {}), og(mg.params(), {});
+  for (int step = 0; step < 3; ++step) {
+    mc.zero_grad();
+    mg.zero_grad();
+    gpt::GptActivations ac, ag;
+    const float lc = mc.forward(*cpu, tok, tgt, ac), lg = mg.forward(*gpu, tokg, tgtg, ag);
+    EXPECT_NEAR(lg, lc, 1e-2 * lc) << "step " << step;
+    mc.backward(*cpu, ac, 1.f);
+    mg.backward(*gpu, ag, 1.f);
+    if (step == 0) {
+      const auto pc = mc.params(), pg = mg.params();
+      for (size_t i = 0; i < pc.size(); ++i) expect_relative_norm(pg[i]->grad, pc[i]->grad, 5e-2, pc[i]->name.c_str());
+    }
+    oc.step(*cpu, 1e-3f);
+    og.step(*gpu, 1e-3f);
+  }
+  const auto pc = mc.params(), pg = mg.params();
+  for (size_t i = 0; i < pc.size(); ++i) expect_relative_norm(pg[i]->value, pc[i]->value, 2e-2, pc[i]->name.c_str());
 }
 
 // Fixed-order reductions (cuda_backend.h): two runs give the same bits.

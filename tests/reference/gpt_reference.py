@@ -53,8 +53,10 @@ def save_safetensors(path, tensors):
             f.write(blob)
 
 
-def gpt_loss(p, tokens, targets, layers, heads, eps):
-    """The model, written out as trident's layers compute it."""
+def gpt_loss(p, tokens, targets, layers, heads, eps, sdpa=False):
+    """The model, written out as trident's layers compute it. sdpa: the
+    attention core through F.scaled_dot_product_attention (PyTorch's fused
+    kernels; the same function), for speed comparisons on a GPU."""
     B, T = tokens.shape
     x = p["embedding.word_embeddings.weight"][tokens] + p["embedding.position_embeddings.weight"][:T]
     C = x.shape[-1]
@@ -66,9 +68,13 @@ def gpt_loss(p, tokens, targets, layers, heads, eps):
         qkv = F.linear(a, w("attn.qkv.weight"), w("attn.qkv.bias"))
         q, k, v = qkv.split(C, dim=-1)
         q, k, v = (t.view(B, T, heads, D).transpose(1, 2) for t in (q, k, v))
-        att = (q @ k.transpose(-2, -1)) / math.sqrt(D)
-        att = att.masked_fill(~mask, float("-inf")).softmax(dim=-1)
-        y = (att @ v).transpose(1, 2).reshape(B, T, C)
+        if sdpa:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:
+            att = (q @ k.transpose(-2, -1)) / math.sqrt(D)
+            att = att.masked_fill(~mask, float("-inf")).softmax(dim=-1)
+            y = att @ v
+        y = y.transpose(1, 2).reshape(B, T, C)
         h = x + F.linear(y, w("attn.proj.weight"), w("attn.proj.bias"))
         m = F.layer_norm(h, (C,), w("ln2.weight"), w("ln2.bias"), eps)
         m = F.gelu(F.linear(m, w("mlp.fc1.weight"), w("mlp.fc1.bias")), approximate="tanh")

@@ -4,6 +4,7 @@
 // gradients of weights stay f32.
 #pragma once
 
+#include "framework/backend/same_dtype.h"
 #include "framework/core/tensor.h"
 
 namespace trident::backend::cpu {
@@ -20,11 +21,6 @@ void dispatch_float(DType dtype, const char* op, F&& f) {
   }
 }
 
-// Checks that every tensor shares the dtype of the first.
-inline void check_same_dtype(const char* op, std::initializer_list<const Tensor*> ts) {
-  for (const Tensor* t : ts)
-    TRIDENT_CHECK(t->dtype() == (*ts.begin())->dtype(), op, ": tensors of ", dtype_name((*ts.begin())->dtype()),
-                  " and ", dtype_name(t->dtype()));
-}
+using backend::check_same_dtype;
 
 }  // namespace trident::backend::cpu

@@ -1,43 +1,54 @@
 // Causal self-attention, the straightforward algorithm (the CPU backend's):
 // heads split into (B·H, T, D) buffers, scores = QKᵀ/√D and P·V as batched
-// cuBLASLt GEMMs, a causal softmax kernel (one warp per row); P is kept
-// for backward. A fused flash-style kernel is the next step.
+// cuBLASLt GEMMs, a causal softmax kernel (one warp per row); P is kept in
+// f32 for backward, as backend.h specifies.
+//
+// With 16-bit activations the GEMM operands are 16-bit too (the tensor
+// cores take no mixed f32 × bf16 product): the softmax also writes P
+// rounded to the compute dtype for P·V, and the softmax backward writes dS
+// rounded for dS·K and dSᵀ·Q, as Megatron's unfused path computes them.
+// A fused flash-style kernel, which would keep no (T, T) matrix at all,
+// is the next step (docs/decisions.md).
 #include <cmath>
 
 #include "framework/backend/cuda/cuda_backend.h"
-#include "framework/backend/cuda/launch_utils.cuh"
+#include "framework/backend/cuda/element.cuh"
 
 namespace trident::backend::cuda {
 namespace {
 
-enum Slot { kQ = 3, kK, kV, kY, kDProbs, kDQ, kDK, kDV };
+enum Slot { kQ = 3, kK, kV, kY, kDProbs, kDQ, kDK, kDV, kProbsLow = 12, kDScoresLow };
 
 // src rows of width `width`, columns [col0 + h·D, col0 + (h+1)·D) of (B, T, width)  <->  (B·H, T, D).
-__global__ void split_heads_kernel(const float* src, int64_t B, int64_t T, int64_t H, int64_t D, int64_t width,
-                                   int64_t col0, float* dst) {
-  const int64_t n = B * H * T * D;
+template <typename T>
+__global__ void split_heads_kernel(const T* src, int64_t B, int64_t T_, int64_t H, int64_t D, int64_t width,
+                                   int64_t col0, T* dst) {
+  const int64_t n = B * H * T_ * D;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t d = i % D, t = (i / D) % T, h = (i / (D * T)) % H, b = i / (D * T * H);
-    dst[i] = src[(b * T + t) * width + col0 + h * D + d];
+    const int64_t d = i % D, t = (i / D) % T_, h = (i / (D * T_)) % H, b = i / (D * T_ * H);
+    dst[i] = src[(b * T_ + t) * width + col0 + h * D + d];
   }
 }
 
-__global__ void merge_heads_kernel(const float* src, int64_t B, int64_t T, int64_t H, int64_t D, int64_t width,
-                                   int64_t col0, float* dst) {
-  const int64_t n = B * H * T * D;
+template <typename T>
+__global__ void merge_heads_kernel(const T* src, int64_t B, int64_t T_, int64_t H, int64_t D, int64_t width,
+                                   int64_t col0, T* dst) {
+  const int64_t n = B * H * T_ * D;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t d = i % D, t = (i / D) % T, h = (i / (D * T)) % H, b = i / (D * T * H);
-    dst[(b * T + t) * width + col0 + h * D + d] = src[i];
+    const int64_t d = i % D, t = (i / D) % T_, h = (i / (D * T_)) % H, b = i / (D * T_ * H);
+    dst[(b * T_ + t) * width + col0 + h * D + d] = src[i];
   }
 }
 
-// Row t of each (T, T) score matrix: softmax over columns 0..t, zeros after.
-__global__ void causal_softmax_kernel(float* p, int64_t rows, int64_t T) {
+// Row t of each (T, T) score matrix: softmax over columns 0..t, zeros
+// after, in place in f32; `low` (when not null) gets the same rounded to T.
+template <typename T>
+__global__ void causal_softmax_kernel(float* p, T* low, int64_t rows, int64_t T_) {
   const int64_t row = (blockIdx.x * int64_t(blockDim.x) + threadIdx.x) / 32;
   const int lane = threadIdx.x & 31;
   if (row >= rows) return;
-  const int64_t t = row % T;
-  float* r = p + row * T;
+  const int64_t t = row % T_;
+  float* r = p + row * T_;
   float mx = -INFINITY;
   for (int64_t j = lane; j <= t; j += 32) mx = fmaxf(mx, r[j]);
   mx = warp_max(mx);
@@ -48,32 +59,32 @@ __global__ void causal_softmax_kernel(float* p, int64_t rows, int64_t T) {
     sum += e;
   }
   const float inv = 1.f / warp_sum(sum);
-  for (int64_t j = lane; j < T; j += 32) r[j] = j <= t ? r[j] * inv : 0.f;
+  for (int64_t j = lane; j < T_; j += 32) {
+    const float v = j <= t ? r[j] * inv : 0.f;
+    r[j] = v;
+    if (low) low[row * T_ + j] = from_float<T>(v);
+  }
 }
 
-// dS = P ∘ (dP − rowsum(P ∘ dP)) · scale, in place over dP.
-__global__ void causal_softmax_backward_kernel(const float* p, float* dp, int64_t rows, int64_t T, float scale) {
+// dS = P ∘ (dP − rowsum(P ∘ dP)) · scale, over dP in f32; written to ds
+// (dP's own buffer when T is float).
+template <typename T>
+__global__ void causal_softmax_backward_kernel(const float* p, const float* dp, T* ds, int64_t rows, int64_t T_,
+                                               float scale) {
   const int64_t row = (blockIdx.x * int64_t(blockDim.x) + threadIdx.x) / 32;
   const int lane = threadIdx.x & 31;
   if (row >= rows) return;
-  const int64_t t = row % T;
-  const float* pr = p + row * T;
-  float* dr = dp + row * T;
+  const int64_t t = row % T_;
+  const float* pr = p + row * T_;
+  const float* dr = dp + row * T_;
   float dot = 0.f;
   for (int64_t j = lane; j <= t; j += 32) dot += pr[j] * dr[j];
   dot = warp_sum(dot);
-  for (int64_t j = lane; j < T; j += 32) dr[j] = j <= t ? pr[j] * (dr[j] - dot) * scale : 0.f;
+  // Each lane reads dr[j] before writing ds[j] at the same j: in place is safe.
+  for (int64_t j = lane; j < T_; j += 32) ds[row * T_ + j] = from_float<T>(j <= t ? pr[j] * (dr[j] - dot) * scale : 0.f);
 }
 
-// q, k, v (B·H, T, D) from qkv (B, T, 3C).
-void split_qkv(const Tensor& qkv, int64_t B, int64_t T, int64_t H, int64_t D, Tensor& q, Tensor& k, Tensor& v,
-               cudaStream_t stream) {
-  const int64_t n = B * H * T * D, C = H * D;
-  split_heads_kernel<<<grid_for(n), kThreads, 0, stream>>>(f32_in(qkv), B, T, H, D, 3 * C, 0, f32_out(q));
-  split_heads_kernel<<<grid_for(n), kThreads, 0, stream>>>(f32_in(qkv), B, T, H, D, 3 * C, C, f32_out(k));
-  split_heads_kernel<<<grid_for(n), kThreads, 0, stream>>>(f32_in(qkv), B, T, H, D, 3 * C, 2 * C, f32_out(v));
-  CUDA_CHECK_LAUNCH();
-}
+unsigned warp_rows_grid(int64_t rows) { return unsigned((rows * 32 + kThreads - 1) / kThreads); }
 
 }  // namespace
 
@@ -81,18 +92,28 @@ void CudaBackend::attention_forward(const Tensor& qkv, int n_heads, Tensor& out,
   const int64_t B = qkv.size(0), T = qkv.size(1), C = qkv.size(2) / 3, H = n_heads, D = C / H;
   TRIDENT_CHECK(qkv.size(2) == 3 * C && C % H == 0 && out.numel() == B * T * C && probs.numel() == B * H * T * T,
                 "attention shapes");
+  TRIDENT_CHECK(probs.dtype() == DType::f32, "attention probabilities are f32");
+  check_same_dtype("attention_forward", {&qkv, &out});
+  const DType dt = qkv.dtype();
   const int64_t n = B * H * T * D;
-  Tensor q = scratch(kQ, {B * H, T, D}), k = scratch(kK, {B * H, T, D}), v = scratch(kV, {B * H, T, D});
-  split_qkv(qkv, B, T, H, D, q, k, v, stream_);
+  Tensor q = scratch(kQ, {B * H, T, D}, dt), k = scratch(kK, {B * H, T, D}, dt), v = scratch(kV, {B * H, T, D}, dt);
   Tensor p = probs.view({B * H, T, T});
-  gemm(q, false, k, true, p, 1.f / std::sqrt(float(D)), 0.f);
-  causal_softmax_kernel<<<unsigned((B * H * T * 32 + kThreads - 1) / kThreads), kThreads, 0, stream_>>>(
-      f32_out(p), B * H * T, T);
-  CUDA_CHECK_LAUNCH();
-  Tensor y = scratch(kY, {B * H, T, D});
-  gemm(p, false, v, false, y, 1.f, 0.f);
-  merge_heads_kernel<<<grid_for(n), kThreads, 0, stream_>>>(f32_in(y), B, T, H, D, C, 0, f32_out(out));
-  CUDA_CHECK_LAUNCH();
+  Tensor p_low = dt == DType::f32 ? p : scratch(kProbsLow, {B * H, T, T}, dt);
+  Tensor y = scratch(kY, {B * H, T, D}, dt);
+  dispatch_float(dt, "attention_forward", [&]<typename E>() {
+    split_heads_kernel<E><<<grid_for(n), kThreads, 0, stream_>>>(in<E>(qkv), B, T, H, D, 3 * C, 0, cuda::out<E>(q));
+    split_heads_kernel<E><<<grid_for(n), kThreads, 0, stream_>>>(in<E>(qkv), B, T, H, D, 3 * C, C, cuda::out<E>(k));
+    split_heads_kernel<E><<<grid_for(n), kThreads, 0, stream_>>>(in<E>(qkv), B, T, H, D, 3 * C, 2 * C,
+                                                                 cuda::out<E>(v));
+    CUDA_CHECK_LAUNCH();
+    gemm(q, false, k, true, p, 1.f / std::sqrt(float(D)), 0.f);
+    causal_softmax_kernel<E><<<warp_rows_grid(B * H * T), kThreads, 0, stream_>>>(
+        f32_out(p), dt == DType::f32 ? nullptr : cuda::out<E>(p_low), B * H * T, T);
+    CUDA_CHECK_LAUNCH();
+    gemm(p_low, false, v, false, y, 1.f, 0.f);
+    merge_heads_kernel<E><<<grid_for(n), kThreads, 0, stream_>>>(in<E>(y), B, T, H, D, C, 0, cuda::out<E>(out));
+    CUDA_CHECK_LAUNCH();
+  });
 }
 
 void CudaBackend::attention_backward(const Tensor& dout, const Tensor& qkv, const Tensor& probs, int n_heads,
@@ -100,26 +121,36 @@ void CudaBackend::attention_backward(const Tensor& dout, const Tensor& qkv, cons
   const int64_t B = qkv.size(0), T = qkv.size(1), C = qkv.size(2) / 3, H = n_heads, D = C / H;
   TRIDENT_CHECK(dout.numel() == B * T * C && dqkv.numel() == qkv.numel() && probs.numel() == B * H * T * T,
                 "attention backward shapes");
+  check_same_dtype("attention_backward", {&qkv, &dout, &dqkv});
+  const DType dt = qkv.dtype();
+  const bool low = dt != DType::f32;
   const int64_t n = B * H * T * D;
-  Tensor q = scratch(kQ, {B * H, T, D}), k = scratch(kK, {B * H, T, D}), v = scratch(kV, {B * H, T, D});
-  split_qkv(qkv, B, T, H, D, q, k, v, stream_);
-  Tensor dy = scratch(kY, {B * H, T, D});
-  split_heads_kernel<<<grid_for(n), kThreads, 0, stream_>>>(f32_in(dout), B, T, H, D, C, 0, f32_out(dy));
-  CUDA_CHECK_LAUNCH();
+  Tensor q = scratch(kQ, {B * H, T, D}, dt), k = scratch(kK, {B * H, T, D}, dt), v = scratch(kV, {B * H, T, D}, dt);
+  Tensor dy = scratch(kY, {B * H, T, D}, dt);
   const Tensor p = probs.view({B * H, T, T});
-  Tensor dv = scratch(kDV, {B * H, T, D}), dp = scratch(kDProbs, {B * H, T, T});
-  gemm(p, true, dy, false, dv, 1.f, 0.f);   // dV = Pᵀ dY
-  gemm(dy, false, v, true, dp, 1.f, 0.f);   // dP = dY Vᵀ
-  causal_softmax_backward_kernel<<<unsigned((B * H * T * 32 + kThreads - 1) / kThreads), kThreads, 0, stream_>>>(
-      f32_in(p), f32_out(dp), B * H * T, T, 1.f / std::sqrt(float(D)));
-  CUDA_CHECK_LAUNCH();
-  Tensor dq = scratch(kDQ, {B * H, T, D}), dk = scratch(kDK, {B * H, T, D});
-  gemm(dp, false, k, false, dq, 1.f, 0.f);  // dQ = dS K
-  gemm(dp, true, q, false, dk, 1.f, 0.f);   // dK = dSᵀ Q
-  merge_heads_kernel<<<grid_for(n), kThreads, 0, stream_>>>(f32_in(dq), B, T, H, D, 3 * C, 0, f32_out(dqkv));
-  merge_heads_kernel<<<grid_for(n), kThreads, 0, stream_>>>(f32_in(dk), B, T, H, D, 3 * C, C, f32_out(dqkv));
-  merge_heads_kernel<<<grid_for(n), kThreads, 0, stream_>>>(f32_in(dv), B, T, H, D, 3 * C, 2 * C, f32_out(dqkv));
-  CUDA_CHECK_LAUNCH();
+  Tensor p_low = low ? scratch(kProbsLow, {B * H, T, T}, dt) : p;
+  Tensor dv = scratch(kDV, {B * H, T, D}, dt), dp = scratch(kDProbs, {B * H, T, T});
+  Tensor ds = low ? scratch(kDScoresLow, {B * H, T, T}, dt) : dp;
+  Tensor dq = scratch(kDQ, {B * H, T, D}, dt), dk = scratch(kDK, {B * H, T, D}, dt);
+  dispatch_float(dt, "attention_backward", [&]<typename E>() {
+    split_heads_kernel<E><<<grid_for(n), kThreads, 0, stream_>>>(in<E>(qkv), B, T, H, D, 3 * C, 0, out<E>(q));
+    split_heads_kernel<E><<<grid_for(n), kThreads, 0, stream_>>>(in<E>(qkv), B, T, H, D, 3 * C, C, out<E>(k));
+    split_heads_kernel<E><<<grid_for(n), kThreads, 0, stream_>>>(in<E>(qkv), B, T, H, D, 3 * C, 2 * C, out<E>(v));
+    split_heads_kernel<E><<<grid_for(n), kThreads, 0, stream_>>>(in<E>(dout), B, T, H, D, C, 0, out<E>(dy));
+    CUDA_CHECK_LAUNCH();
+    if (low) convert_on_device(p.raw(), DType::f32, p_low.raw(), dt, p.numel(), stream_);
+    gemm(p_low, true, dy, false, dv, 1.f, 0.f);  // dV = Pᵀ dY
+    gemm(dy, false, v, true, dp, 1.f, 0.f);      // dP = dY Vᵀ (f32)
+    causal_softmax_backward_kernel<E><<<warp_rows_grid(B * H * T), kThreads, 0, stream_>>>(
+        f32_in(p), f32_in(dp), out<E>(ds), B * H * T, T, 1.f / std::sqrt(float(D)));
+    CUDA_CHECK_LAUNCH();
+    gemm(ds, false, k, false, dq, 1.f, 0.f);  // dQ = dS K
+    gemm(ds, true, q, false, dk, 1.f, 0.f);   // dK = dSᵀ Q
+    merge_heads_kernel<E><<<grid_for(n), kThreads, 0, stream_>>>(in<E>(dq), B, T, H, D, 3 * C, 0, out<E>(dqkv));
+    merge_heads_kernel<E><<<grid_for(n), kThreads, 0, stream_>>>(in<E>(dk), B, T, H, D, 3 * C, C, out<E>(dqkv));
+    merge_heads_kernel<E><<<grid_for(n), kThreads, 0, stream_>>>(in<E>(dv), B, T, H, D, 3 * C, 2 * C, out<E>(dqkv));
+    CUDA_CHECK_LAUNCH();
+  });
 }
 
 }  // namespace trident::backend::cuda

@@ -2,6 +2,7 @@
 
 #include "framework/backend/cuda/cuda_check.h"
 #include "framework/backend/cuda/device_allocator.h"
+#include "framework/backend/cuda/element.cuh"
 #include "framework/core/device_memory.h"
 
 namespace trident::backend {
@@ -43,6 +44,11 @@ const DeviceMemoryOps kCudaMemory = {
       // stream's work (created blocking), so a copy sees finished results.
       CUDA_CHECK(cudaMemcpy(dst, src, bytes, copy_kind(dd, sd)));
     },
+    [](const void* src, DType st, void* dst, DType dt, size_t n) {
+      // On the legacy default stream too: ordered after the compute stream's
+      // work and before any later work on it.
+      convert_on_device(src, st, dst, dt, int64_t(n), cudaStreamLegacy);
+    },
 };
 
 }  // namespace
@@ -77,11 +83,14 @@ std::string CudaBackend::name() const {
 
 void CudaBackend::synchronize() { CUDA_CHECK(cudaStreamSynchronize(stream_)); }
 
-Tensor CudaBackend::scratch(int slot, Shape shape) {
+Tensor CudaBackend::scratch(int slot, Shape shape, DType dtype) {
   if (scratch_.size() <= size_t(slot)) scratch_.resize(size_t(slot) + 1);
   Tensor& buf = scratch_[size_t(slot)];
   const int64_t n = shape_numel(shape);
-  if (!buf.defined() || buf.numel() < n) buf = Tensor::empty({n}, DType::f32, Device::cuda);
+  if (!buf.defined() || buf.numel() < n || buf.dtype() != dtype) {
+    buf = Tensor();  // release the old buffer before taking the new one
+    buf = Tensor::empty({n}, dtype, Device::cuda);
+  }
   return buf.slice(0, n).view(std::move(shape));
 }
 

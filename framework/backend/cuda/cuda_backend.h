@@ -57,11 +57,13 @@ class CudaBackend final : public Backend {
   cudaStream_t stream() const { return stream_; }
 
  private:
-  // Column sums of a (rows, cols) f32 matrix added into out (cols), in a
-  // fixed order: partial sums over row chunks, then the chunks in order.
-  void column_sums_accumulate(const float* m, int64_t rows, int64_t cols, float* out);
-  // A reusable device work buffer per slot, grown on demand.
-  Tensor scratch(int slot, Shape shape);
+  // Column sums of a (rows, cols) matrix in any float dtype added into the
+  // f32 out (cols), in a fixed order: partial sums over row chunks, then
+  // the chunks in order.
+  void column_sums_accumulate(const Tensor& m, int64_t rows, int64_t cols, float* out);
+  // A reusable device work buffer per slot, grown on demand (and replaced
+  // when a slot is asked for in another dtype).
+  Tensor scratch(int slot, Shape shape, DType dtype = DType::f32);
 
   int device_;
   cudaStream_t stream_ = nullptr;
@@ -73,8 +75,8 @@ class CudaBackend final : public Backend {
     cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
     cublasLtMatmulAlgo_t algo{};
   };
-  // key: batch, M, N, K, trans_a, trans_b, a/b/c dtypes
-  using GemmKey = std::tuple<int64_t, int64_t, int64_t, int64_t, bool, bool, int, int, int>;
+  // key: batch, M, N, K, trans_a, trans_b, a/b dtype, c dtype, operand alignments (bytes)
+  using GemmKey = std::tuple<int64_t, int64_t, int64_t, int64_t, bool, bool, int, int, uint32_t, uint32_t, uint32_t>;
   std::map<GemmKey, CachedGemm> gemm_cache_;
   std::vector<Tensor> scratch_;
 };

@@ -1,6 +1,7 @@
-// GELU, bias, residual add, scaling, column sums and the sum of squares.
+// GELU, bias, residual add, scaling, dtype conversion, column sums, the
+// sum of squares and the non-finite check.
 #include "framework/backend/cuda/cuda_backend.h"
-#include "framework/backend/cuda/launch_utils.cuh"
+#include "framework/backend/cuda/element.cuh"
 
 #include <vector>
 
@@ -16,41 +17,51 @@ constexpr float kGeluCubic = 0.044715f;
 #define GRID_STRIDE(i, n) \
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n); i += int64_t(gridDim.x) * blockDim.x)
 
-__global__ void gelu_forward_kernel(const float* x, float* out, int64_t n) {
+template <typename T>
+__global__ void gelu_forward_kernel(const T* x, T* out, int64_t n) {
   GRID_STRIDE(i, n) {
-    const float v = x[i];
-    out[i] = 0.5f * v * (1.f + tanhf(kSqrt2OverPi * (v + kGeluCubic * v * v * v)));
+    const float v = to_float(x[i]);
+    out[i] = from_float<T>(0.5f * v * (1.f + tanhf(kSqrt2OverPi * (v + kGeluCubic * v * v * v))));
   }
 }
 
-__global__ void gelu_backward_kernel(const float* x, const float* dout, float* dx, int64_t n) {
+template <typename T>
+__global__ void gelu_backward_kernel(const T* x, const T* dout, T* dx, int64_t n) {
   GRID_STRIDE(i, n) {
-    const float v = x[i];
+    const float v = to_float(x[i]);
     const float t = tanhf(kSqrt2OverPi * (v + kGeluCubic * v * v * v));
     const float dinner = kSqrt2OverPi * (1.f + 3.f * kGeluCubic * v * v);
-    dx[i] = dout[i] * (0.5f * (1.f + t) + 0.5f * v * (1.f - t * t) * dinner);
+    dx[i] = from_float<T>(to_float(dout[i]) * (0.5f * (1.f + t) + 0.5f * v * (1.f - t * t) * dinner));
   }
 }
 
-__global__ void bias_add_kernel(float* y, const float* b, int64_t n, int64_t C) {
-  GRID_STRIDE(i, n) y[i] += b[i % C];
+template <typename T>
+__global__ void bias_add_kernel(T* y, const T* b, int64_t n, int64_t C) {
+  GRID_STRIDE(i, n) y[i] = from_float<T>(to_float(y[i]) + to_float(b[i % C]));
 }
 
-__global__ void add_kernel(const float* a, const float* b, float* out, int64_t n) {
-  GRID_STRIDE(i, n) out[i] = a[i] + b[i];
+template <typename T>
+__global__ void add_kernel(const T* a, const T* b, T* out, int64_t n) {
+  GRID_STRIDE(i, n) out[i] = from_float<T>(to_float(a[i]) + to_float(b[i]));
 }
 
 __global__ void scale_kernel(float* x, float s, int64_t n) {
   GRID_STRIDE(i, n) x[i] *= s;
 }
 
-__global__ void column_partials_kernel(const float* m, int64_t rows, int64_t cols, int64_t rows_per_chunk,
+template <typename S, typename D>
+__global__ void convert_kernel(const S* src, D* dst, int64_t n) {
+  GRID_STRIDE(i, n) dst[i] = from_float<D>(to_float(src[i]));
+}
+
+template <typename T>
+__global__ void column_partials_kernel(const T* m, int64_t rows, int64_t cols, int64_t rows_per_chunk,
                                        float* partial) {
   const int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
   if (c >= cols) return;
   const int64_t r0 = blockIdx.y * rows_per_chunk, r1 = min(rows, r0 + rows_per_chunk);
   float acc = 0.f;
-  for (int64_t r = r0; r < r1; ++r) acc += m[r * cols + c];
+  for (int64_t r = r0; r < r1; ++r) acc += to_float(m[r * cols + c]);
   partial[blockIdx.y * cols + c] = acc;
 }
 
@@ -70,35 +81,59 @@ __global__ void sum_squares_kernel(const float* x, int64_t n, double* partial) {
   }
 }
 
-__global__ void non_finite_kernel(const float* x, int64_t n, int* found) {
-  GRID_STRIDE(i, n) if (!isfinite(x[i])) *found = 1;  // any writer sets the same value: no race that matters
+template <typename T>
+__global__ void non_finite_kernel(const T* x, int64_t n, int* found) {
+  GRID_STRIDE(i, n) if (!isfinite(to_float(x[i]))) *found = 1;  // any writer sets the same value: no race that matters
 }
 
 }  // namespace
 
+void convert_on_device(const void* src, DType st, void* dst, DType dt, int64_t n, cudaStream_t stream) {
+  if (n == 0) return;
+  dispatch_float(st, "conversion", [&]<typename S>() {
+    dispatch_float(dt, "conversion", [&]<typename D>() {
+      convert_kernel<S, D><<<grid_for(n), kThreads, 0, stream>>>(static_cast<const S*>(src), static_cast<D*>(dst), n);
+      CUDA_CHECK_LAUNCH();
+    });
+  });
+}
+
 void CudaBackend::gelu_forward(const Tensor& x, Tensor& out) {
   TRIDENT_CHECK(x.numel() == out.numel(), "gelu shapes");
-  gelu_forward_kernel<<<grid_for(x.numel()), kThreads, 0, stream_>>>(f32_in(x), f32_out(out), x.numel());
+  check_same_dtype("gelu_forward", {&x, &out});
+  dispatch_float(x.dtype(), "gelu_forward", [&]<typename T>() {
+    gelu_forward_kernel<T><<<grid_for(x.numel()), kThreads, 0, stream_>>>(in<T>(x), cuda::out<T>(out), x.numel());
+  });
   CUDA_CHECK_LAUNCH();
 }
 
 void CudaBackend::gelu_backward(const Tensor& x, const Tensor& dout, Tensor& dx) {
   TRIDENT_CHECK(x.numel() == dout.numel() && x.numel() == dx.numel(), "gelu shapes");
-  gelu_backward_kernel<<<grid_for(x.numel()), kThreads, 0, stream_>>>(f32_in(x), f32_in(dout), f32_out(dx), x.numel());
+  check_same_dtype("gelu_backward", {&x, &dout, &dx});
+  dispatch_float(x.dtype(), "gelu_backward", [&]<typename T>() {
+    gelu_backward_kernel<T><<<grid_for(x.numel()), kThreads, 0, stream_>>>(in<T>(x), in<T>(dout), out<T>(dx),
+                                                                           x.numel());
+  });
   CUDA_CHECK_LAUNCH();
 }
 
 void CudaBackend::bias_add(Tensor& y, const Tensor& b) {
   TRIDENT_CHECK(y.size(-1) == b.numel(), "bias of ", b.numel(), " for rows of ", y.size(-1));
-  bias_add_kernel<<<grid_for(y.numel()), kThreads, 0, stream_>>>(f32_out(y), f32_in(b), y.numel(), b.numel());
+  check_same_dtype("bias_add", {&y, &b});
+  dispatch_float(y.dtype(), "bias_add", [&]<typename T>() {
+    bias_add_kernel<T><<<grid_for(y.numel()), kThreads, 0, stream_>>>(out<T>(y), in<T>(b), y.numel(), b.numel());
+  });
   CUDA_CHECK_LAUNCH();
 }
 
-void CudaBackend::column_sums_accumulate(const float* m, int64_t rows, int64_t cols, float* out) {
+void CudaBackend::column_sums_accumulate(const Tensor& m, int64_t rows, int64_t cols, float* out) {
   const int64_t chunks = rows < 64 ? (rows < 1 ? 1 : rows) : 64, rows_per_chunk = (rows + chunks - 1) / chunks;
   Tensor partial = scratch(1, {chunks, cols});
   const dim3 grid(unsigned((cols + kThreads - 1) / kThreads), unsigned(chunks));
-  column_partials_kernel<<<grid, kThreads, 0, stream_>>>(m, rows, cols, rows_per_chunk, f32_out(partial));
+  dispatch_float(m.dtype(), "column sums", [&]<typename T>() {
+    column_partials_kernel<T><<<grid, kThreads, 0, stream_>>>(in<T>(m), rows, cols, rows_per_chunk,
+                                                              f32_out(partial));
+  });
   CUDA_CHECK_LAUNCH();
   sum_partials_kernel<<<unsigned((cols + kThreads - 1) / kThreads), kThreads, 0, stream_>>>(f32_in(partial), chunks,
                                                                                            cols, out);
@@ -108,12 +143,15 @@ void CudaBackend::column_sums_accumulate(const float* m, int64_t rows, int64_t c
 void CudaBackend::bias_backward(const Tensor& dy, Tensor& db) {
   const int64_t C = db.numel();
   TRIDENT_CHECK(dy.size(-1) == C, "bias grad of ", C, " for rows of ", dy.size(-1));
-  column_sums_accumulate(f32_in(dy), dy.numel() / C, C, f32_out(db));
+  column_sums_accumulate(dy, dy.numel() / C, C, f32_out(db));
 }
 
 void CudaBackend::add(const Tensor& a, const Tensor& b, Tensor& out) {
   TRIDENT_CHECK(a.numel() == b.numel() && a.numel() == out.numel(), "add shapes");
-  add_kernel<<<grid_for(a.numel()), kThreads, 0, stream_>>>(f32_in(a), f32_in(b), f32_out(out), a.numel());
+  check_same_dtype("add", {&a, &b, &out});
+  dispatch_float(a.dtype(), "add", [&]<typename T>() {
+    add_kernel<T><<<grid_for(a.numel()), kThreads, 0, stream_>>>(in<T>(a), in<T>(b), cuda::out<T>(out), a.numel());
+  });
   CUDA_CHECK_LAUNCH();
 }
 
@@ -145,7 +183,9 @@ bool CudaBackend::all_finite(const Tensor& x) {
   int* dev = reinterpret_cast<int*>(f32_out(flag));
   CUDA_CHECK(cudaMemsetAsync(dev, 0, sizeof(int), stream_));
   if (x.numel() > 0) {
-    non_finite_kernel<<<grid_for(x.numel()), kThreads, 0, stream_>>>(f32_in(x), x.numel(), dev);
+    dispatch_float(x.dtype(), "all_finite", [&]<typename T>() {
+      non_finite_kernel<T><<<grid_for(x.numel()), kThreads, 0, stream_>>>(in<T>(x), x.numel(), dev);
+    });
     CUDA_CHECK_LAUNCH();
   }
   int found = 0;

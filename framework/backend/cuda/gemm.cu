@@ -34,6 +34,16 @@ cublasLtMatrixLayout_t layout(DType t, int64_t rows, int64_t cols, int64_t batch
   return l;
 }
 
+// The largest power of two (at most 256) that divides the address:
+// cuBLASLt's heuristic assumes 256-byte aligned operands unless told, and
+// views into a buffer (heads, slices, scratch) can start anywhere.
+uint32_t alignment(const void* p) {
+  const auto a = reinterpret_cast<uintptr_t>(p);
+  uint32_t align = 256;
+  while (align > 1 && a % align != 0) align /= 2;
+  return align;
+}
+
 }  // namespace
 
 void CudaBackend::gemm(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, Tensor& c, float alpha,
@@ -46,7 +56,11 @@ void CudaBackend::gemm(const Tensor& a, bool trans_a, const Tensor& b, bool tran
     return;
   }
 
-  const GemmKey key{batch, M, N, K, trans_a, trans_b, int(a.dtype()), int(b.dtype()), int(c.dtype())};
+  TRIDENT_CHECK(a.dtype() == b.dtype(), "gemm of ", dtype_name(a.dtype()), " by ", dtype_name(b.dtype()),
+                ": cuBLASLt multiplies operands of one dtype");
+  const uint32_t align_first = alignment(b.raw()), align_second = alignment(a.raw()), align_c = alignment(c.raw());
+  const GemmKey key{batch,          M,           N,           K,           trans_a, trans_b, int(a.dtype()),
+                    int(c.dtype()), align_first, align_second, align_c};
   auto it = gemm_cache_.find(key);
   if (it == gemm_cache_.end()) {
     CachedGemm g;
@@ -63,6 +77,14 @@ void CudaBackend::gemm(const Tensor& a, bool trans_a, const Tensor& b, bool tran
     CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
     const uint64_t ws = workspace_bytes_;
     CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws)));
+    CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &align_first,
+                                                      sizeof(align_first)));
+    CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &align_second,
+                                                      sizeof(align_second)));
+    CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &align_c,
+                                                      sizeof(align_c)));
+    CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &align_c,
+                                                      sizeof(align_c)));
     cublasLtMatmulHeuristicResult_t result{};
     int found = 0;
     CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(lt_, g.op, g.a, g.b, g.c, g.c, pref, 1, &result, &found));

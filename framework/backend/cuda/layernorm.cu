@@ -1,52 +1,61 @@
 // Layer norm: one warp per row for the statistics and dx; the weight and
 // bias gradients as fixed-order column sums (see cuda_backend.h).
 #include "framework/backend/cuda/cuda_backend.h"
-#include "framework/backend/cuda/launch_utils.cuh"
+#include "framework/backend/cuda/element.cuh"
 
 namespace trident::backend::cuda {
 namespace {
 
-__global__ void layernorm_forward_kernel(const float* x, const float* w, const float* b, float eps, float* out,
+template <typename T>
+__global__ void layernorm_forward_kernel(const T* x, const T* w, const T* b, float eps, T* out,
                                          float* mean, float* rstd, int64_t N, int64_t C) {
   const int64_t row = (blockIdx.x * int64_t(blockDim.x) + threadIdx.x) / 32;
   const int lane = threadIdx.x & 31;
   if (row >= N) return;
-  const float* xr = x + row * C;
+  const T* xr = x + row * C;
   float sum = 0.f;
-  for (int64_t c = lane; c < C; c += 32) sum += xr[c];
+  for (int64_t c = lane; c < C; c += 32) sum += to_float(xr[c]);
   const float mu = warp_sum(sum) / float(C);
   float var = 0.f;
-  for (int64_t c = lane; c < C; c += 32) var += (xr[c] - mu) * (xr[c] - mu);
+  for (int64_t c = lane; c < C; c += 32) {
+    const float d = to_float(xr[c]) - mu;
+    var += d * d;
+  }
   const float rs = rsqrtf(warp_sum(var) / float(C) + eps);
-  float* orow = out + row * C;
-  for (int64_t c = lane; c < C; c += 32) orow[c] = (xr[c] - mu) * rs * w[c] + b[c];
+  T* orow = out + row * C;
+  for (int64_t c = lane; c < C; c += 32)
+    orow[c] = from_float<T>((to_float(xr[c]) - mu) * rs * to_float(w[c]) + to_float(b[c]));
   if (lane == 0) {
     mean[row] = mu;
     rstd[row] = rs;
   }
 }
 
-__global__ void layernorm_backward_dx_kernel(const float* dout, const float* x, const float* w, const float* mean,
-                                             const float* rstd, float* dx, int64_t N, int64_t C) {
+template <typename T>
+__global__ void layernorm_backward_dx_kernel(const T* dout, const T* x, const T* w, const float* mean,
+                                             const float* rstd, T* dx, int64_t N, int64_t C) {
   const int64_t row = (blockIdx.x * int64_t(blockDim.x) + threadIdx.x) / 32;
   const int lane = threadIdx.x & 31;
   if (row >= N) return;
-  const float* d = dout + row * C;
-  const float* xr = x + row * C;
+  const T* d = dout + row * C;
+  const T* xr = x + row * C;
   const float mu = mean[row], rs = rstd[row];
   float sum_dy = 0.f, sum_dy_xhat = 0.f;
   for (int64_t c = lane; c < C; c += 32) {
-    const float dy = d[c] * w[c];
+    const float dy = to_float(d[c]) * to_float(w[c]);
     sum_dy += dy;
-    sum_dy_xhat += dy * (xr[c] - mu) * rs;
+    sum_dy_xhat += dy * (to_float(xr[c]) - mu) * rs;
   }
   const float mean_dy = warp_sum(sum_dy) / float(C), mean_dy_xhat = warp_sum(sum_dy_xhat) / float(C);
-  for (int64_t c = lane; c < C; c += 32)
-    dx[row * C + c] = rs * (d[c] * w[c] - mean_dy - (xr[c] - mu) * rs * mean_dy_xhat);
+  for (int64_t c = lane; c < C; c += 32) {
+    const float xhat = (to_float(xr[c]) - mu) * rs;
+    dx[row * C + c] = from_float<T>(rs * (to_float(d[c]) * to_float(w[c]) - mean_dy - xhat * mean_dy_xhat));
+  }
 }
 
 // partial_w[k, c] = Σ_{rows of chunk k} dout·x̂, partial_b likewise with dout.
-__global__ void layernorm_backward_partials_kernel(const float* dout, const float* x, const float* mean,
+template <typename T>
+__global__ void layernorm_backward_partials_kernel(const T* dout, const T* x, const float* mean,
                                                    const float* rstd, int64_t N, int64_t C, int64_t rows_per_chunk,
                                                    float* partial_w, float* partial_b) {
   const int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
@@ -54,8 +63,8 @@ __global__ void layernorm_backward_partials_kernel(const float* dout, const floa
   const int64_t r0 = blockIdx.y * rows_per_chunk, r1 = min(N, r0 + rows_per_chunk);
   float aw = 0.f, ab = 0.f;
   for (int64_t r = r0; r < r1; ++r) {
-    const float d = dout[r * C + c];
-    aw += d * (x[r * C + c] - mean[r]) * rstd[r];
+    const float d = to_float(dout[r * C + c]);
+    aw += d * (to_float(x[r * C + c]) - mean[r]) * rstd[r];
     ab += d;
   }
   partial_w[blockIdx.y * C + c] = aw;
@@ -79,8 +88,11 @@ void CudaBackend::layernorm_forward(const Tensor& x, const Tensor& w, const Tens
   TRIDENT_CHECK(w.numel() == C && b.numel() == C && out.numel() == x.numel() && mean.numel() == N &&
                     rstd.numel() == N, "layernorm shapes");
   const unsigned blocks = unsigned((N * 32 + kThreads - 1) / kThreads);
-  layernorm_forward_kernel<<<blocks, kThreads, 0, stream_>>>(f32_in(x), f32_in(w), f32_in(b), eps, f32_out(out),
-                                                             f32_out(mean), f32_out(rstd), N, C);
+  check_same_dtype("layernorm_forward", {&x, &w, &b, &out});
+  dispatch_float(x.dtype(), "layernorm_forward", [&]<typename T>() {
+    layernorm_forward_kernel<T><<<blocks, kThreads, 0, stream_>>>(in<T>(x), in<T>(w), in<T>(b), eps,
+                                                                  cuda::out<T>(out), f32_out(mean), f32_out(rstd), N, C);
+  });
   CUDA_CHECK_LAUNCH();
 }
 
@@ -88,15 +100,18 @@ void CudaBackend::layernorm_backward(const Tensor& dout, const Tensor& x, const 
                                      const Tensor& rstd, Tensor& dx, Tensor& dw, Tensor& db) {
   const int64_t C = x.size(-1), N = x.numel() / C;
   const unsigned blocks = unsigned((N * 32 + kThreads - 1) / kThreads);
-  layernorm_backward_dx_kernel<<<blocks, kThreads, 0, stream_>>>(f32_in(dout), f32_in(x), f32_in(w), f32_in(mean),
-                                                                 f32_in(rstd), f32_out(dx), N, C);
-  CUDA_CHECK_LAUNCH();
+  check_same_dtype("layernorm_backward", {&x, &dout, &w, &dx});
   const int64_t chunks = N < 64 ? N : 64, rows_per_chunk = (N + chunks - 1) / chunks;
   Tensor partial = scratch(0, {2, chunks, C});
   const dim3 grid(unsigned((C + kThreads - 1) / kThreads), unsigned(chunks));
-  layernorm_backward_partials_kernel<<<grid, kThreads, 0, stream_>>>(f32_in(dout), f32_in(x), f32_in(mean),
-                                                                     f32_in(rstd), N, C, rows_per_chunk,
-                                                                     f32_out(partial), f32_out(partial) + chunks * C);
+  dispatch_float(x.dtype(), "layernorm_backward", [&]<typename T>() {
+    layernorm_backward_dx_kernel<T><<<blocks, kThreads, 0, stream_>>>(in<T>(dout), in<T>(x), in<T>(w),
+                                                                      f32_in(mean), f32_in(rstd), out<T>(dx), N, C);
+    CUDA_CHECK_LAUNCH();
+    layernorm_backward_partials_kernel<T><<<grid, kThreads, 0, stream_>>>(
+        in<T>(dout), in<T>(x), f32_in(mean), f32_in(rstd), N, C, rows_per_chunk, f32_out(partial),
+        f32_out(partial) + chunks * C);
+  });
   CUDA_CHECK_LAUNCH();
   const unsigned cblocks = unsigned((C + kThreads - 1) / kThreads);
   sum_partials_kernel<<<cblocks, kThreads, 0, stream_>>>(f32_in(partial), chunks, C, f32_out(dw));
