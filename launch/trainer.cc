@@ -246,8 +246,9 @@ IterationStats Trainer::step(int64_t iteration) {
   if (faults_.fires(InjectedFault::Kind::nan, iteration, world_.rank))
     params.front()->grad.set(0, std::numeric_limits<float>::quiet_NaN());
   // Found-inf: any non-finite main gradient on any rank (TP, PP and DP alike).
-  int32_t local_bad = 0;
-  for (const Param* p : params) local_bad |= !backend_->all_finite(p->grad);
+  std::vector<const Tensor*> grads;
+  for (const Param* p : params) grads.push_back(&p->grad);
+  const int32_t local_bad = backend_->all_finite_all(grads) ? 0 : 1;
   // With it, whether a stop signal reached any rank: every rank then stops at the same iteration.
   Tensor found = Tensor::empty({2}, DType::i32);
   found.data<int32_t>()[0] = local_bad;

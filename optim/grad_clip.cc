@@ -7,9 +7,10 @@ namespace trident::optim {
 
 double clip_grad_norm(backend::Backend& be, const std::vector<Param*>& params, double max_norm, GradNormGroup group,
                       double loss_scale) {
-  double local = 0.0;
+  std::vector<const Tensor*> counted;
   for (const Param* p : params)
-    if (!p->tied_copy && (!p->shard.replicated() || group.tp_rank == 0)) local += be.sum_squares(p->grad);
+    if (!p->tied_copy && (!p->shard.replicated() || group.tp_rank == 0)) counted.push_back(&p->grad);
+  const double local = be.sum_squares_all(counted);
   double sum = local;
   if (group.model_parallel && group.model_parallel->size() > 1) {
     // Summed in f32 over the group: per-rank partials are far from f32's limits.

@@ -19,6 +19,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "framework/core/tensor.h"
 
@@ -117,6 +118,12 @@ class Backend {
   // Whether no element is NaN or ±inf (the overflow check of loss scaling).
   virtual bool all_finite(const Tensor& x) = 0;
   virtual void scale(Tensor& x, float s) = 0;
+  // The same over a list of tensors, with one result: Σ of the per-tensor
+  // sums in list order (the same bits as calling sum_squares on each), and
+  // whether all are finite. A GPU answers these with one round trip to the
+  // host instead of one per tensor (a step asks them of every gradient).
+  virtual double sum_squares_all(const std::vector<const Tensor*>& xs);
+  virtual bool all_finite_all(const std::vector<const Tensor*>& xs);
 };
 
 // The CPU backend with `threads` worker threads (the rank's share of cores).

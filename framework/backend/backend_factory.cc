@@ -25,6 +25,18 @@ std::unique_ptr<Backend> make_backend(Device device, int threads, int cuda_devic
 
 namespace trident::backend {
 
+double Backend::sum_squares_all(const std::vector<const Tensor*>& xs) {
+  double total = 0.0;
+  for (const Tensor* x : xs) total += sum_squares(*x);
+  return total;
+}
+
+bool Backend::all_finite_all(const std::vector<const Tensor*>& xs) {
+  for (const Tensor* x : xs)
+    if (!all_finite(*x)) return false;
+  return true;
+}
+
 void Backend::cross_entropy_forward(Tensor& logits, const Tensor& targets, Tensor& losses) {
   const int64_t V = logits.size(-1), N = logits.numel() / V;
   Tensor row_max = Tensor::empty({N}, DType::f32, logits.device());

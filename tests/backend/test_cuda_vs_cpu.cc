@@ -213,7 +213,8 @@ INSTANTIATE_TEST_SUITE_P(Dtypes, CudaVsCpuDtype, ::testing::Values(DType::f32, D
                          dtype_param_name);
 
 // Conversions on the device round exactly as the host's (Tensor::to, the
-// master-weight copy of mixed precision), specials included.
+// master-weight copy of mixed precision), specials included. NaN stays NaN
+// but its payload may differ (the device returns the canonical NaN).
 TEST_F(CudaVsCpu, DeviceConversionsMatchTheHost) {
   Tensor x = random({4099}, -70000.f, 70000.f);
   float* p = x.data<float>();
@@ -226,7 +227,14 @@ TEST_F(CudaVsCpu, DeviceConversionsMatchTheHost) {
   for (DType t : {DType::bf16, DType::f16}) {
     const std::vector<float> host = x.to(t).to(DType::f32).to_vector();
     const std::vector<float> device = dev(x).to(t).to(DType::f32).to_vector();
-    ASSERT_EQ(std::memcmp(host.data(), device.data(), host.size() * sizeof(float)), 0) << dtype_name(t);
+    for (size_t i = 0; i < host.size(); ++i) {
+      if (std::isnan(host[i])) {
+        ASSERT_TRUE(std::isnan(device[i])) << dtype_name(t) << " [" << i << "]";
+        continue;
+      }
+      ASSERT_EQ(std::memcmp(&host[i], &device[i], sizeof(float)), 0)
+          << dtype_name(t) << " [" << i << "] of " << p[i] << ": host " << host[i] << ", device " << device[i];
+    }
   }
 }
 
@@ -301,32 +309,62 @@ TEST_F(CudaVsCpu, GptLossGradientsAndAdamWSteps) {
   }
 }
 
-// The model in bf16 (f32 master weights in AdamW) on both backends: the
-// 16-bit roundings fall in different places, so loss and gradients agree
-// to bf16 precision, not to f32's.
-TEST_F(CudaVsCpu, GptBf16LossGradientsAndAdamWSteps) {
-  gpt::GptConfig cc = small_gpt(Device::cpu), cg = small_gpt(Device::cuda);
-  cc.dtype = cg.dtype = DType::bf16;
-  gpt::GptModel mc(cc, 3), mg(cg, 3);
+// The model in bf16 (f32 master weights in AdamW) on the GPU and on the
+// CPU, each measured against the CPU in f32: the 16-bit roundings fall in
+// different places on the two backends (the GPU also rounds P and dS for
+// its tensor-core GEMMs), so the test asks that the GPU in bf16 be about
+// as accurate as the CPU in bf16, not that the two agree bit for bit.
+// The key third of each attn.qkv.bias is left out: its true gradient is
+// zero (softmax ignores a constant added to a row of scores), so both
+// measure only rounding noise (tests/mpi/compare_runs.py explains more).
+TEST_F(CudaVsCpu, GptBf16IsAsAccurateAsTheCpuInBf16) {
+  gpt::GptConfig c32 = small_gpt(Device::cpu), c16 = small_gpt(Device::cpu), g16 = small_gpt(Device::cuda);
+  c16.dtype = g16.dtype = DType::bf16;
+  gpt::GptModel ref(c32, 3), mc(c16, 3), mg(g16, 3);
   Tensor tok = tokens({4, 32}, 256), tgt = tokens({4, 32}, 256);
-  Tensor tokg = dev(tok), tgtg = dev(tgt);
+  gpt::GptActivations ar, ac, ag;
+  const float lr = ref.forward(*cpu, tok, tgt, ar), lc = mc.forward(*cpu, tok, tgt, ac),
+              lg = mg.forward(*gpu, dev(tok), dev(tgt), ag);
+  EXPECT_LE(std::abs(lg - lr), std::max(3.0 * std::abs(lc - lr), 1e-3 * lr)) << "loss: f32 " << lr << ", cpu bf16 "
+                                                                              << lc << ", gpu bf16 " << lg;
+  ref.backward(*cpu, ar, 1.f);
+  mc.backward(*cpu, ac, 1.f);
+  mg.backward(*gpu, ag, 1.f);
+  const auto pr = ref.params(), pc = mc.params(), pg = mg.params();
+  auto error = [](std::vector<float> a, std::vector<float> b, bool skip_keys) {
+    double diff = 0.0, norm = 0.0;
+    const size_t third = b.size() / 3;
+    for (size_t i = 0; i < b.size(); ++i) {
+      if (skip_keys && i >= third && i < 2 * third) continue;
+      diff += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
+      norm += double(b[i]) * b[i];
+    }
+    return std::sqrt(diff / norm);
+  };
+  for (size_t i = 0; i < pr.size(); ++i) {
+    const bool qkv_bias = pr[i]->name.find("attn.qkv.bias") != std::string::npos;
+    const auto truth = pr[i]->grad.to_vector();
+    const double cpu_err = error(pc[i]->grad.to_vector(), truth, qkv_bias);
+    const double gpu_err = error(pg[i]->grad.to_vector(), truth, qkv_bias);
+    EXPECT_LE(gpu_err, std::max(3.0 * cpu_err, 1e-2)) << pr[i]->name << ": bf16 gradient error vs f32, gpu "
+                                                      << gpu_err << ", cpu " << cpu_err;
+  }
+  // Three AdamW steps on the bf16 models stay as close to each other as one bf16 step's rounding allows.
   optim::AdamW oc(mc.params(), {}), og(mg.params(), {});
+  Tensor tokg = dev(tok), tgtg = dev(tgt);
   for (int step = 0; step < 3; ++step) {
-    mc.zero_grad();
-    mg.zero_grad();
-    gpt::GptActivations ac, ag;
-    const float lc = mc.forward(*cpu, tok, tgt, ac), lg = mg.forward(*gpu, tokg, tgtg, ag);
-    EXPECT_NEAR(lg, lc, 1e-2 * lc) << "step " << step;
-    mc.backward(*cpu, ac, 1.f);
-    mg.backward(*gpu, ag, 1.f);
-    if (step == 0) {
-      const auto pc = mc.params(), pg = mg.params();
-      for (size_t i = 0; i < pc.size(); ++i) expect_relative_norm(pg[i]->grad, pc[i]->grad, 5e-2, pc[i]->name.c_str());
+    if (step > 0) {
+      mc.zero_grad();
+      mg.zero_grad();
+      gpt::GptActivations a1, a2;
+      mc.forward(*cpu, tok, tgt, a1);
+      mg.forward(*gpu, tokg, tgtg, a2);
+      mc.backward(*cpu, a1, 1.f);
+      mg.backward(*gpu, a2, 1.f);
     }
     oc.step(*cpu, 1e-3f);
     og.step(*gpu, 1e-3f);
   }
-  const auto pc = mc.params(), pg = mg.params();
   for (size_t i = 0; i < pc.size(); ++i) expect_relative_norm(pg[i]->value, pc[i]->value, 2e-2, pc[i]->name.c_str());
 }
 

@@ -22,6 +22,7 @@ __global__ void adamw_kernel(float* p, const float* g, float* m, float* v, int64
 }  // namespace
 
 void CudaBackend::adamw_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamWStep& s) {
+  const OpScope prof(*this, "adamw_update");
   TRIDENT_CHECK(param.numel() == grad.numel() && param.numel() == m.numel() && param.numel() == v.numel(),
                 "adamw shapes");
   const double bias1 = 1.0 - std::pow(double(s.beta1), double(s.step));

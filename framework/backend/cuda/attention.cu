@@ -89,6 +89,7 @@ unsigned warp_rows_grid(int64_t rows) { return unsigned((rows * 32 + kThreads - 
 }  // namespace
 
 void CudaBackend::attention_forward(const Tensor& qkv, int n_heads, Tensor& out, Tensor& probs) {
+  const OpScope prof(*this, "attention_forward");
   const int64_t B = qkv.size(0), T = qkv.size(1), C = qkv.size(2) / 3, H = n_heads, D = C / H;
   TRIDENT_CHECK(qkv.size(2) == 3 * C && C % H == 0 && out.numel() == B * T * C && probs.numel() == B * H * T * T,
                 "attention shapes");
@@ -118,6 +119,7 @@ void CudaBackend::attention_forward(const Tensor& qkv, int n_heads, Tensor& out,
 
 void CudaBackend::attention_backward(const Tensor& dout, const Tensor& qkv, const Tensor& probs, int n_heads,
                                      Tensor& dqkv) {
+  const OpScope prof(*this, "attention_backward");
   const int64_t B = qkv.size(0), T = qkv.size(1), C = qkv.size(2) / 3, H = n_heads, D = C / H;
   TRIDENT_CHECK(dout.numel() == B * T * C && dqkv.numel() == qkv.numel() && probs.numel() == B * H * T * T,
                 "attention backward shapes");

@@ -58,6 +58,7 @@ int64_t real_columns(int64_t V, int64_t start, int64_t vocab_size) {
 
 void CudaBackend::cross_entropy_row_max(const Tensor& logits, int64_t vocab_start, int64_t vocab_size,
                                         Tensor& row_max) {
+  const OpScope prof(*this, "cross_entropy_row_max");
   const int64_t V = logits.size(-1), N = logits.numel() / V;
   TRIDENT_CHECK(row_max.numel() == N, "cross-entropy row_max shape");
   if (N == 0) return;
@@ -68,6 +69,7 @@ void CudaBackend::cross_entropy_row_max(const Tensor& logits, int64_t vocab_star
 
 void CudaBackend::cross_entropy_exp_sums(Tensor& logits, const Tensor& row_max, const Tensor& targets,
                                          int64_t vocab_start, int64_t vocab_size, Tensor& stats) {
+  const OpScope prof(*this, "cross_entropy_exp_sums");
   const int64_t V = logits.size(-1), N = logits.numel() / V;
   TRIDENT_CHECK(targets.numel() == N && row_max.numel() == N && stats.numel() == 2 * N, "cross-entropy shapes");
   if (N == 0) return;
@@ -79,6 +81,7 @@ void CudaBackend::cross_entropy_exp_sums(Tensor& logits, const Tensor& row_max, 
 }
 
 void CudaBackend::cross_entropy_finish(Tensor& logits, const Tensor& stats, Tensor& losses) {
+  const OpScope prof(*this, "cross_entropy_finish");
   const int64_t V = logits.size(-1), N = logits.numel() / V;
   TRIDENT_CHECK(stats.numel() == 2 * N && losses.numel() == N, "cross-entropy shapes");
   if (N == 0) return;
@@ -87,6 +90,7 @@ void CudaBackend::cross_entropy_finish(Tensor& logits, const Tensor& stats, Tens
 }
 
 void CudaBackend::cross_entropy_backward(Tensor& probs, const Tensor& targets, int64_t vocab_start, float scale) {
+  const OpScope prof(*this, "cross_entropy_backward");
   const int64_t V = probs.size(-1);
   cross_entropy_backward_kernel<<<grid_for(probs.numel()), kThreads, 0, stream_>>>(
       f32_out(probs), i32_in(targets), vocab_start, scale, probs.numel(), V);

@@ -1,5 +1,7 @@
 #include "framework/backend/cuda/cuda_backend.h"
 
+#include <cstdlib>
+
 #include "framework/backend/cuda/cuda_check.h"
 #include "framework/backend/cuda/device_allocator.h"
 #include "framework/backend/cuda/element.cuh"
@@ -54,6 +56,8 @@ const DeviceMemoryOps kCudaMemory = {
 }  // namespace
 
 CudaBackend::CudaBackend(int device) : device_(device) {
+  const char* prof = std::getenv("TRIDENT_CUDA_PROFILE");
+  profiling_ = prof && *prof && std::string(prof) != "0";
   CUDA_CHECK(cudaSetDevice(device));
   CUDA_CHECK(cudaStreamCreate(&stream_));
   CUBLAS_CHECK(cublasLtCreate(&lt_));
@@ -62,6 +66,7 @@ CudaBackend::CudaBackend(int device) : device_(device) {
 }
 
 CudaBackend::~CudaBackend() {
+  if (profiling_) log_profile();
   // Tensors may outlive the backend; only what it owns itself is freed here.
   for (auto& [key, g] : gemm_cache_) {
     cublasLtMatrixLayoutDestroy(g.a);
@@ -82,17 +87,6 @@ std::string CudaBackend::name() const {
 }
 
 void CudaBackend::synchronize() { CUDA_CHECK(cudaStreamSynchronize(stream_)); }
-
-Tensor CudaBackend::scratch(int slot, Shape shape, DType dtype) {
-  if (scratch_.size() <= size_t(slot)) scratch_.resize(size_t(slot) + 1);
-  Tensor& buf = scratch_[size_t(slot)];
-  const int64_t n = shape_numel(shape);
-  if (!buf.defined() || buf.numel() < n || buf.dtype() != dtype) {
-    buf = Tensor();  // release the old buffer before taking the new one
-    buf = Tensor::empty({n}, dtype, Device::cuda);
-  }
-  return buf.slice(0, n).view(std::move(shape));
-}
 
 }  // namespace cuda
 }  // namespace trident::backend

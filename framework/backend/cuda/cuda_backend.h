@@ -13,6 +13,7 @@
 #include <cuda_runtime.h>
 
 #include <map>
+#include <string>
 #include <tuple>
 #include <vector>
 
@@ -53,10 +54,40 @@ class CudaBackend final : public Backend {
   double sum_squares(const Tensor& x) override;
   bool all_finite(const Tensor& x) override;
   void scale(Tensor& x, float s) override;
+  double sum_squares_all(const std::vector<const Tensor*>& xs) override;
+  bool all_finite_all(const std::vector<const Tensor*>& xs) override;
 
   cudaStream_t stream() const { return stream_; }
 
+  // TRIDENT_CUDA_PROFILE=1 in the environment: every operation
+  // synchronises before and after, its wall time is added up per
+  // operation (GEMMs per shape), and the table is logged when the backend
+  // is destroyed. For finding where a step's time goes, never for timing
+  // one: the synchronisations cost time of their own.
+  class OpScope {
+   public:
+    OpScope(CudaBackend& be, const char* op, const std::string& detail = {});
+    ~OpScope();
+    OpScope(const OpScope&) = delete;
+    OpScope& operator=(const OpScope&) = delete;
+
+   private:
+    CudaBackend* be_ = nullptr;  // null when profiling is off
+    std::string key_;
+    double start_ = 0.0;
+  };
+  bool profiling() const { return profiling_; }
+
  private:
+  friend class OpScope;
+  bool profiling_ = false;
+  struct OpTotal {
+    double seconds = 0.0;
+    int64_t calls = 0;
+  };
+  std::map<std::string, OpTotal> profile_;
+  void log_profile() const;
+
   // Column sums of a (rows, cols) matrix in any float dtype added into the
   // f32 out (cols), in a fixed order: partial sums over row chunks, then
   // the chunks in order.

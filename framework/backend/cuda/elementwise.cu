@@ -99,6 +99,7 @@ void convert_on_device(const void* src, DType st, void* dst, DType dt, int64_t n
 }
 
 void CudaBackend::gelu_forward(const Tensor& x, Tensor& out) {
+  const OpScope prof(*this, "gelu_forward");
   TRIDENT_CHECK(x.numel() == out.numel(), "gelu shapes");
   check_same_dtype("gelu_forward", {&x, &out});
   dispatch_float(x.dtype(), "gelu_forward", [&]<typename T>() {
@@ -108,6 +109,7 @@ void CudaBackend::gelu_forward(const Tensor& x, Tensor& out) {
 }
 
 void CudaBackend::gelu_backward(const Tensor& x, const Tensor& dout, Tensor& dx) {
+  const OpScope prof(*this, "gelu_backward");
   TRIDENT_CHECK(x.numel() == dout.numel() && x.numel() == dx.numel(), "gelu shapes");
   check_same_dtype("gelu_backward", {&x, &dout, &dx});
   dispatch_float(x.dtype(), "gelu_backward", [&]<typename T>() {
@@ -118,6 +120,7 @@ void CudaBackend::gelu_backward(const Tensor& x, const Tensor& dout, Tensor& dx)
 }
 
 void CudaBackend::bias_add(Tensor& y, const Tensor& b) {
+  const OpScope prof(*this, "bias_add");
   TRIDENT_CHECK(y.size(-1) == b.numel(), "bias of ", b.numel(), " for rows of ", y.size(-1));
   check_same_dtype("bias_add", {&y, &b});
   dispatch_float(y.dtype(), "bias_add", [&]<typename T>() {
@@ -141,12 +144,14 @@ void CudaBackend::column_sums_accumulate(const Tensor& m, int64_t rows, int64_t 
 }
 
 void CudaBackend::bias_backward(const Tensor& dy, Tensor& db) {
+  const OpScope prof(*this, "bias_backward");
   const int64_t C = db.numel();
   TRIDENT_CHECK(dy.size(-1) == C, "bias grad of ", C, " for rows of ", dy.size(-1));
   column_sums_accumulate(dy, dy.numel() / C, C, f32_out(db));
 }
 
 void CudaBackend::add(const Tensor& a, const Tensor& b, Tensor& out) {
+  const OpScope prof(*this, "add");
   TRIDENT_CHECK(a.numel() == b.numel() && a.numel() == out.numel(), "add shapes");
   check_same_dtype("add", {&a, &b, &out});
   dispatch_float(a.dtype(), "add", [&]<typename T>() {
@@ -156,11 +161,58 @@ void CudaBackend::add(const Tensor& a, const Tensor& b, Tensor& out) {
 }
 
 void CudaBackend::scale(Tensor& x, float s) {
+  const OpScope prof(*this, "scale");
   scale_kernel<<<grid_for(x.numel()), kThreads, 0, stream_>>>(f32_out(x), s, x.numel());
   CUDA_CHECK_LAUNCH();
 }
 
+double CudaBackend::sum_squares_all(const std::vector<const Tensor*>& xs) {
+  const OpScope prof(*this, "sum_squares_all");
+  if (xs.empty()) return 0.0;
+  const int64_t n = int64_t(xs.size());
+  Tensor partial = scratch(2, {n * kSumBlocks * 2});  // n·kSumBlocks doubles in f32 slots
+  double* dev = reinterpret_cast<double*>(f32_out(partial));
+  for (int64_t i = 0; i < n; ++i) {
+    if (xs[size_t(i)]->numel() == 0) {
+      CUDA_CHECK(cudaMemsetAsync(dev + i * kSumBlocks, 0, sizeof(double) * kSumBlocks, stream_));
+      continue;
+    }
+    sum_squares_kernel<<<kSumBlocks, kThreads, 0, stream_>>>(f32_in(*xs[size_t(i)]), xs[size_t(i)]->numel(),
+                                                             dev + i * kSumBlocks);
+    CUDA_CHECK_LAUNCH();
+  }
+  std::vector<double> host(size_t(n * kSumBlocks));
+  CUDA_CHECK(cudaMemcpyAsync(host.data(), dev, sizeof(double) * host.size(), cudaMemcpyDeviceToHost, stream_));
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+  double total = 0.0;
+  for (int64_t i = 0; i < n; ++i) {  // per tensor in block order, then tensors in order: sum_squares' bits
+    double t = 0.0;
+    for (int b = 0; b < kSumBlocks; ++b) t += host[size_t(i * kSumBlocks + b)];
+    total += t;
+  }
+  return total;
+}
+
+bool CudaBackend::all_finite_all(const std::vector<const Tensor*>& xs) {
+  const OpScope prof(*this, "all_finite_all");
+  Tensor flag = scratch(11, {1});  // an int in an f32 slot
+  int* dev = reinterpret_cast<int*>(f32_out(flag));
+  CUDA_CHECK(cudaMemsetAsync(dev, 0, sizeof(int), stream_));
+  for (const Tensor* x : xs) {
+    if (x->numel() == 0) continue;
+    dispatch_float(x->dtype(), "all_finite", [&]<typename T>() {
+      non_finite_kernel<T><<<grid_for(x->numel()), kThreads, 0, stream_>>>(in<T>(*x), x->numel(), dev);
+    });
+    CUDA_CHECK_LAUNCH();
+  }
+  int found = 0;
+  CUDA_CHECK(cudaMemcpyAsync(&found, dev, sizeof(int), cudaMemcpyDeviceToHost, stream_));
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+  return found == 0;
+}
+
 double CudaBackend::sum_squares(const Tensor& x) {
+  const OpScope prof(*this, "sum_squares");
   if (x.numel() == 0) return 0.0;
   Tensor partial = scratch(2, {kSumBlocks * 2});  // kSumBlocks doubles in f32 slots
   double* dev = reinterpret_cast<double*>(f32_out(partial));
@@ -179,6 +231,7 @@ double CudaBackend::sum_squares(const Tensor& x) {
 namespace trident::backend::cuda {
 
 bool CudaBackend::all_finite(const Tensor& x) {
+  const OpScope prof(*this, "all_finite");
   Tensor flag = scratch(11, {1});  // an int in an f32 slot; slots 3-10 are attention's
   int* dev = reinterpret_cast<int*>(f32_out(flag));
   CUDA_CHECK(cudaMemsetAsync(dev, 0, sizeof(int), stream_));

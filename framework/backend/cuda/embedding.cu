@@ -32,6 +32,7 @@ __global__ void embedding_backward_kernel(const int32_t* tok, const T* dout, flo
 }  // namespace
 
 void CudaBackend::embedding_forward(const Tensor& tokens, const Tensor& wte, int64_t vocab_start, Tensor& out) {
+  const OpScope prof(*this, "embedding_forward");
   const int64_t BT = tokens.numel(), C = wte.size(1);
   TRIDENT_CHECK(out.numel() == BT * C, "embedding shapes");
   check_same_dtype("embedding_forward", {&wte, &out});
@@ -43,6 +44,7 @@ void CudaBackend::embedding_forward(const Tensor& tokens, const Tensor& wte, int
 }
 
 void CudaBackend::embedding_backward(const Tensor& tokens, const Tensor& dout, int64_t vocab_start, Tensor& dwte) {
+  const OpScope prof(*this, "embedding_backward");
   const int64_t BT = tokens.numel(), C = dwte.size(1), V = dwte.size(0);
   const int64_t chunks = V < 64 ? V : 64, chunk = (V + chunks - 1) / chunks;
   const dim3 grid(unsigned((C + kThreads - 1) / kThreads), unsigned(chunks));

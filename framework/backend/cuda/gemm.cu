@@ -50,6 +50,11 @@ void CudaBackend::gemm(const Tensor& a, bool trans_a, const Tensor& b, bool tran
                        float beta) {
   TRIDENT_CHECK(a.device() == Device::cuda, "gemm on the CUDA backend of host tensors");
   const auto [batch, M, N, K] = gemm_shape(a, trans_a, b, trans_b, c);
+  const OpScope prof(*this, "gemm",
+                     profiling() ? ::trident::detail::concat(batch, "x(", M, "x", K, ")", trans_a ? "T" : "", "·(", K, "x", N, ")",
+                                                  trans_b ? "T" : "", " ", dtype_name(a.dtype()), "->",
+                                                  dtype_name(c.dtype()), beta != 0.f ? " +=" : "")
+                                 : std::string());
   if (M == 0 || N == 0) return;
   if (K == 0) {
     if (beta == 0.f) c.zero_(); else scale(c, beta);

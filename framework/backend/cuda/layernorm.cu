@@ -84,6 +84,7 @@ __global__ void sum_partials_kernel(const float* partial, int64_t chunks, int64_
 
 void CudaBackend::layernorm_forward(const Tensor& x, const Tensor& w, const Tensor& b, float eps, Tensor& out,
                                     Tensor& mean, Tensor& rstd) {
+  const OpScope prof(*this, "layernorm_forward");
   const int64_t C = x.size(-1), N = x.numel() / C;
   TRIDENT_CHECK(w.numel() == C && b.numel() == C && out.numel() == x.numel() && mean.numel() == N &&
                     rstd.numel() == N, "layernorm shapes");
@@ -98,6 +99,7 @@ void CudaBackend::layernorm_forward(const Tensor& x, const Tensor& w, const Tens
 
 void CudaBackend::layernorm_backward(const Tensor& dout, const Tensor& x, const Tensor& w, const Tensor& mean,
                                      const Tensor& rstd, Tensor& dx, Tensor& dw, Tensor& db) {
+  const OpScope prof(*this, "layernorm_backward");
   const int64_t C = x.size(-1), N = x.numel() / C;
   const unsigned blocks = unsigned((N * 32 + kThreads - 1) / kThreads);
   check_same_dtype("layernorm_backward", {&x, &dout, &w, &dx});
