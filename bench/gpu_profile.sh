@@ -17,5 +17,5 @@ for shape in "$gpt124m" "$gpt1p3b"; do
   # shellcheck disable=SC2086
   TRIDENT_CUDA_PROFILE=1 timeout 150 "$tb/bin/bench_train_throughput" --device cuda --bf16 --data-path "$tb/fortunes" \
     --global-batch-size "$mbs" --warmup 2 --iters 3 $shape > "$out/profile_$name.log" 2>&1 || echo "profile $name FAILED"
-  grep -E "TRIDENT_CUDA_PROFILE|  +[0-9.]+ ms|tokens_per_s" "$out/profile_$name.log" | head -28 | sed -E "s/^.*(info|\x1b\[m) //"
+  grep -E "TRIDENT_CUDA_PROFILE|^  +[0-9.]+ ms|tokens_per_s" "$out/profile_$name.log" | head -30
 done

@@ -365,7 +365,11 @@ TEST_F(CudaVsCpu, GptBf16IsAsAccurateAsTheCpuInBf16) {
     oc.step(*cpu, 1e-3f);
     og.step(*gpu, 1e-3f);
   }
-  for (size_t i = 0; i < pc.size(); ++i) expect_relative_norm(pg[i]->value, pc[i]->value, 2e-2, pc[i]->name.c_str());
+  // Weights only: biases start at zero, and after three AdamW steps of ±lr
+  // their values follow the signs of near-zero gradients, which rounding
+  // decides (the key biases entirely).
+  for (size_t i = 0; i < pc.size(); ++i)
+    if (pc[i]->value.dim() == 2) expect_relative_norm(pg[i]->value, pc[i]->value, 2e-2, pc[i]->name.c_str());
 }
 
 // Fixed-order reductions (cuda_backend.h): two runs give the same bits.

@@ -1,10 +1,8 @@
 // CudaBackend::OpScope and the TRIDENT_CUDA_PROFILE table (cuda_backend.h).
-// A C++ file, not CUDA: spdlog's compile-time format checks do not build
-// under nvcc.
-#include <spdlog/spdlog.h>
-
+// A C++ file, not CUDA, like everything here that needs no device code.
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <exception>
 #include <vector>
 
@@ -43,10 +41,12 @@ void CudaBackend::log_profile() const {
   std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.seconds > b.second.seconds; });
   double total = 0.0;
   for (const auto& r : rows) total += r.second.seconds;
-  spdlog::info("TRIDENT_CUDA_PROFILE: {:.1f} ms in backend operations (each synchronised)", total * 1e3);
+  // To stderr, not the log: asked for by the variable, and wanted whatever the log level.
+  std::fprintf(stderr, "TRIDENT_CUDA_PROFILE: %.1f ms in backend operations (each synchronised)\n", total * 1e3);
   for (const auto& [key, t] : rows)
-    spdlog::info("  {:>9.2f} ms {:>5.1f}% {:>7} calls {:>9.1f} us/call  {}", t.seconds * 1e3,
-                 100.0 * t.seconds / total, t.calls, t.seconds / double(t.calls) * 1e6, key);
+    std::fprintf(stderr, "  %9.2f ms %5.1f%% %7lld calls %9.1f us/call  %s\n", t.seconds * 1e3,
+                 100.0 * t.seconds / total, static_cast<long long>(t.calls), t.seconds / double(t.calls) * 1e6,
+                 key.c_str());
 }
 
 Tensor CudaBackend::scratch(int slot, Shape shape, DType dtype) {
