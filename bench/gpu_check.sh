@@ -4,7 +4,8 @@
 #   1. the `gpu` label: test_cuda_vs_cpu (every CUDA op against the CPU
 #      backend in f32/bf16/f16, the GPT step in f32 and bf16);
 #   2. trident-train on the GPU in bf16: the loss must fall;
-#   3. tests/mpi/gpu_layout.sh: 8 ranks in (2,2,2) sharing the GPU
+#   3. test_device_comm (MpiComm staging and NcclComm on device tensors),
+#      tests/mpi/gpu_layout.sh: 8 ranks in (2,2,2) sharing the GPU
 #      (--comm mpi, staged) against the same layout on the CPU;
 #   4. throughput in bf16, trident then PyTorch on the same card in the
 #      same run: GPT-2 124M and a 1.3B shape at seq 1024, MFU against the
@@ -25,6 +26,13 @@ step() { echo "== $*"; }
 step "gpu tests"
 timeout 120 "$bin/test_cuda_vs_cpu" > "$out/gpu_tests.log" 2>&1 || { status=1; echo "gpu tests FAILED"; }
 grep -E "^\[  (FAILED|PASSED|SKIPPED) |Failure|error:|Which is|gpu |cpu " "$out/gpu_tests.log" | head -40
+step "Comm on device tensors: MPI staging (2 ranks on the GPU), NCCL (1 rank; 2 need 2 GPUs)"
+for np in 1 2; do
+  timeout 120 mpirun -n $np --oversubscribe "$bin/test_device_comm" > "$out/device_comm_np$np.log" 2>&1 \
+    || { status=1; echo "test_device_comm np$np FAILED"; }
+  grep -E "^\[  (FAILED|PASSED|SKIPPED) |Failure|error" "$out/device_comm_np$np.log" | sort -u | head -8
+done
+
 step "trident-train on the GPU, bf16"
 timeout 90 "$bin/trident-train" --device cuda --bf16 --data-path "$tb/fortunes" --num-layers 4 --hidden-size 256 \
   --num-attention-heads 4 --seq-length 256 --micro-batch-size 16 --global-batch-size 32 --train-iters 300 \

@@ -5,8 +5,10 @@ bundle_dir=$1
 tb=/tmp/trident-bundle
 rm -rf "$tb"; mkdir -p "$tb"
 xz -dc "$bundle_dir/bundle.tar.xz" | tar -C "$tb" -xf - --strip-components=1
+# The machine's own cuBLASLt and NCCL (the CUDA image's, or PyTorch's wheels).
 cublas_dir=$(dirname "$(find /usr/local/cuda* /opt /usr/lib -name 'libcublasLt.so.13' 2>/dev/null | head -1)")
-export LD_LIBRARY_PATH=$tb/lib:$cublas_dir:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
+nccl_dir=$(dirname "$(find /usr/local/cuda* /opt /usr/lib -name 'libnccl.so.2' 2>/dev/null | head -1)")
+export LD_LIBRARY_PATH=$tb/lib:$cublas_dir:$nccl_dir:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
 # Debian's Open MPI, relocated into the bundle.
 export OPAL_PREFIX=$tb/mpi PMIX_INSTALL_PREFIX=$tb/mpi PATH=$tb/mpi/bin:$PATH
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl=self,vader OMPI_MCA_pml=ob1

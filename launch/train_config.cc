@@ -47,8 +47,9 @@ void add_train_flags(CLI::App& app, TrainConfig& c) {
   app.add_option("--threads", c.threads, "CPU threads for this process (default: OMP_NUM_THREADS or all cores)");
   app.add_option("--device", c.device, "auto, cpu or cuda (auto: a GPU when one is visible); with cuda, local rank r "
                  "uses visible GPU r mod (GPUs visible)")->capture_default_str();
-  app.add_option("--comm", c.comm, "how ranks exchange tensors: auto or mpi (MPI; device tensors are staged "
-                 "through host memory, so any number of ranks may share one GPU)")->capture_default_str();
+  app.add_option("--comm", c.comm, "how ranks exchange device tensors: mpi (staged through host memory; any "
+                 "number of ranks may share a GPU), nccl (one GPU per rank; collectives on the GPU, pipeline "
+                 "transfers still by MPI) or auto (mpi)")->capture_default_str();
   app.add_option("--tensor-model-parallel-size,--tp", c.tensor_model_parallel_size, "tensor-parallel degree")
       ->capture_default_str();
   app.add_option("--pipeline-model-parallel-size,--pp", c.pipeline_model_parallel_size, "pipeline-parallel degree")
@@ -234,8 +235,15 @@ void TrainConfig::validate_and_resolve(int world_size, int local_size) {
   TRIDENT_USAGE_CHECK(device == "auto" || device == "cpu" || device == "cuda", "unknown --device '", device,
                       "': use auto, cpu or cuda");
   if (device == "auto") device = backend::cuda_device_count() > 0 ? "cuda" : "cpu";
-  TRIDENT_USAGE_CHECK(comm == "auto" || comm == "mpi", "unknown --comm '", comm, "': use auto or mpi");
-  if (comm == "auto") comm = "mpi";  // the only one built so far (NCCL: docs/decisions.md)
+  TRIDENT_USAGE_CHECK(comm == "auto" || comm == "mpi" || comm == "nccl", "unknown --comm '", comm,
+                      "': use auto, mpi or nccl");
+  if (comm == "auto") comm = "mpi";  // NCCL is opt-in until it has run on several GPUs (docs/decisions.md)
+  if (comm == "nccl") {
+    TRIDENT_USAGE_CHECK(device == "cuda", "--comm nccl moves device tensors: it needs --device cuda");
+    const int gpus = backend::cuda_device_count();
+    TRIDENT_USAGE_CHECK(local_size <= gpus, "--comm nccl needs a GPU per rank, but ", local_size,
+                        " ranks on this node see ", gpus, " GPU(s): use --comm mpi to share GPUs");
+  }
   if (threads == 0) {
     const char* omp = std::getenv("OMP_NUM_THREADS");
     // Ranks on one node share its cores.

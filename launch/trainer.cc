@@ -8,7 +8,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <limits>
 #include <map>
@@ -137,7 +139,8 @@ Trainer::Trainer(TrainConfig cfg, const dist::World& world)
 
   // 2. Collective set-up.
   groups_ = std::make_unique<dist::ProcessGroups>(
-      world, dist::Layout{cfg_.tensor_model_parallel_size, cfg_.pipeline_model_parallel_size, cfg_.data_parallel_size});
+      world, dist::Layout{cfg_.tensor_model_parallel_size, cfg_.pipeline_model_parallel_size, cfg_.data_parallel_size},
+      cfg_.comm == "nccl" ? dist::nccl_comm_factory(backend_->native_stream()) : dist::CommFactory{});
   sampler_ = std::make_unique<data::GlobalBatchSampler>(corpus_.train_tokens(), cfg_.model.seq_length, cfg_.seed);
   model_ = std::make_unique<gpt::GptModel>(cfg_.model, cfg_.seed, parallel::TpGroup{&groups_->tp()},
                                            cfg_.pipeline_stages(), groups_->coord().pp);
@@ -246,9 +249,13 @@ IterationStats Trainer::step(int64_t iteration) {
   if (faults_.fires(InjectedFault::Kind::nan, iteration, world_.rank))
     params.front()->grad.set(0, std::numeric_limits<float>::quiet_NaN());
   // Found-inf: any non-finite main gradient on any rank (TP, PP and DP alike).
+  // Σg² of every grad, once: for the norm below, and non-finite exactly when some element is.
   std::vector<const Tensor*> grads;
   for (const Param* p : params) grads.push_back(&p->grad);
-  const int32_t local_bad = backend_->all_finite_all(grads) ? 0 : 1;
+  const std::vector<double> grad_sums = backend_->sum_squares_each(grads);
+  const int32_t local_bad = std::all_of(grad_sums.begin(), grad_sums.end(), [](double v) { return std::isfinite(v); })
+                                ? 0
+                                : 1;
   // With it, whether a stop signal reached any rank: every rank then stops at the same iteration.
   Tensor found = Tensor::empty({2}, DType::i32);
   found.data<int32_t>()[0] = local_bad;
@@ -273,10 +280,11 @@ IterationStats Trainer::step(int64_t iteration) {
     s.grad_norm = std::numeric_limits<double>::quiet_NaN();
   } else {
     const double optimizer_start = trace_clock();
-    // Unscaled before clipping, in the same pass.
-    s.grad_norm = optim::clip_grad_norm(*backend_, params, cfg_.clip_grad,
-                                        {&groups_->model_parallel(), groups_->coord().tp}, loss_scale);
-    optimizer_->step(*backend_, s.lr);
+    // Unscaling and clipping are one coefficient, applied by AdamW as it reads the grads.
+    const optim::GradClip clip = optim::grad_clip_coefficient(
+        params, grad_sums, cfg_.clip_grad, {&groups_->model_parallel(), groups_->coord().tp}, loss_scale);
+    s.grad_norm = clip.norm;
+    optimizer_->step(*backend_, s.lr, clip.coeff);
     if (tracing(iteration)) trace_.span("clip + AdamW", "optimizer", optimizer_start, trace_clock());
   }
   scaler_->update(s.skipped);

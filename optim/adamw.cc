@@ -10,17 +10,19 @@ AdamW::AdamW(std::vector<Param*> params, AdamWConfig cfg) : params_(std::move(pa
   }
 }
 
-void AdamW::step(backend::Backend& be, float lr) {
+void AdamW::step(backend::Backend& be, float lr, float grad_scale) {
   ++step_;
   for (size_t i = 0; i < params_.size(); ++i) {
     Param& p = *params_[i];
-    const backend::AdamWStep s{lr, cfg_.beta1, cfg_.beta2, cfg_.eps, p.weight_decay ? cfg_.weight_decay : 0.f, step_};
+    const backend::AdamWStep s{lr, cfg_.beta1, cfg_.beta2, cfg_.eps, p.weight_decay ? cfg_.weight_decay : 0.f, step_,
+                                 grad_scale};
     if (!master_[i].defined()) {
       be.adamw_update(p.value, p.grad, m_[i], v_[i], s);
       continue;
     }
-    be.adamw_update(master_[i], p.grad, m_[i], v_[i], s);
-    p.value.copy_from(master_[i]);  // round to the compute dtype
+    backend::AdamWStep with_copy = s;
+    with_copy.rounded_copy = &p.value;  // rounded to the compute dtype in the same pass
+    be.adamw_update(master_[i], p.grad, m_[i], v_[i], with_copy);
   }
 }
 

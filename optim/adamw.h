@@ -23,8 +23,9 @@ class AdamW {
  public:
   AdamW(std::vector<Param*> params, AdamWConfig cfg);
 
-  // One update of every parameter from its main grad at learning rate `lr`.
-  void step(backend::Backend& be, float lr);
+  // One update of every parameter from its main grad · grad_scale at
+  // learning rate `lr` (grad_scale: GradClip::coeff; the grads are not modified).
+  void step(backend::Backend& be, float lr, float grad_scale = 1.f);
   int64_t steps_taken() const { return step_; }
 
   // Checkpoint access, per parameter in constructor order: the FP32 master

@@ -24,10 +24,23 @@ struct GradNormGroup {
   int tp_rank = 0;
 };
 
-// The gradients may still carry a loss scale (FP16): they are divided by
-// `loss_scale` in the same single pass that clips them, and the norm is
-// that of the unscaled gradients. Returns the norm before clipping.
-// max_norm <= 0 measures (and unscales) without clipping.
+// The gradients may still carry a loss scale (FP16): the norm is that of
+// the unscaled gradients, and the coefficient both unscales and clips.
+struct GradClip {
+  double norm;   // of the unscaled gradients, before clipping
+  float coeff;   // what every gradient is to be multiplied by
+};
+
+// From sum_squares of each parameter's grad (Backend::sum_squares_each, in
+// `params` order): the global norm and the coefficient. max_norm <= 0
+// measures (and unscales) without clipping. Nothing is modified: the
+// trainer hands the coefficient to AdamW, which applies it as it reads
+// each gradient (one pass over the gradients instead of two).
+GradClip grad_clip_coefficient(const std::vector<Param*>& params, const std::vector<double>& sums, double max_norm,
+                               GradNormGroup group = {}, double loss_scale = 1.0);
+
+// The same, then every grad multiplied by the coefficient in place.
+// Returns the norm before clipping.
 double clip_grad_norm(backend::Backend& be, const std::vector<Param*>& params, double max_norm,
                       GradNormGroup group = {}, double loss_scale = 1.0);
 

@@ -30,6 +30,10 @@ struct AdamWStep {
   float beta1, beta2, eps;
   float weight_decay;  // decoupled: p -= lr·wd·p before the Adam update
   int64_t step;        // 1-based, for bias correction
+  float grad_scale = 1.f;  // the gradient used is grad · grad_scale (unscaling and clipping, fused)
+  // When set (mixed precision), also receives the updated f32 parameter
+  // rounded to its own dtype, in the same pass: the compute weights.
+  Tensor* rounded_copy = nullptr;
 };
 
 class Backend {
@@ -40,12 +44,20 @@ class Backend {
   // Waits until all work issued so far has finished (for timing; the CPU
   // backend is synchronous).
   virtual void synchronize() = 0;
+  // The device queue operations run on (a cudaStream_t on the GPU), for
+  // communication that must be ordered with them (NCCL); null on the CPU.
+  virtual void* native_stream() { return nullptr; }
 
   // c = alpha · op(a) · op(b) + beta · c, op(x) = xᵀ when trans is set.
   // 2-D: op(a) (M, K), op(b) (K, N), c (M, N). 3-D: a leading batch dim on
   // all three. Accumulates in f32; a, b may be bf16/f16 (c then f32).
   virtual void gemm(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, Tensor& c,
                     float alpha = 1.f, float beta = 0.f) = 0;
+
+  // A linear layer's forward: y (N, out) = x (N, in) · wᵀ + b, w (out, in),
+  // b (out) in y's dtype. The default is gemm then bias_add; the GPU adds
+  // the bias in the GEMM's epilogue, before y is rounded.
+  virtual void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y);
 
   // Token embedding of a vocabulary shard. tokens (B, T) i32; wte (V_shard, C)
   // holds ids [vocab_start, vocab_start + V_shard). out (B, T, C): the row of
@@ -79,11 +91,16 @@ class Backend {
 
   // Causal multi-head self-attention core. qkv (B, T, 3C) with columns
   // Q | K | V, each split into n_heads heads of C/n_heads. out (B, T, C)
-  // with heads concatenated; probs (B, n_heads, T, T) saved for backward.
-  virtual void attention_forward(const Tensor& qkv, int n_heads, Tensor& out, Tensor& probs) = 0;
-  // dqkv (B, T, 3C) overwritten.
-  virtual void attention_backward(const Tensor& dout, const Tensor& qkv, const Tensor& probs,
+  // with heads concatenated. `saved` (f32, shaped by attention_saved_shape)
+  // receives what backward needs: by default the probabilities
+  // (B, n_heads, T, T); a fused kernel keeps only the log-sum-exp of each
+  // row (B, n_heads, T) and recomputes the rest.
+  virtual void attention_forward(const Tensor& qkv, int n_heads, Tensor& out, Tensor& saved) = 0;
+  // dqkv (B, T, 3C) overwritten; out is the forward's output.
+  virtual void attention_backward(const Tensor& dout, const Tensor& qkv, const Tensor& out, const Tensor& saved,
                                   int n_heads, Tensor& dqkv) = 0;
+  // The shape of attention_forward's `saved` for these sizes and activation dtype.
+  virtual Shape attention_saved_shape(int64_t B, int64_t n_heads, int64_t T, int64_t head_dim, DType dtype) const;
 
   // Softmax cross-entropy in pieces, so that tensor parallelism can sum the
   // statistics of vocabulary shards between them and never gather the full
@@ -118,12 +135,11 @@ class Backend {
   // Whether no element is NaN or ±inf (the overflow check of loss scaling).
   virtual bool all_finite(const Tensor& x) = 0;
   virtual void scale(Tensor& x, float s) = 0;
-  // The same over a list of tensors, with one result: Σ of the per-tensor
-  // sums in list order (the same bits as calling sum_squares on each), and
-  // whether all are finite. A GPU answers these with one round trip to the
-  // host instead of one per tensor (a step asks them of every gradient).
-  virtual double sum_squares_all(const std::vector<const Tensor*>& xs);
-  virtual bool all_finite_all(const std::vector<const Tensor*>& xs);
+  // sum_squares of each tensor of a list (the same bits as one call each).
+  // A GPU answers with one round trip to the host instead of one per
+  // tensor; a step asks it of every gradient, once, for both the gradient
+  // norm and the non-finite check (Σx² is finite exactly when every x is).
+  virtual std::vector<double> sum_squares_each(const std::vector<const Tensor*>& xs);
 };
 
 // The CPU backend with `threads` worker threads (the rank's share of cores).

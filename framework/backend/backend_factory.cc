@@ -25,16 +25,20 @@ std::unique_ptr<Backend> make_backend(Device device, int threads, int cuda_devic
 
 namespace trident::backend {
 
-double Backend::sum_squares_all(const std::vector<const Tensor*>& xs) {
-  double total = 0.0;
-  for (const Tensor* x : xs) total += sum_squares(*x);
-  return total;
+void Backend::linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y) {
+  gemm(x, false, w, true, y);
+  bias_add(y, b);
 }
 
-bool Backend::all_finite_all(const std::vector<const Tensor*>& xs) {
-  for (const Tensor* x : xs)
-    if (!all_finite(*x)) return false;
-  return true;
+Shape Backend::attention_saved_shape(int64_t B, int64_t n_heads, int64_t T, int64_t, DType) const {
+  return {B, n_heads, T, T};
+}
+
+std::vector<double> Backend::sum_squares_each(const std::vector<const Tensor*>& xs) {
+  std::vector<double> sums;
+  sums.reserve(xs.size());
+  for (const Tensor* x : xs) sums.push_back(sum_squares(*x));
+  return sums;
 }
 
 void Backend::cross_entropy_forward(Tensor& logits, const Tensor& targets, Tensor& losses) {

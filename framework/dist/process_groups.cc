@@ -68,7 +68,8 @@ std::vector<int> embedding_group_ranks(int rank, const Layout& l) {
 namespace {
 // The communicator of the group containing this rank: every rank calls
 // MPI_Comm_split once, coloured by its group's first member.
-std::unique_ptr<Comm> split(const World& world, const std::vector<int>& group, const char* name) {
+std::unique_ptr<Comm> split(const World& world, const std::vector<int>& group, const char* name,
+                            const CommFactory& factory) {
   if (!World::initialized()) return group.empty() ? nullptr : std::make_unique<SelfComm>(name);
   MPI_Comm comm;
   int key = 0;
@@ -77,22 +78,29 @@ std::unique_ptr<Comm> split(const World& world, const std::vector<int>& group, c
   // A rank in no group of this kind still takes part in the split.
   MPI_CHECK(MPI_Comm_split(MPI_COMM_WORLD, group.empty() ? MPI_UNDEFINED : group.front(), key, &comm));
   if (group.empty()) return nullptr;
+  if (factory) return factory(comm, name);
   return std::make_unique<MpiComm>(comm, name);
 }
 }  // namespace
 
-ProcessGroups::ProcessGroups(const World& world, const Layout& layout)
+#ifndef TRIDENT_WITH_CUDA
+CommFactory nccl_comm_factory(void*) {
+  throw UsageError("--comm nccl: this build of trident has no CUDA backend (and so no NCCL); use --comm mpi");
+}
+#endif
+
+ProcessGroups::ProcessGroups(const World& world, const Layout& layout, CommFactory factory)
     : layout_(layout), coord_(coord_of(world.rank, layout)) {
   TRIDENT_USAGE_CHECK(layout.world_size() == world.size, "tp ", layout.tp, " x pp ", layout.pp, " x dp ", layout.dp,
                       " = ", layout.world_size(), " ranks, but the job has ", world.size);
   if (World::initialized()) world_ = std::make_unique<MpiComm>(MPI_COMM_WORLD, "world");
   else world_ = std::make_unique<SelfComm>("world");
   // Sorted groups have their smallest rank first, which makes a unique colour.
-  tp_ = split(world, tp_group_ranks(world.rank, layout), "tp");
-  dp_ = split(world, dp_group_ranks(world.rank, layout), "dp");
-  pp_ = split(world, pp_group_ranks(world.rank, layout), "pp");
-  mp_ = split(world, model_parallel_group_ranks(world.rank, layout), "model_parallel");
-  embedding_ = split(world, embedding_group_ranks(world.rank, layout), "embedding");
+  tp_ = split(world, tp_group_ranks(world.rank, layout), "tp", factory);
+  dp_ = split(world, dp_group_ranks(world.rank, layout), "dp", factory);
+  pp_ = split(world, pp_group_ranks(world.rank, layout), "pp", factory);
+  mp_ = split(world, model_parallel_group_ranks(world.rank, layout), "model_parallel", factory);
+  embedding_ = split(world, embedding_group_ranks(world.rank, layout), "embedding", factory);
 }
 
 }  // namespace trident::dist

@@ -5,7 +5,9 @@
 // ranks; ProcessGroups builds one Comm per group from them.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "framework/dist/comm.h"
@@ -38,9 +40,19 @@ std::vector<int> model_parallel_group_ranks(int rank, const Layout& l);  // TP Ã
 // ranks of the stages in between, and {rank} when pp = 1.
 std::vector<int> embedding_group_ranks(int rank, const Layout& l);
 
+// Builds a group's Comm from its MPI communicator (taking ownership of it)
+// and the group's name; the default is MpiComm.
+using CommFactory = std::function<std::unique_ptr<Comm>(MPI_Comm, const std::string&)>;
+
+// NcclComm on the given compute stream (a cudaStream_t): framework/dist/nccl.
+// In a build without the CUDA backend it throws UsageError saying so.
+CommFactory nccl_comm_factory(void* compute_stream);
+
 class ProcessGroups {
  public:
-  ProcessGroups(const World& world, const Layout& layout);
+  // The world group is always an MpiComm (it carries host flags and
+  // strings); `factory`, when given, builds every other group's Comm.
+  ProcessGroups(const World& world, const Layout& layout, CommFactory factory = {});
 
   const Layout& layout() const { return layout_; }
   const Coord& coord() const { return coord_; }

@@ -16,8 +16,7 @@ ColumnParallelLinear::ColumnParallelLinear(const std::string& name, int64_t in_f
 
 void ColumnParallelLinear::forward(backend::Backend& be, const Tensor& x, Tensor& y) {
   // copy_to_tensor_parallel_region forward: identity (x is the same on every TP rank).
-  be.gemm(x, false, weight.value, true, y);
-  be.bias_add(y, bias.value);
+  be.linear_forward(x, weight.value, bias.value, y);
 }
 
 void ColumnParallelLinear::backward(backend::Backend& be, const Tensor& x, const Tensor& dy, Tensor& dx) {
@@ -38,6 +37,10 @@ RowParallelLinear::RowParallelLinear(const std::string& name, int64_t in_feature
 }
 
 void RowParallelLinear::forward(backend::Backend& be, const Tensor& x, Tensor& y) {
+  if (tp.size() == 1) {
+    be.linear_forward(x, weight.value, bias.value, y);
+    return;
+  }
   be.gemm(x, false, weight.value, true, y);  // partial sums over this rank's inputs
   parallel::reduce_from_tensor_parallel_region_forward(tp, y);
   be.bias_add(y, bias.value);                // once, after the sum

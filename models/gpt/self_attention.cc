@@ -13,7 +13,7 @@ SelfAttention::SelfAttention(const std::string& name, const GptConfig& cfg, para
 void SelfAttention::forward(backend::Backend& be, const Tensor& x, Context& ctx, Tensor& out) {
   const int64_t B = x.size(0), T = x.size(1), C = x.size(2), Cl = qkv.weight.value.size(0) / 3;  // Cl = C/tp
   ctx.qkv = Tensor::empty({B, T, 3 * Cl}, x.dtype(), x.device());
-  ctx.probs = Tensor::empty({B, n_heads, T, T}, DType::f32, x.device());
+  ctx.probs = Tensor::empty(be.attention_saved_shape(B, n_heads, T, Cl / n_heads, x.dtype()), DType::f32, x.device());
   ctx.y = Tensor::empty({B, T, Cl}, x.dtype(), x.device());
   Tensor qkv2d = ctx.qkv.view({B * T, 3 * Cl});
   qkv.forward(be, x.view({B * T, C}), qkv2d);
@@ -29,12 +29,12 @@ void SelfAttention::backward(backend::Backend& be, const Tensor& x, const Contex
   proj.backward(be, ctx.y.view({B * T, Cl}), dout.view({B * T, C}), dy);
   Tensor probs = ctx.probs;
   if (!probs.defined()) {  // selective recompute: the probabilities again, from the kept Q and K
-    probs = Tensor::empty({B, n_heads, T, T}, DType::f32, x.device());
+    probs = Tensor::empty(be.attention_saved_shape(B, n_heads, T, Cl / n_heads, x.dtype()), DType::f32, x.device());
     Tensor y = Tensor::empty({B, T, Cl}, x.dtype(), x.device());
     be.attention_forward(ctx.qkv, int(n_heads), y, probs);
   }
   Tensor dqkv = Tensor::empty({B, T, 3 * Cl}, x.dtype(), x.device());
-  be.attention_backward(dy.view({B, T, Cl}), ctx.qkv, probs, int(n_heads), dqkv);
+  be.attention_backward(dy.view({B, T, Cl}), ctx.qkv, ctx.y, probs, int(n_heads), dqkv);
   Tensor dx2d = dx.view({B * T, C});
   qkv.backward(be, x.view({B * T, C}), dqkv.view({B * T, 3 * Cl}), dx2d);
 }

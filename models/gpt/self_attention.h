@@ -13,7 +13,7 @@ class SelfAttention {
  public:
   struct Context {
     Tensor qkv;    // (B, T, 3C/tp) this rank's heads of Q | K | V
-    Tensor probs;  // (B, heads/tp, T, T); undefined under selective recompute
+    Tensor probs;  // attention_forward's saved state (Backend::attention_saved_shape); undefined under selective recompute
     Tensor y;      // (B, T, C/tp) this rank's heads concatenated, before the output projection
   };
   SelfAttention(const std::string& name, const GptConfig& cfg, parallel::TpGroup tp);

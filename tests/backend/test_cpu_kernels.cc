@@ -576,7 +576,7 @@ TEST_F(CpuKernels, Attention) {
 
     Tensor dout = random_tensor({s.B, s.T, s.C}, rng);  // L = Σ out·R
     Tensor dqkv = nan_tensor({s.B, s.T, 3 * s.C});
-    be->attention_backward(dout, qkv, probs, int(s.H), dqkv);
+    be->attention_backward(dout, qkv, out, probs, int(s.H), dqkv);
     std::vector<size_t> points = check_points(qkv_d.size(), rng);
     if (qkv_d.size() > 2048) {  // a third each in the Q, K and V columns
       std::uniform_int_distribution<int64_t> bt(0, s.B * s.T - 1), c(0, s.C - 1);
@@ -671,7 +671,7 @@ TEST_F(CpuKernels, ReducedPrecisionActivations) {
       expect_close(to_double(aout), att_ref, tol16, "attention out");
       expect_close(to_double(probs), probs_ref, tol32, "attention probs (f32)");
       Tensor adout = rounded({s.B, s.T, s.C}), dqkv = nan_tensor({s.B, s.T, 3 * s.C}, dt);
-      be->attention_backward(adout, qkv, probs, int(s.H), dqkv);
+      be->attention_backward(adout, qkv, aout, probs, int(s.H), dqkv);
       expect_gradient(to_double(dqkv), [&](const Vec& v) { return attention_ref(v, s.B, s.T, s.C, s.H); }, qkv_d,
                       to_double(adout), check_points(qkv_d.size(), rng), tol16, "attention dqkv");
 

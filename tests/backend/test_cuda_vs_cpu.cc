@@ -78,6 +78,7 @@ class CudaVsCpu : public ::testing::Test {
     ASSERT_GT(ref, 0.0) << what << ": the reference is all zeros";
     EXPECT_LE(std::sqrt(diff / ref), bound) << what;
   }
+  void check_bf16_gpt(int64_t hidden, int64_t heads);
   std::mt19937 gen{2024};
   std::unique_ptr<Backend> cpu, gpu;
 };
@@ -193,17 +194,25 @@ TEST_P(CudaVsCpuDtype, EmbeddingLayerNormGeluBiasAdd) {
   if (dt() == DType::f32) EXPECT_NEAR(gpu->sum_squares(dev(x)) / cpu->sum_squares(x), 1.0, 1e-12);
 }
 
+// Heads of 4 take the unfused path in every dtype; heads of 64 and 128 in
+// bf16/f16 take the fused kernels (flash_attention.cu), which save the
+// log-sum-exp instead of the probabilities: T = 100 leaves a partial tile.
 TEST_P(CudaVsCpuDtype, Attention) {
-  for (auto [B, T, C, H] : {std::tuple<int64_t, int64_t, int64_t, int64_t>{3, 7, 12, 3}, {2, 64, 256, 4}}) {
+  for (auto [B, T, C, H] : {std::tuple<int64_t, int64_t, int64_t, int64_t>{3, 7, 12, 3}, {2, 64, 256, 4},
+                            {2, 100, 256, 2}, {1, 200, 256, 4}}) {
+    const int64_t D = C / H;
+    SCOPED_TRACE(::testing::Message() << "B " << B << " T " << T << " C " << C << " H " << H);
     Tensor qkv = random({B, T, 3 * C}, -1.f, 1.f, dt()), out = empty({B, T, C}), probs = Tensor::empty({B, H, T, T});
-    Tensor outg = dev(out), probsg = dev(probs);
+    const Shape saved = gpu->attention_saved_shape(B, H, T, D, dt());
+    const bool fused = shape_numel(saved) != B * H * T * T;
+    Tensor outg = dev(out), probsg = Tensor::empty(saved, DType::f32, Device::cuda);
     cpu->attention_forward(qkv, int(H), out, probs);
     gpu->attention_forward(dev(qkv), int(H), outg, probsg);
-    expect_close(probsg, probs, 1e-6, 1e-4, "attention probs");  // f32 from the same 16-bit inputs
+    if (!fused) expect_close(probsg, probs, 1e-6, 1e-4, "attention probs");  // f32 from the same 16-bit inputs
     expect_close(outg, out, tol(1e-5), tol(1e-4), "attention out");
     Tensor dout = random({B, T, C}, -1.f, 1.f, dt()), dqkv = empty({B, T, 3 * C}), dqkvg = dev(dqkv);
-    cpu->attention_backward(dout, qkv, probs, int(H), dqkv);
-    gpu->attention_backward(dev(dout), dev(qkv), probsg, int(H), dqkvg);
+    cpu->attention_backward(dout, qkv, out, probs, int(H), dqkv);
+    gpu->attention_backward(dev(dout), dev(qkv), outg, probsg, int(H), dqkvg);
     if (dt() == DType::f32) expect_close(dqkvg, dqkv, 1e-5, 1e-4, "attention dqkv");
     else expect_relative_norm(dqkvg, dqkv, 2e-2, "attention dqkv");  // dS is rounded before its GEMMs
   }
@@ -317,8 +326,20 @@ TEST_F(CudaVsCpu, GptLossGradientsAndAdamWSteps) {
 // The key third of each attn.qkv.bias is left out: its true gradient is
 // zero (softmax ignores a constant added to a row of scores), so both
 // measure only rounding noise (tests/mpi/compare_runs.py explains more).
+// Run twice: heads of 16 (the unfused attention) and of 64 (the fused kernels).
 TEST_F(CudaVsCpu, GptBf16IsAsAccurateAsTheCpuInBf16) {
+  for (int64_t heads : {4, 2}) {
+    SCOPED_TRACE(::testing::Message() << heads << " heads");
+    check_bf16_gpt(heads == 4 ? 64 : 128, heads);
+  }
+}
+
+void CudaVsCpu::check_bf16_gpt(int64_t hidden, int64_t heads) {
   gpt::GptConfig c32 = small_gpt(Device::cpu), c16 = small_gpt(Device::cpu), g16 = small_gpt(Device::cuda);
+  for (gpt::GptConfig* c : {&c32, &c16, &g16}) {
+    c->hidden_size = hidden;
+    c->num_attention_heads = heads;
+  }
   c16.dtype = g16.dtype = DType::bf16;
   gpt::GptModel ref(c32, 3), mc(c16, 3), mg(g16, 3);
   Tensor tok = tokens({4, 32}, 256), tgt = tokens({4, 32}, 256);

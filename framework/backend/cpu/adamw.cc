@@ -21,12 +21,13 @@ void CpuBackend::adamw_update(Tensor& param, const Tensor& grad, Tensor& m, Tens
   const float decay = 1.f - s.lr * s.weight_decay;
 #pragma omp parallel for simd schedule(static)
   for (int64_t i = 0; i < n; ++i) {
-    const float gi = g[i];
+    const float gi = g[i] * s.grad_scale;
     mp[i] = s.beta1 * mp[i] + (1.f - s.beta1) * gi;
     vp[i] = s.beta2 * vp[i] + (1.f - s.beta2) * gi * gi;
     const float denom = std::sqrt(vp[i]) * inv_sqrt_bias2 + s.eps;
     p[i] = p[i] * decay - step_size * mp[i] / denom;
   }
+  if (s.rounded_copy) s.rounded_copy->copy_from(param);
 }
 
 }  // namespace trident::backend

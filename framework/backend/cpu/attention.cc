@@ -88,7 +88,7 @@ void CpuBackend::attention_forward(const Tensor& qkv, int n_heads, Tensor& out, 
   merge_heads(y.data<float>(), B, T, H, D, C, 0, out);
 }
 
-void CpuBackend::attention_backward(const Tensor& dout, const Tensor& qkv, const Tensor& probs, int n_heads,
+void CpuBackend::attention_backward(const Tensor& dout, const Tensor& qkv, const Tensor& /*out*/, const Tensor& probs, int n_heads,
                                     Tensor& dqkv) {
   const int64_t B = qkv.size(0), T = qkv.size(1), C = qkv.size(2) / 3, H = n_heads, D = C / H;
   TRIDENT_CHECK(dout.numel() == B * T * C && dqkv.numel() == qkv.numel() && probs.numel() == B * H * T * T,

@@ -34,7 +34,7 @@ class CpuBackend final : public Backend {
   void bias_backward(const Tensor& dy, Tensor& db) override;
   void add(const Tensor& a, const Tensor& b, Tensor& out) override;
   void attention_forward(const Tensor& qkv, int n_heads, Tensor& out, Tensor& probs) override;
-  void attention_backward(const Tensor& dout, const Tensor& qkv, const Tensor& probs, int n_heads,
+  void attention_backward(const Tensor& dout, const Tensor& qkv, const Tensor& /*out*/, const Tensor& probs, int n_heads,
                           Tensor& dqkv) override;
   void cross_entropy_row_max(const Tensor& logits, int64_t vocab_start, int64_t vocab_size, Tensor& row_max) override;
   void cross_entropy_exp_sums(Tensor& logits, const Tensor& row_max, const Tensor& targets, int64_t vocab_start,

@@ -1,4 +1,6 @@
-// Causal self-attention, the straightforward algorithm (the CPU backend's):
+// Causal self-attention, the straightforward algorithm (the CPU backend's),
+// for f32 and for head sizes the fused kernels (flash_attention.cu) do not
+// take:
 // heads split into (B·H, T, D) buffers, scores = QKᵀ/√D and P·V as batched
 // cuBLASLt GEMMs, a causal softmax kernel (one warp per row); P is kept in
 // f32 for backward, as backend.h specifies.
@@ -7,12 +9,13 @@
 // cores take no mixed f32 × bf16 product): the softmax also writes P
 // rounded to the compute dtype for P·V, and the softmax backward writes dS
 // rounded for dS·K and dSᵀ·Q, as Megatron's unfused path computes them.
-// A fused flash-style kernel, which would keep no (T, T) matrix at all,
-// is the next step (docs/decisions.md).
+// With 16-bit activations and head size 64 or 128 the fused kernels run
+// instead and keep no (T, T) matrix at all.
 #include <cmath>
 
 #include "framework/backend/cuda/cuda_backend.h"
 #include "framework/backend/cuda/element.cuh"
+#include "framework/backend/cuda/flash_attention.h"
 
 namespace trident::backend::cuda {
 namespace {
@@ -88,9 +91,23 @@ unsigned warp_rows_grid(int64_t rows) { return unsigned((rows * 32 + kThreads - 
 
 }  // namespace
 
+Shape CudaBackend::attention_saved_shape(int64_t B, int64_t n_heads, int64_t T, int64_t head_dim,
+                                         DType dtype) const {
+  if (flash_attention_applies(dtype, head_dim)) return {B, n_heads, T};  // the log-sum-exp of each row
+  return {B, n_heads, T, T};                                             // the probabilities
+}
+
 void CudaBackend::attention_forward(const Tensor& qkv, int n_heads, Tensor& out, Tensor& probs) {
-  const OpScope prof(*this, "attention_forward");
   const int64_t B = qkv.size(0), T = qkv.size(1), C = qkv.size(2) / 3, H = n_heads, D = C / H;
+  if (flash_attention_applies(qkv.dtype(), D)) {
+    const OpScope prof(*this, "attention_forward (fused)");
+    check_same_dtype("attention_forward", {&qkv, &out});
+    TRIDENT_CHECK(qkv.size(2) == 3 * C && C % H == 0 && out.numel() == B * T * C && probs.numel() == B * H * T,
+                  "attention shapes");
+    flash_attention_forward(qkv, n_heads, out, probs, stream_);
+    return;
+  }
+  const OpScope prof(*this, "attention_forward");
   TRIDENT_CHECK(qkv.size(2) == 3 * C && C % H == 0 && out.numel() == B * T * C && probs.numel() == B * H * T * T,
                 "attention shapes");
   TRIDENT_CHECK(probs.dtype() == DType::f32, "attention probabilities are f32");
@@ -117,10 +134,19 @@ void CudaBackend::attention_forward(const Tensor& qkv, int n_heads, Tensor& out,
   });
 }
 
-void CudaBackend::attention_backward(const Tensor& dout, const Tensor& qkv, const Tensor& probs, int n_heads,
-                                     Tensor& dqkv) {
-  const OpScope prof(*this, "attention_backward");
+void CudaBackend::attention_backward(const Tensor& dout, const Tensor& qkv, const Tensor& out, const Tensor& probs,
+                                     int n_heads, Tensor& dqkv) {
   const int64_t B = qkv.size(0), T = qkv.size(1), C = qkv.size(2) / 3, H = n_heads, D = C / H;
+  if (flash_attention_applies(qkv.dtype(), D)) {
+    const OpScope prof(*this, "attention_backward (fused)");
+    check_same_dtype("attention_backward", {&qkv, &dout, &out, &dqkv});
+    TRIDENT_CHECK(dout.numel() == B * T * C && out.numel() == B * T * C && dqkv.numel() == qkv.numel() &&
+                      probs.numel() == B * H * T, "attention backward shapes");
+    Tensor dq_term = scratch(kDProbs, {B * H * T});
+    flash_attention_backward(dout, qkv, out, probs, dq_term, n_heads, dqkv, stream_);
+    return;
+  }
+  const OpScope prof(*this, "attention_backward");
   TRIDENT_CHECK(dout.numel() == B * T * C && dqkv.numel() == qkv.numel() && probs.numel() == B * H * T * T,
                 "attention backward shapes");
   check_same_dtype("attention_backward", {&qkv, &dout, &dqkv});
@@ -135,22 +161,22 @@ void CudaBackend::attention_backward(const Tensor& dout, const Tensor& qkv, cons
   Tensor ds = low ? scratch(kDScoresLow, {B * H, T, T}, dt) : dp;
   Tensor dq = scratch(kDQ, {B * H, T, D}, dt), dk = scratch(kDK, {B * H, T, D}, dt);
   dispatch_float(dt, "attention_backward", [&]<typename E>() {
-    split_heads_kernel<E><<<grid_for(n), kThreads, 0, stream_>>>(in<E>(qkv), B, T, H, D, 3 * C, 0, out<E>(q));
-    split_heads_kernel<E><<<grid_for(n), kThreads, 0, stream_>>>(in<E>(qkv), B, T, H, D, 3 * C, C, out<E>(k));
-    split_heads_kernel<E><<<grid_for(n), kThreads, 0, stream_>>>(in<E>(qkv), B, T, H, D, 3 * C, 2 * C, out<E>(v));
-    split_heads_kernel<E><<<grid_for(n), kThreads, 0, stream_>>>(in<E>(dout), B, T, H, D, C, 0, out<E>(dy));
+    split_heads_kernel<E><<<grid_for(n), kThreads, 0, stream_>>>(in<E>(qkv), B, T, H, D, 3 * C, 0, cuda::out<E>(q));
+    split_heads_kernel<E><<<grid_for(n), kThreads, 0, stream_>>>(in<E>(qkv), B, T, H, D, 3 * C, C, cuda::out<E>(k));
+    split_heads_kernel<E><<<grid_for(n), kThreads, 0, stream_>>>(in<E>(qkv), B, T, H, D, 3 * C, 2 * C, cuda::out<E>(v));
+    split_heads_kernel<E><<<grid_for(n), kThreads, 0, stream_>>>(in<E>(dout), B, T, H, D, C, 0, cuda::out<E>(dy));
     CUDA_CHECK_LAUNCH();
     if (low) convert_on_device(p.raw(), DType::f32, p_low.raw(), dt, p.numel(), stream_);
     gemm(p_low, true, dy, false, dv, 1.f, 0.f);  // dV = Pᵀ dY
     gemm(dy, false, v, true, dp, 1.f, 0.f);      // dP = dY Vᵀ (f32)
     causal_softmax_backward_kernel<E><<<warp_rows_grid(B * H * T), kThreads, 0, stream_>>>(
-        f32_in(p), f32_in(dp), out<E>(ds), B * H * T, T, 1.f / std::sqrt(float(D)));
+        f32_in(p), f32_in(dp), cuda::out<E>(ds), B * H * T, T, 1.f / std::sqrt(float(D)));
     CUDA_CHECK_LAUNCH();
     gemm(ds, false, k, false, dq, 1.f, 0.f);  // dQ = dS K
     gemm(ds, true, q, false, dk, 1.f, 0.f);   // dK = dSᵀ Q
-    merge_heads_kernel<E><<<grid_for(n), kThreads, 0, stream_>>>(in<E>(dq), B, T, H, D, 3 * C, 0, out<E>(dqkv));
-    merge_heads_kernel<E><<<grid_for(n), kThreads, 0, stream_>>>(in<E>(dk), B, T, H, D, 3 * C, C, out<E>(dqkv));
-    merge_heads_kernel<E><<<grid_for(n), kThreads, 0, stream_>>>(in<E>(dv), B, T, H, D, 3 * C, 2 * C, out<E>(dqkv));
+    merge_heads_kernel<E><<<grid_for(n), kThreads, 0, stream_>>>(in<E>(dq), B, T, H, D, 3 * C, 0, cuda::out<E>(dqkv));
+    merge_heads_kernel<E><<<grid_for(n), kThreads, 0, stream_>>>(in<E>(dk), B, T, H, D, 3 * C, C, cuda::out<E>(dqkv));
+    merge_heads_kernel<E><<<grid_for(n), kThreads, 0, stream_>>>(in<E>(dv), B, T, H, D, 3 * C, 2 * C, cuda::out<E>(dqkv));
     CUDA_CHECK_LAUNCH();
   });
 }

@@ -31,6 +31,7 @@ class CudaBackend final : public Backend {
 
   void gemm(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, Tensor& c, float alpha,
             float beta) override;
+  void linear_forward(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& y) override;
   void embedding_forward(const Tensor& tokens, const Tensor& wte, int64_t vocab_start, Tensor& out) override;
   void embedding_backward(const Tensor& tokens, const Tensor& dout, int64_t vocab_start, Tensor& dwte) override;
   void layernorm_forward(const Tensor& x, const Tensor& w, const Tensor& b, float eps, Tensor& out,
@@ -43,8 +44,9 @@ class CudaBackend final : public Backend {
   void bias_backward(const Tensor& dy, Tensor& db) override;
   void add(const Tensor& a, const Tensor& b, Tensor& out) override;
   void attention_forward(const Tensor& qkv, int n_heads, Tensor& out, Tensor& probs) override;
-  void attention_backward(const Tensor& dout, const Tensor& qkv, const Tensor& probs, int n_heads,
+  void attention_backward(const Tensor& dout, const Tensor& qkv, const Tensor& out, const Tensor& probs, int n_heads,
                           Tensor& dqkv) override;
+  Shape attention_saved_shape(int64_t B, int64_t n_heads, int64_t T, int64_t head_dim, DType dtype) const override;
   void cross_entropy_row_max(const Tensor& logits, int64_t vocab_start, int64_t vocab_size, Tensor& row_max) override;
   void cross_entropy_exp_sums(Tensor& logits, const Tensor& row_max, const Tensor& targets, int64_t vocab_start,
                               int64_t vocab_size, Tensor& stats) override;
@@ -54,10 +56,10 @@ class CudaBackend final : public Backend {
   double sum_squares(const Tensor& x) override;
   bool all_finite(const Tensor& x) override;
   void scale(Tensor& x, float s) override;
-  double sum_squares_all(const std::vector<const Tensor*>& xs) override;
-  bool all_finite_all(const std::vector<const Tensor*>& xs) override;
+  std::vector<double> sum_squares_each(const std::vector<const Tensor*>& xs) override;
 
   cudaStream_t stream() const { return stream_; }
+  void* native_stream() override { return stream_; }
 
   // TRIDENT_CUDA_PROFILE=1 in the environment: every operation
   // synchronises before and after, its wall time is added up per
@@ -107,9 +109,20 @@ class CudaBackend final : public Backend {
     cublasLtMatmulAlgo_t algo{};
   };
   // key: batch, M, N, K, trans_a, trans_b, a/b dtype, c dtype, operand alignments (bytes)
-  using GemmKey = std::tuple<int64_t, int64_t, int64_t, int64_t, bool, bool, int, int, uint32_t, uint32_t, uint32_t>;
+  // and whether a bias epilogue is fused
+  using GemmKey =
+      std::tuple<int64_t, int64_t, int64_t, int64_t, bool, bool, int, int, uint32_t, uint32_t, uint32_t, bool>;
   std::map<GemmKey, CachedGemm> gemm_cache_;
+  // gemm and linear_forward: c = alpha·op(a)·op(b) + beta·c (+ bias along the columns).
+  void run_gemm(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, Tensor& c, float alpha, float beta,
+                const Tensor* bias);
+  cublasLtMatmulAlgo_t choose_algorithm(const CachedGemm& g, const Tensor& a, const Tensor& b, const Tensor& c,
+                                        float alpha, float beta, uint32_t align_first, uint32_t align_second,
+                                        uint32_t align_c);
   std::vector<Tensor> scratch_;
+  // Scratch slots: 0-2 and 11 (layer norm, column sums, sums of squares, flags), 3-10 and 12-13
+  // (attention, attention.cu), and these.
+  enum : int { kEmbPositions = 14, kEmbSortedTokens, kEmbSortedPositions, kEmbSortTemp };
 };
 
 }  // namespace trident::backend::cuda

@@ -8,6 +8,9 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <cstdint>
+#include <initializer_list>
+
 #include "framework/backend/cuda/launch_utils.cuh"
 #include "framework/backend/same_dtype.h"
 
@@ -43,6 +46,23 @@ const T* in(const Tensor& t) {
 template <typename T>
 T* out(const Tensor& t) {
   return const_cast<T*>(in<T>(t));
+}
+
+// 16 bytes of T: the unit of the vectorised kernels (one 128-bit load or
+// store per thread: 4 floats or 8 16-bit values).
+template <typename T>
+struct alignas(16) Vec16 {
+  static constexpr int size = 16 / sizeof(T);
+  T v[size];
+};
+
+// Whether every pointer is 16-byte aligned and n a whole number of
+// Vec16s, so a kernel may take the vectorised path.
+inline bool vectorisable(int64_t n, int elems, std::initializer_list<const void*> ptrs) {
+  if (n % elems != 0) return false;
+  for (const void* p : ptrs)
+    if (reinterpret_cast<uintptr_t>(p) % 16 != 0) return false;
+  return true;
 }
 
 // Converts n elements between device buffers of any two float dtypes, on

@@ -17,21 +17,47 @@ constexpr float kGeluCubic = 0.044715f;
 #define GRID_STRIDE(i, n) \
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n); i += int64_t(gridDim.x) * blockDim.x)
 
-template <typename T>
+__device__ __forceinline__ float gelu(float v) {
+  return 0.5f * v * (1.f + tanhf(kSqrt2OverPi * (v + kGeluCubic * v * v * v)));
+}
+__device__ __forceinline__ float gelu_grad(float v, float d) {
+  const float t = tanhf(kSqrt2OverPi * (v + kGeluCubic * v * v * v));
+  const float dinner = kSqrt2OverPi * (1.f + 3.f * kGeluCubic * v * v);
+  return d * (0.5f * (1.f + t) + 0.5f * v * (1.f - t * t) * dinner);
+}
+
+// The elementwise kernels come in two forms: VEC, one Vec16 per thread
+// step (n a multiple of its size, pointers 16-byte aligned; the common
+// case), and scalar for anything else.
+template <typename T, bool VEC>
 __global__ void gelu_forward_kernel(const T* x, T* out, int64_t n) {
-  GRID_STRIDE(i, n) {
-    const float v = to_float(x[i]);
-    out[i] = from_float<T>(0.5f * v * (1.f + tanhf(kSqrt2OverPi * (v + kGeluCubic * v * v * v))));
+  if constexpr (VEC) {
+    using V = Vec16<T>;
+    GRID_STRIDE(i, n / V::size) {
+      const V a = reinterpret_cast<const V*>(x)[i];
+      V r;
+#pragma unroll
+      for (int k = 0; k < V::size; ++k) r.v[k] = from_float<T>(gelu(to_float(a.v[k])));
+      reinterpret_cast<V*>(out)[i] = r;
+    }
+  } else {
+    GRID_STRIDE(i, n) out[i] = from_float<T>(gelu(to_float(x[i])));
   }
 }
 
-template <typename T>
+template <typename T, bool VEC>
 __global__ void gelu_backward_kernel(const T* x, const T* dout, T* dx, int64_t n) {
-  GRID_STRIDE(i, n) {
-    const float v = to_float(x[i]);
-    const float t = tanhf(kSqrt2OverPi * (v + kGeluCubic * v * v * v));
-    const float dinner = kSqrt2OverPi * (1.f + 3.f * kGeluCubic * v * v);
-    dx[i] = from_float<T>(to_float(dout[i]) * (0.5f * (1.f + t) + 0.5f * v * (1.f - t * t) * dinner));
+  if constexpr (VEC) {
+    using V = Vec16<T>;
+    GRID_STRIDE(i, n / V::size) {
+      const V a = reinterpret_cast<const V*>(x)[i], d = reinterpret_cast<const V*>(dout)[i];
+      V r;
+#pragma unroll
+      for (int k = 0; k < V::size; ++k) r.v[k] = from_float<T>(gelu_grad(to_float(a.v[k]), to_float(d.v[k])));
+      reinterpret_cast<V*>(dx)[i] = r;
+    }
+  } else {
+    GRID_STRIDE(i, n) dx[i] = from_float<T>(gelu_grad(to_float(x[i]), to_float(dout[i])));
   }
 }
 
@@ -40,18 +66,40 @@ __global__ void bias_add_kernel(T* y, const T* b, int64_t n, int64_t C) {
   GRID_STRIDE(i, n) y[i] = from_float<T>(to_float(y[i]) + to_float(b[i % C]));
 }
 
-template <typename T>
+template <typename T, bool VEC>
 __global__ void add_kernel(const T* a, const T* b, T* out, int64_t n) {
-  GRID_STRIDE(i, n) out[i] = from_float<T>(to_float(a[i]) + to_float(b[i]));
+  if constexpr (VEC) {
+    using V = Vec16<T>;
+    GRID_STRIDE(i, n / V::size) {
+      const V x = reinterpret_cast<const V*>(a)[i], y = reinterpret_cast<const V*>(b)[i];
+      V r;
+#pragma unroll
+      for (int k = 0; k < V::size; ++k) r.v[k] = from_float<T>(to_float(x.v[k]) + to_float(y.v[k]));
+      reinterpret_cast<V*>(out)[i] = r;
+    }
+  } else {
+    GRID_STRIDE(i, n) out[i] = from_float<T>(to_float(a[i]) + to_float(b[i]));
+  }
 }
 
 __global__ void scale_kernel(float* x, float s, int64_t n) {
   GRID_STRIDE(i, n) x[i] *= s;
 }
 
-template <typename S, typename D>
+// Vectorised by the destination's Vec16 (8 or 4 elements per step).
+template <typename S, typename D, bool VEC>
 __global__ void convert_kernel(const S* src, D* dst, int64_t n) {
-  GRID_STRIDE(i, n) dst[i] = from_float<D>(to_float(src[i]));
+  if constexpr (VEC) {
+    using V = Vec16<D>;
+    GRID_STRIDE(i, n / V::size) {
+      V r;
+#pragma unroll
+      for (int k = 0; k < V::size; ++k) r.v[k] = from_float<D>(to_float(src[i * V::size + k]));
+      reinterpret_cast<V*>(dst)[i] = r;
+    }
+  } else {
+    GRID_STRIDE(i, n) dst[i] = from_float<D>(to_float(src[i]));
+  }
 }
 
 template <typename T>
@@ -92,7 +140,12 @@ void convert_on_device(const void* src, DType st, void* dst, DType dt, int64_t n
   if (n == 0) return;
   dispatch_float(st, "conversion", [&]<typename S>() {
     dispatch_float(dt, "conversion", [&]<typename D>() {
-      convert_kernel<S, D><<<grid_for(n), kThreads, 0, stream>>>(static_cast<const S*>(src), static_cast<D*>(dst), n);
+      if (vectorisable(n, Vec16<D>::size, {src, dst}))
+        convert_kernel<S, D, true><<<grid_for(n / Vec16<D>::size), kThreads, 0, stream>>>(
+            static_cast<const S*>(src), static_cast<D*>(dst), n);
+      else
+        convert_kernel<S, D, false><<<grid_for(n), kThreads, 0, stream>>>(static_cast<const S*>(src),
+                                                                         static_cast<D*>(dst), n);
       CUDA_CHECK_LAUNCH();
     });
   });
@@ -103,7 +156,11 @@ void CudaBackend::gelu_forward(const Tensor& x, Tensor& out) {
   TRIDENT_CHECK(x.numel() == out.numel(), "gelu shapes");
   check_same_dtype("gelu_forward", {&x, &out});
   dispatch_float(x.dtype(), "gelu_forward", [&]<typename T>() {
-    gelu_forward_kernel<T><<<grid_for(x.numel()), kThreads, 0, stream_>>>(in<T>(x), cuda::out<T>(out), x.numel());
+    const int64_t n = x.numel();
+    if (vectorisable(n, Vec16<T>::size, {x.raw(), out.raw()}))
+      gelu_forward_kernel<T, true><<<grid_for(n / Vec16<T>::size), kThreads, 0, stream_>>>(in<T>(x), cuda::out<T>(out), n);
+    else
+      gelu_forward_kernel<T, false><<<grid_for(n), kThreads, 0, stream_>>>(in<T>(x), cuda::out<T>(out), n);
   });
   CUDA_CHECK_LAUNCH();
 }
@@ -113,8 +170,12 @@ void CudaBackend::gelu_backward(const Tensor& x, const Tensor& dout, Tensor& dx)
   TRIDENT_CHECK(x.numel() == dout.numel() && x.numel() == dx.numel(), "gelu shapes");
   check_same_dtype("gelu_backward", {&x, &dout, &dx});
   dispatch_float(x.dtype(), "gelu_backward", [&]<typename T>() {
-    gelu_backward_kernel<T><<<grid_for(x.numel()), kThreads, 0, stream_>>>(in<T>(x), in<T>(dout), out<T>(dx),
-                                                                           x.numel());
+    const int64_t n = x.numel();
+    if (vectorisable(n, Vec16<T>::size, {x.raw(), dout.raw(), dx.raw()}))
+      gelu_backward_kernel<T, true><<<grid_for(n / Vec16<T>::size), kThreads, 0, stream_>>>(in<T>(x), in<T>(dout),
+                                                                                          out<T>(dx), n);
+    else
+      gelu_backward_kernel<T, false><<<grid_for(n), kThreads, 0, stream_>>>(in<T>(x), in<T>(dout), out<T>(dx), n);
   });
   CUDA_CHECK_LAUNCH();
 }
@@ -155,7 +216,12 @@ void CudaBackend::add(const Tensor& a, const Tensor& b, Tensor& out) {
   TRIDENT_CHECK(a.numel() == b.numel() && a.numel() == out.numel(), "add shapes");
   check_same_dtype("add", {&a, &b, &out});
   dispatch_float(a.dtype(), "add", [&]<typename T>() {
-    add_kernel<T><<<grid_for(a.numel()), kThreads, 0, stream_>>>(in<T>(a), in<T>(b), cuda::out<T>(out), a.numel());
+    const int64_t n = a.numel();
+    if (vectorisable(n, Vec16<T>::size, {a.raw(), b.raw(), out.raw()}))
+      add_kernel<T, true><<<grid_for(n / Vec16<T>::size), kThreads, 0, stream_>>>(in<T>(a), in<T>(b),
+                                                                                  cuda::out<T>(out), n);
+    else
+      add_kernel<T, false><<<grid_for(n), kThreads, 0, stream_>>>(in<T>(a), in<T>(b), cuda::out<T>(out), n);
   });
   CUDA_CHECK_LAUNCH();
 }
@@ -166,49 +232,28 @@ void CudaBackend::scale(Tensor& x, float s) {
   CUDA_CHECK_LAUNCH();
 }
 
-double CudaBackend::sum_squares_all(const std::vector<const Tensor*>& xs) {
-  const OpScope prof(*this, "sum_squares_all");
-  if (xs.empty()) return 0.0;
+std::vector<double> CudaBackend::sum_squares_each(const std::vector<const Tensor*>& xs) {
+  const OpScope prof(*this, "sum_squares_each");
   const int64_t n = int64_t(xs.size());
+  std::vector<double> sums(xs.size(), 0.0);
+  if (n == 0) return sums;
   Tensor partial = scratch(2, {n * kSumBlocks * 2});  // n·kSumBlocks doubles in f32 slots
   double* dev = reinterpret_cast<double*>(f32_out(partial));
   for (int64_t i = 0; i < n; ++i) {
-    if (xs[size_t(i)]->numel() == 0) {
+    const Tensor& x = *xs[size_t(i)];
+    if (x.numel() == 0) {
       CUDA_CHECK(cudaMemsetAsync(dev + i * kSumBlocks, 0, sizeof(double) * kSumBlocks, stream_));
       continue;
     }
-    sum_squares_kernel<<<kSumBlocks, kThreads, 0, stream_>>>(f32_in(*xs[size_t(i)]), xs[size_t(i)]->numel(),
-                                                             dev + i * kSumBlocks);
+    sum_squares_kernel<<<kSumBlocks, kThreads, 0, stream_>>>(f32_in(x), x.numel(), dev + i * kSumBlocks);
     CUDA_CHECK_LAUNCH();
   }
   std::vector<double> host(size_t(n * kSumBlocks));
   CUDA_CHECK(cudaMemcpyAsync(host.data(), dev, sizeof(double) * host.size(), cudaMemcpyDeviceToHost, stream_));
   CUDA_CHECK(cudaStreamSynchronize(stream_));
-  double total = 0.0;
-  for (int64_t i = 0; i < n; ++i) {  // per tensor in block order, then tensors in order: sum_squares' bits
-    double t = 0.0;
-    for (int b = 0; b < kSumBlocks; ++b) t += host[size_t(i * kSumBlocks + b)];
-    total += t;
-  }
-  return total;
-}
-
-bool CudaBackend::all_finite_all(const std::vector<const Tensor*>& xs) {
-  const OpScope prof(*this, "all_finite_all");
-  Tensor flag = scratch(11, {1});  // an int in an f32 slot
-  int* dev = reinterpret_cast<int*>(f32_out(flag));
-  CUDA_CHECK(cudaMemsetAsync(dev, 0, sizeof(int), stream_));
-  for (const Tensor* x : xs) {
-    if (x->numel() == 0) continue;
-    dispatch_float(x->dtype(), "all_finite", [&]<typename T>() {
-      non_finite_kernel<T><<<grid_for(x->numel()), kThreads, 0, stream_>>>(in<T>(*x), x->numel(), dev);
-    });
-    CUDA_CHECK_LAUNCH();
-  }
-  int found = 0;
-  CUDA_CHECK(cudaMemcpyAsync(&found, dev, sizeof(int), cudaMemcpyDeviceToHost, stream_));
-  CUDA_CHECK(cudaStreamSynchronize(stream_));
-  return found == 0;
+  for (int64_t i = 0; i < n; ++i)  // blocks in order: sum_squares' bits
+    for (int b = 0; b < kSumBlocks; ++b) sums[size_t(i)] += host[size_t(i * kSumBlocks + b)];
+  return sums;
 }
 
 double CudaBackend::sum_squares(const Tensor& x) {

@@ -1,0 +1,23 @@
+// The fused attention kernels (flash_attention.cu) behind
+// CudaBackend::attention_forward/backward, for 16-bit activations with
+// head size 64 or 128; other cases take the unfused path (attention.cu).
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include "framework/backend/cuda/element.cuh"
+
+namespace trident::backend::cuda {
+
+// Whether the fused kernels handle this activation dtype and head size.
+bool flash_attention_applies(DType dtype, int64_t head_dim);
+
+// qkv (B, T, 3C) -> out (B, T, C); lse (B, H, T) f32: log Σ_k exp(q·k/√D) per query row.
+void flash_attention_forward(const Tensor& qkv, int n_heads, Tensor& out, Tensor& lse, cudaStream_t stream);
+
+// dqkv (B, T, 3C) overwritten, from dout and the forward's qkv, out and lse;
+// dq_term: a device work buffer of at least B·H·T f32.
+void flash_attention_backward(const Tensor& dout, const Tensor& qkv, const Tensor& out, const Tensor& lse,
+                              Tensor& dq_term, int n_heads, Tensor& dqkv, cudaStream_t stream);
+
+}  // namespace trident::backend::cuda

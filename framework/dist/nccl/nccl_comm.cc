@@ -1,0 +1,138 @@
+#include "framework/dist/nccl/nccl_comm.h"
+
+#include "framework/core/error.h"
+#include "framework/dist/process_groups.h"
+
+#define NCCL_CHECK(call)                                                                          \
+  do {                                                                                            \
+    const ncclResult_t trident_nccl_ = (call);                                                    \
+    if (trident_nccl_ != ncclSuccess) [[unlikely]]                                                \
+      ::trident::detail::throw_error(__FILE__, __LINE__, #call, ncclGetErrorString(trident_nccl_)); \
+  } while (0)
+
+#define NCCL_CUDA_CHECK(call)                                                                    \
+  do {                                                                                           \
+    const cudaError_t trident_err_ = (call);                                                     \
+    if (trident_err_ != cudaSuccess) [[unlikely]]                                                \
+      ::trident::detail::throw_error(__FILE__, __LINE__, #call, cudaGetErrorString(trident_err_)); \
+  } while (0)
+
+namespace trident::dist {
+namespace {
+
+ncclDataType_t nccl_type(DType t) {
+  switch (t) {
+    case DType::f32: return ncclFloat32;
+    case DType::f16: return ncclFloat16;
+    case DType::bf16: return ncclBfloat16;
+    case DType::i32: return ncclInt32;
+  }
+  return ncclFloat32;
+}
+
+ncclRedOp_t nccl_op(ReduceOp op) { return op == ReduceOp::sum ? ncclSum : ncclMax; }
+
+bool on_device(const Tensor& t) { return t.device() != Device::cpu; }
+
+double ring_fraction(int n) { return n > 1 ? double(n - 1) / double(n) : 0.0; }
+
+// all_reduce_async's handle: the reduction's completion event on the
+// communication stream. wait() orders the compute stream after it.
+class NcclRequest final : public Request {
+ public:
+  NcclRequest(cudaEvent_t done, cudaStream_t compute) : done_(done), compute_(compute) {}
+  ~NcclRequest() override {
+    if (!waited_) cudaStreamWaitEvent(compute_, done_, 0);  // never let later kernels overtake it
+    cudaEventDestroy(done_);
+  }
+  void wait() override {
+    NCCL_CUDA_CHECK(cudaStreamWaitEvent(compute_, done_, 0));
+    waited_ = true;
+  }
+  bool test() override { return cudaEventQuery(done_) == cudaSuccess; }
+
+ private:
+  cudaEvent_t done_;
+  cudaStream_t compute_;
+  bool waited_ = false;
+};
+
+
+}  // namespace
+
+NcclComm::NcclComm(MPI_Comm comm, std::string name, cudaStream_t compute_stream)
+    : Comm(name), mpi_(comm, name), compute_(compute_stream) {
+  ncclUniqueId id;
+  if (mpi_.rank() == 0) NCCL_CHECK(ncclGetUniqueId(&id));
+  MPI_CHECK(MPI_Bcast(&id, sizeof(id), MPI_BYTE, 0, mpi_.handle()));
+  NCCL_CHECK(ncclCommInitRank(&nccl_, mpi_.size(), id, mpi_.rank()));
+  NCCL_CUDA_CHECK(cudaStreamCreateWithFlags(&comm_stream_, cudaStreamNonBlocking));
+}
+
+NcclComm::~NcclComm() {
+  if (nccl_) ncclCommDestroy(nccl_);
+  if (comm_stream_) cudaStreamDestroy(comm_stream_);
+}
+
+void NcclComm::all_reduce(Tensor& t, ReduceOp op) {
+  if (!on_device(t)) return mpi_.all_reduce(t, op);
+  count(CommKind::all_reduce, t.bytes(), 2.0 * ring_fraction(size()) * double(t.bytes()));
+  // Groups of one call NCCL too (a copy in place): the same path at every size.
+  NCCL_CHECK(ncclAllReduce(t.raw(), t.raw(), size_t(t.numel()), nccl_type(t.dtype()), nccl_op(op), nccl_, compute_));
+}
+
+std::unique_ptr<Request> NcclComm::all_reduce_async(Tensor& t, ReduceOp op) {
+  if (!on_device(t)) return mpi_.all_reduce_async(t, op);
+  count(CommKind::all_reduce, t.bytes(), 2.0 * ring_fraction(size()) * double(t.bytes()));
+  cudaEvent_t ready, done;
+  NCCL_CUDA_CHECK(cudaEventCreateWithFlags(&ready, cudaEventDisableTiming));
+  NCCL_CUDA_CHECK(cudaEventCreateWithFlags(&done, cudaEventDisableTiming));
+  // The gradients written so far, on the compute stream and (being a blocking
+  // stream, it waits for them) the copies into the bucket on the default stream.
+  NCCL_CUDA_CHECK(cudaEventRecord(ready, compute_));
+  NCCL_CUDA_CHECK(cudaStreamWaitEvent(comm_stream_, ready, 0));
+  cudaEventDestroy(ready);  // released once recorded work completes
+  NCCL_CHECK(ncclAllReduce(t.raw(), t.raw(), size_t(t.numel()), nccl_type(t.dtype()), nccl_op(op), nccl_,
+                           comm_stream_));
+  NCCL_CUDA_CHECK(cudaEventRecord(done, comm_stream_));
+  return std::make_unique<NcclRequest>(done, compute_);
+}
+
+void NcclComm::reduce_scatter(const Tensor& in, Tensor& out, ReduceOp op) {
+  const auto sizes = split_sizes(in.numel(), size());
+  const bool even = in.numel() % size() == 0;
+  if (!on_device(in) || !on_device(out) || !even) return mpi_.reduce_scatter(in, out, op);
+  TRIDENT_CHECK(out.numel() == sizes[size_t(rank())] && in.dtype() == out.dtype(), "reduce_scatter of ", in.numel(),
+                " elements into ", out.numel(), " on rank ", rank(), " of ", size());
+  count(CommKind::reduce_scatter, in.bytes(), ring_fraction(size()) * double(in.bytes()));
+  NCCL_CHECK(ncclReduceScatter(in.raw(), out.raw(), size_t(out.numel()), nccl_type(in.dtype()), nccl_op(op), nccl_,
+                               compute_));
+}
+
+void NcclComm::all_gather(const Tensor& in, Tensor& out) {
+  const bool even = out.numel() % size() == 0;
+  if (!on_device(in) || !on_device(out) || !even) return mpi_.all_gather(in, out);
+  TRIDENT_CHECK(in.dtype() == out.dtype() && in.numel() * size() == out.numel(), "all_gather of ", in.numel(),
+                " elements into ", out.numel(), " on rank ", rank(), " of ", size());
+  count(CommKind::all_gather, out.bytes(), ring_fraction(size()) * double(out.bytes()));
+  NCCL_CHECK(ncclAllGather(in.raw(), out.raw(), size_t(in.numel()), nccl_type(in.dtype()), nccl_, compute_));
+}
+
+void NcclComm::broadcast(Tensor& t, int root) {
+  if (!on_device(t)) return mpi_.broadcast(t, root);
+  count(CommKind::broadcast, t.bytes(), size() > 1 && rank() == root ? double(t.bytes()) : 0.0);
+  NCCL_CHECK(ncclBroadcast(t.raw(), t.raw(), size_t(t.numel()), nccl_type(t.dtype()), root, nccl_, compute_));
+}
+
+void NcclComm::send(const Tensor& t, int dst, int tag) { mpi_.send(t, dst, tag); }
+void NcclComm::recv(Tensor& t, int src, int tag) { mpi_.recv(t, src, tag); }
+std::unique_ptr<Request> NcclComm::isend(const Tensor& t, int dst, int tag) { return mpi_.isend(t, dst, tag); }
+std::unique_ptr<Request> NcclComm::irecv(Tensor& t, int src, int tag) { return mpi_.irecv(t, src, tag); }
+
+CommFactory nccl_comm_factory(void* compute_stream) {
+  return [compute_stream](MPI_Comm comm, const std::string& name) -> std::unique_ptr<Comm> {
+    return std::make_unique<NcclComm>(comm, name, static_cast<cudaStream_t>(compute_stream));
+  };
+}
+
+}  // namespace trident::dist
