@@ -137,6 +137,17 @@ TEST_P(CudaVsCpuDtype, Gemm) {
       }
 }
 
+// The bias in the GEMM's epilogue (GPU) against gemm then bias_add (CPU).
+TEST_P(CudaVsCpuDtype, LinearForward) {
+  for (auto [M, N, K] : {std::tuple<int64_t, int64_t, int64_t>{71, 229, 37}, {256, 384, 128}}) {
+    Tensor x = random({M, K}, -1.f, 1.f, dt()), w = random({N, K}, -1.f, 1.f, dt()), b = random({N}, -1.f, 1.f, dt());
+    Tensor y = empty({M, N}), yg = dev(y);
+    cpu->linear_forward(x, w, b, y);
+    gpu->linear_forward(dev(x), dev(w), dev(b), yg);
+    expect_close(yg, y, tol(1e-5), tol(1e-4), "linear forward");
+  }
+}
+
 TEST_P(CudaVsCpuDtype, EmbeddingLayerNormGeluBiasAdd) {
   const int64_t B = 3, T = 7, C = 13, V = 11;
   // A shard of 6 rows from id 3 of a vocabulary of 11: some tokens fall outside it.
