@@ -17,6 +17,8 @@
 #include <mma.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <string>
 #include <type_traits>
 
 #include "framework/backend/cuda/flash_attention.h"
@@ -29,6 +31,15 @@ using namespace nvcuda;
 constexpr int kTile = 64;        // queries and keys per tile
 constexpr int kWarps = 4;        // each warp owns 16 rows of a tile
 constexpr int kFlashThreads = kWarps * 32;
+// Shared-memory row strides, padded past a multiple of 128 bytes: with rows
+// of exactly 64 or 128 elements every row of a 16×16 fragment falls in the
+// same banks and WMMA's loads and stores serialise.
+template <int D>
+constexpr int kLdTile = D + 8;          // 16-bit Q, K, V, dO tiles (64 × D)
+constexpr int kLdScores = kTile + 4;    // f32 S and dP (16 × 64 per warp)
+constexpr int kLdProbs = kTile + 8;     // 16-bit P and dS (16 × 64 per warp)
+template <int D>
+constexpr int kLdOut = D + 4;           // f32 O accumulator (16 × D per warp)
 
 template <typename T>
 using FragA = wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major>;
@@ -49,11 +60,11 @@ __device__ void load_tile(T* tile, const T* base, int64_t row0, int64_t rows, in
     const int64_t t = row0 + r;
     uint4 value = make_uint4(0, 0, 0, 0);
     if (t < rows) value = reinterpret_cast<const uint4*>(base + t * width)[v];
-    reinterpret_cast<uint4*>(tile + r * D)[v] = value;
+    reinterpret_cast<uint4*>(tile + r * kLdTile<D>)[v] = value;
   }
 }
 
-// out (16 × 64, f32, ld 64) = a (16 × D rows of a tile, ld D) · b_tileᵀ (b: 64 × D, ld D).
+// out (16 × 64, f32) = a (16 × D rows of a tile) · b_tileᵀ (b: 64 × D).
 template <typename T, int D>
 __device__ void mma_abt(float* out, const T* a, const T* b) {
 #pragma unroll
@@ -64,25 +75,25 @@ __device__ void mma_abt(float* out, const T* a, const T* b) {
     for (int kb = 0; kb < D / 16; ++kb) {
       FragA<T> fa;
       FragBCol<T> fb;
-      wmma::load_matrix_sync(fa, a + kb * 16, D);
-      wmma::load_matrix_sync(fb, b + nb * 16 * D + kb * 16, D);
+      wmma::load_matrix_sync(fa, a + kb * 16, kLdTile<D>);
+      wmma::load_matrix_sync(fb, b + nb * 16 * kLdTile<D> + kb * 16, kLdTile<D>);
       wmma::mma_sync(acc, fa, fb, acc);
     }
-    wmma::store_matrix_sync(out + nb * 16, acc, kTile, wmma::mem_row_major);
+    wmma::store_matrix_sync(out + nb * 16, acc, kLdScores, wmma::mem_row_major);
   }
 }
 
-// acc[db] (16 × 16 blocks of a 16 × D result) += a (16 × 64, ld 64) · b (64 × D, ld D).
+// acc[db] (16 × 16 blocks of a 16 × D result) += a (16 × 64) · b (64 × D).
 template <typename T, int D>
 __device__ void mma_ab_accumulate(FragC (&acc)[D / 16], const T* a, const T* b) {
 #pragma unroll
   for (int kb = 0; kb < kTile / 16; ++kb) {
     FragA<T> fa;
-    wmma::load_matrix_sync(fa, a + kb * 16, kTile);
+    wmma::load_matrix_sync(fa, a + kb * 16, kLdProbs);
 #pragma unroll
     for (int db = 0; db < D / 16; ++db) {
       FragBRow<T> fb;
-      wmma::load_matrix_sync(fb, b + kb * 16 * D + db * 16, D);
+      wmma::load_matrix_sync(fb, b + kb * 16 * kLdTile<D> + db * 16, kLdTile<D>);
       wmma::mma_sync(acc[db], fa, fb, acc[db]);
     }
   }
@@ -114,23 +125,24 @@ template <typename T, int D>
 __global__ void __launch_bounds__(kFlashThreads) flash_forward_kernel(const T* qkv, T* out, float* lse, int64_t T_,
                                                                      int64_t H, float scale) {
   extern __shared__ __align__(128) unsigned char smem[];
+  constexpr int kTileElems = kTile * kLdTile<D>;
   T* q_tile = reinterpret_cast<T*>(smem);
-  T* k_tile = q_tile + kTile * D;
-  T* v_tile = k_tile + kTile * D;
-  float* s_all = reinterpret_cast<float*>(v_tile + kTile * D);  // per warp 16 × 64
-  float* o_all = s_all + kWarps * 16 * kTile;                     // per warp 16 × D
-  T* p_all = reinterpret_cast<T*>(o_all + kWarps * 16 * D);      // per warp 16 × 64
+  T* k_tile = q_tile + kTileElems;
+  T* v_tile = k_tile + kTileElems;
+  float* s_all = reinterpret_cast<float*>(v_tile + kTileElems);  // per warp 16 × 64
+  float* o_all = s_all + kWarps * 16 * kLdScores;                  // per warp 16 × D
+  T* p_all = reinterpret_cast<T*>(o_all + kWarps * 16 * kLdOut<D>);  // per warp 16 × 64
 
   const int warp = threadIdx.x / 32, lane = threadIdx.x & 31;
   const int64_t tile = blockIdx.x, bh = blockIdx.y, b = bh / H, h = bh % H;
   const int64_t C = H * D, width = 3 * C;
   const T* q_base = qkv + b * T_ * width + h * D;
-  float* s = s_all + warp * 16 * kTile;
-  float* o = o_all + warp * 16 * D;
-  T* p = p_all + warp * 16 * kTile;
+  float* s = s_all + warp * 16 * kLdScores;
+  float* o = o_all + warp * 16 * kLdOut<D>;
+  T* p = p_all + warp * 16 * kLdProbs;
 
   load_tile<T, D>(q_tile, q_base, tile * kTile, T_, width);
-  for (int e = lane; e < 16 * D; e += 32) o[e] = 0.f;
+  for (int e = lane; e < 16 * kLdOut<D>; e += 32) o[e] = 0.f;
   const int r = lane / 2, half = lane & 1;
   const int64_t q = tile * kTile + warp * 16 + r;
   float m = -INFINITY, l = 0.f;
@@ -140,13 +152,13 @@ __global__ void __launch_bounds__(kFlashThreads) flash_forward_kernel(const T* q
     load_tile<T, D>(k_tile, q_base + C, kt * kTile, T_, width);
     load_tile<T, D>(v_tile, q_base + 2 * C, kt * kTile, T_, width);
     __syncthreads();
-    mma_abt<T, D>(s, q_tile + warp * 16 * D, k_tile);
+    mma_abt<T, D>(s, q_tile + warp * 16 * kLdTile<D>, k_tile);
     __syncwarp();
     float mx = -INFINITY;
     for (int c = half * 32; c < half * 32 + 32; ++c) {
       const int64_t k = kt * kTile + c;
-      const float v = (k <= q && k < T_) ? s[r * kTile + c] * scale : -INFINITY;
-      s[r * kTile + c] = v;
+      const float v = (k <= q && k < T_) ? s[r * kLdScores + c] * scale : -INFINITY;
+      s[r * kLdScores + c] = v;
       mx = fmaxf(mx, v);
     }
     mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
@@ -154,27 +166,30 @@ __global__ void __launch_bounds__(kFlashThreads) flash_forward_kernel(const T* q
     const float alpha = __expf(m - m_new);
     float sum = 0.f;
     for (int c = half * 32; c < half * 32 + 32; ++c) {
-      const float e = __expf(s[r * kTile + c] - m_new);
-      p[r * kTile + c] = from_float<T>(e);
+      const float e = __expf(s[r * kLdScores + c] - m_new);
+      p[r * kLdProbs + c] = from_float<T>(e);
       sum += e;
     }
     sum += __shfl_xor_sync(0xffffffffu, sum, 1);
     l = l * alpha + sum;
     m = m_new;
-    for (int d = half * (D / 2); d < (half + 1) * (D / 2); ++d) o[r * D + d] *= alpha;
+    for (int d = half * (D / 2); d < (half + 1) * (D / 2); ++d) o[r * kLdOut<D> + d] *= alpha;
     __syncwarp();
     FragC acc[D / 16];
 #pragma unroll
-    for (int db = 0; db < D / 16; ++db) wmma::load_matrix_sync(acc[db], o + db * 16, D, wmma::mem_row_major);
+    for (int db = 0; db < D / 16; ++db)
+      wmma::load_matrix_sync(acc[db], o + db * 16, kLdOut<D>, wmma::mem_row_major);
     mma_ab_accumulate<T, D>(acc, p, v_tile);
 #pragma unroll
-    for (int db = 0; db < D / 16; ++db) wmma::store_matrix_sync(o + db * 16, acc[db], D, wmma::mem_row_major);
+    for (int db = 0; db < D / 16; ++db)
+      wmma::store_matrix_sync(o + db * 16, acc[db], kLdOut<D>, wmma::mem_row_major);
     __syncwarp();
   }
   if (q < T_) {
     const float inv = 1.f / l;
     T* out_row = out + (b * T_ + q) * C + h * D;
-    for (int d = half * (D / 2); d < (half + 1) * (D / 2); ++d) out_row[d] = from_float<T>(o[r * D + d] * inv);
+    for (int d = half * (D / 2); d < (half + 1) * (D / 2); ++d)
+      out_row[d] = from_float<T>(o[r * kLdOut<D> + d] * inv);
     if (half == 0) lse[bh * T_ + q] = m + logf(l);
   }
 }
@@ -203,25 +218,26 @@ __global__ void __launch_bounds__(kFlashThreads)
     flash_backward_kv_kernel(const T* qkv, const T* dout, const float* lse, const float* dq_term, T* dqkv, int64_t T_,
                              int64_t H, float scale) {
   extern __shared__ __align__(128) unsigned char smem[];
+  constexpr int kTileElems = kTile * kLdTile<D>;
   T* k_tile = reinterpret_cast<T*>(smem);
-  T* v_tile = k_tile + kTile * D;
-  T* q_tile = v_tile + kTile * D;
-  T* do_tile = q_tile + kTile * D;
-  float* s_all = reinterpret_cast<float*>(do_tile + kTile * D);  // per warp 16 × 64: Sᵀ
-  float* dp_all = s_all + kWarps * 16 * kTile;                     // per warp 16 × 64: dPᵀ
-  float* row_terms = dp_all + kWarps * 16 * kTile;                 // L and Dq of the 64 queries
-  T* p_all = reinterpret_cast<T*>(row_terms + 2 * kTile);          // per warp 16 × 64: Pᵀ
-  T* ds_all = p_all + kWarps * 16 * kTile;                         // per warp 16 × 64: dSᵀ
+  T* v_tile = k_tile + kTileElems;
+  T* q_tile = v_tile + kTileElems;
+  T* do_tile = q_tile + kTileElems;
+  float* s_all = reinterpret_cast<float*>(do_tile + kTileElems);  // per warp 16 × 64: Sᵀ
+  float* dp_all = s_all + kWarps * 16 * kLdScores;                  // per warp 16 × 64: dPᵀ
+  float* row_terms = dp_all + kWarps * 16 * kLdScores;              // L and Dq of the 64 queries
+  T* p_all = reinterpret_cast<T*>(row_terms + 2 * kTile);           // per warp 16 × 64: Pᵀ
+  T* ds_all = p_all + kWarps * 16 * kLdProbs;                       // per warp 16 × 64: dSᵀ
 
   const int warp = threadIdx.x / 32, lane = threadIdx.x & 31;
   const int64_t tile = blockIdx.x, bh = blockIdx.y, b = bh / H, h = bh % H;
   const int64_t C = H * D, width = 3 * C;
   const T* q_base = qkv + b * T_ * width + h * D;
   const T* do_base = dout + b * T_ * C + h * D;
-  float* st = s_all + warp * 16 * kTile;
-  float* dpt = dp_all + warp * 16 * kTile;
-  T* pt = p_all + warp * 16 * kTile;
-  T* dst = ds_all + warp * 16 * kTile;
+  float* st = s_all + warp * 16 * kLdScores;
+  float* dpt = dp_all + warp * 16 * kLdScores;
+  T* pt = p_all + warp * 16 * kLdProbs;
+  T* dst = ds_all + warp * 16 * kLdProbs;
 
   load_tile<T, D>(k_tile, q_base + C, tile * kTile, T_, width);
   load_tile<T, D>(v_tile, q_base + 2 * C, tile * kTile, T_, width);
@@ -242,15 +258,16 @@ __global__ void __launch_bounds__(kFlashThreads)
       row_terms[kTile + i] = q < T_ ? dq_term[bh * T_ + q] : 0.f;
     }
     __syncthreads();
-    mma_abt<T, D>(st, k_tile + warp * 16 * D, q_tile);   // Sᵀ (16 keys × 64 queries)
-    mma_abt<T, D>(dpt, v_tile + warp * 16 * D, do_tile); // dPᵀ
+    mma_abt<T, D>(st, k_tile + warp * 16 * kLdTile<D>, q_tile);   // Sᵀ (16 keys × 64 queries)
+    mma_abt<T, D>(dpt, v_tile + warp * 16 * kLdTile<D>, do_tile); // dPᵀ
     __syncwarp();
     for (int e = lane; e < 16 * kTile; e += 32) {
       const int kr = e / kTile, c = e % kTile;
       const int64_t k = tile * kTile + warp * 16 + kr, q = qt * kTile + c;
-      const float pv = (k <= q && q < T_ && k < T_) ? __expf(st[e] * scale - row_terms[c]) : 0.f;
-      pt[e] = from_float<T>(pv);
-      dst[e] = from_float<T>(pv * (dpt[e] - row_terms[kTile + c]));
+      const float pv =
+          (k <= q && q < T_ && k < T_) ? __expf(st[kr * kLdScores + c] * scale - row_terms[c]) : 0.f;
+      pt[kr * kLdProbs + c] = from_float<T>(pv);
+      dst[kr * kLdProbs + c] = from_float<T>(pv * (dpt[kr * kLdScores + c] - row_terms[kTile + c]));
     }
     __syncwarp();
     mma_ab_accumulate<T, D>(dv, pt, do_tile);  // dV += Pᵀ dO
@@ -270,21 +287,22 @@ __global__ void __launch_bounds__(kFlashThreads)
     flash_backward_q_kernel(const T* qkv, const T* dout, const float* lse, const float* dq_term, T* dqkv, int64_t T_,
                             int64_t H, float scale) {
   extern __shared__ __align__(128) unsigned char smem[];
+  constexpr int kTileElems = kTile * kLdTile<D>;
   T* q_tile = reinterpret_cast<T*>(smem);
-  T* do_tile = q_tile + kTile * D;
-  T* k_tile = do_tile + kTile * D;
-  T* v_tile = k_tile + kTile * D;
-  float* s_all = reinterpret_cast<float*>(v_tile + kTile * D);
-  float* dp_all = s_all + kWarps * 16 * kTile;
-  T* ds_all = reinterpret_cast<T*>(dp_all + kWarps * 16 * kTile);
+  T* do_tile = q_tile + kTileElems;
+  T* k_tile = do_tile + kTileElems;
+  T* v_tile = k_tile + kTileElems;
+  float* s_all = reinterpret_cast<float*>(v_tile + kTileElems);
+  float* dp_all = s_all + kWarps * 16 * kLdScores;
+  T* ds_all = reinterpret_cast<T*>(dp_all + kWarps * 16 * kLdScores);
 
   const int warp = threadIdx.x / 32, lane = threadIdx.x & 31;
   const int64_t tile = blockIdx.x, bh = blockIdx.y, b = bh / H, h = bh % H;
   const int64_t C = H * D, width = 3 * C;
   const T* q_base = qkv + b * T_ * width + h * D;
-  float* s = s_all + warp * 16 * kTile;
-  float* dp = dp_all + warp * 16 * kTile;
-  T* ds = ds_all + warp * 16 * kTile;
+  float* s = s_all + warp * 16 * kLdScores;
+  float* dp = dp_all + warp * 16 * kLdScores;
+  T* ds = ds_all + warp * 16 * kLdProbs;
 
   load_tile<T, D>(q_tile, q_base, tile * kTile, T_, width);
   load_tile<T, D>(do_tile, dout + b * T_ * C + h * D, tile * kTile, T_, C);
@@ -297,18 +315,18 @@ __global__ void __launch_bounds__(kFlashThreads)
     load_tile<T, D>(k_tile, q_base + C, kt * kTile, T_, width);
     load_tile<T, D>(v_tile, q_base + 2 * C, kt * kTile, T_, width);
     __syncthreads();
-    mma_abt<T, D>(s, q_tile + warp * 16 * D, k_tile);    // S (16 queries × 64 keys)
-    mma_abt<T, D>(dp, do_tile + warp * 16 * D, v_tile);  // dP
+    mma_abt<T, D>(s, q_tile + warp * 16 * kLdTile<D>, k_tile);    // S (16 queries × 64 keys)
+    mma_abt<T, D>(dp, do_tile + warp * 16 * kLdTile<D>, v_tile);  // dP
     __syncwarp();
     for (int e = lane; e < 16 * kTile; e += 32) {
       const int qr = e / kTile, c = e % kTile;
       const int64_t q = tile * kTile + warp * 16 + qr, k = kt * kTile + c;
       float dsv = 0.f;
       if (k <= q && q < T_ && k < T_) {
-        const float pv = __expf(s[e] * scale - lse[bh * T_ + q]);
-        dsv = pv * (dp[e] - dq_term[bh * T_ + q]);
+        const float pv = __expf(s[qr * kLdScores + c] * scale - lse[bh * T_ + q]);
+        dsv = pv * (dp[qr * kLdScores + c] - dq_term[bh * T_ + q]);
       }
-      ds[e] = from_float<T>(dsv);
+      ds[qr * kLdProbs + c] = from_float<T>(dsv);
     }
     __syncwarp();
     mma_ab_accumulate<T, D>(dq, ds, k_tile);  // dQ += dS K (× scale at the end)
@@ -319,18 +337,18 @@ __global__ void __launch_bounds__(kFlashThreads)
 
 template <int D, typename T>
 size_t forward_smem() {
-  return size_t(3 * kTile * D) * sizeof(T) + size_t(kWarps * 16 * (kTile + D)) * sizeof(float) +
-         size_t(kWarps * 16 * kTile) * sizeof(T);
+  return size_t(3 * kTile * kLdTile<D>) * sizeof(T) + size_t(kWarps * 16 * (kLdScores + kLdOut<D>)) * sizeof(float) +
+         size_t(kWarps * 16 * kLdProbs) * sizeof(T);
 }
 template <int D, typename T>
 size_t backward_kv_smem() {
-  return size_t(4 * kTile * D) * sizeof(T) + size_t(2 * kWarps * 16 * kTile + 2 * kTile) * sizeof(float) +
-         size_t(2 * kWarps * 16 * kTile) * sizeof(T);
+  return size_t(4 * kTile * kLdTile<D>) * sizeof(T) + size_t(2 * kWarps * 16 * kLdScores + 2 * kTile) * sizeof(float) +
+         size_t(2 * kWarps * 16 * kLdProbs) * sizeof(T);
 }
 template <int D, typename T>
 size_t backward_q_smem() {
-  return size_t(4 * kTile * D) * sizeof(T) + size_t(2 * kWarps * 16 * kTile) * sizeof(float) +
-         size_t(kWarps * 16 * kTile) * sizeof(T);
+  return size_t(4 * kTile * kLdTile<D>) * sizeof(T) + size_t(2 * kWarps * 16 * kLdScores) * sizeof(float) +
+         size_t(kWarps * 16 * kLdProbs) * sizeof(T);
 }
 
 template <typename Kernel>
@@ -371,7 +389,11 @@ void backward_for(const Tensor& dout, const Tensor& qkv, const Tensor& out, cons
 }  // namespace
 
 bool flash_attention_applies(DType dtype, int64_t head_dim) {
-  return (dtype == DType::bf16 || dtype == DType::f16) && (head_dim == 64 || head_dim == 128);
+  static const bool enabled = [] {  // TRIDENT_FUSED_ATTENTION=0: the unfused path, for comparison
+    const char* v = std::getenv("TRIDENT_FUSED_ATTENTION");
+    return !(v && std::string(v) == "0");
+  }();
+  return enabled && (dtype == DType::bf16 || dtype == DType::f16) && (head_dim == 64 || head_dim == 128);
 }
 
 void flash_attention_forward(const Tensor& qkv, int n_heads, Tensor& out, Tensor& lse, cudaStream_t stream) {

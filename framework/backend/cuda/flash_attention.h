@@ -9,7 +9,8 @@
 
 namespace trident::backend::cuda {
 
-// Whether the fused kernels handle this activation dtype and head size.
+// Whether the fused kernels handle this activation dtype and head size
+// (never when TRIDENT_FUSED_ATTENTION=0 is in the environment).
 bool flash_attention_applies(DType dtype, int64_t head_dim);
 
 // qkv (B, T, 3C) -> out (B, T, C); lse (B, H, T) f32: log Σ_k exp(q·k/√D) per query row.
