@@ -61,6 +61,10 @@ CudaBackend::CudaBackend(int device) : device_(device) {
   CUDA_CHECK(cudaSetDevice(device));
   CUDA_CHECK(cudaStreamCreate(&stream_));
   CUBLAS_CHECK(cublasLtCreate(&lt_));
+  // TRIDENT_GEMM_WORKSPACE_MB: cuBLASLt's workspace (default 32 MiB), for experiments.
+  if (const char* mb = std::getenv("TRIDENT_GEMM_WORKSPACE_MB"); mb && std::atoi(mb) > 0)
+    workspace_bytes_ = size_t(std::atoi(mb)) << 20;
+  gemm_verbose_ = std::getenv("TRIDENT_GEMM_VERBOSE") != nullptr;
   CUDA_CHECK(cudaMalloc(&workspace_, workspace_bytes_));
   register_device_memory(Device::cuda, kCudaMemory);
 }

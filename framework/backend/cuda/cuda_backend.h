@@ -103,6 +103,7 @@ class CudaBackend final : public Backend {
   cublasLtHandle_t lt_ = nullptr;
   void* workspace_ = nullptr;
   size_t workspace_bytes_ = 32u << 20;
+  bool gemm_verbose_ = false;  // TRIDENT_GEMM_VERBOSE: each shape's candidate timings to stderr
   struct CachedGemm {
     cublasLtMatmulDesc_t op = nullptr;
     cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;

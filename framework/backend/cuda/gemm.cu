@@ -8,6 +8,7 @@
 #include "framework/backend/cuda/cuda_check.h"
 #include "framework/backend/gemm_shape.h"
 
+#include <cstdio>
 #include <vector>
 
 namespace trident::backend::cuda {
@@ -173,6 +174,12 @@ cublasLtMatmulAlgo_t CudaBackend::choose_algorithm(const CachedGemm& g, const Te
     if (t >= 0.f && (fastest < 0.f || t < fastest)) fastest = t;
   TRIDENT_CHECK(fastest >= 0.f, "no cuBLASLt algorithm ran for gemm ", shape_str(a.shape()), " x ",
                 shape_str(b.shape()));
+  if (gemm_verbose_) {
+    std::fprintf(stderr, "gemm %s x %s -> %s (%s):", shape_str(a.shape()).c_str(), shape_str(b.shape()).c_str(),
+                 shape_str(c.shape()).c_str(), dtype_name(c.dtype()).data());
+    for (int i = 0; i < found; ++i) std::fprintf(stderr, " %.3f", double(times[size_t(i)]));
+    std::fprintf(stderr, " ms (workspace %zu MiB)\n", workspace_bytes_ >> 20);
+  }
   // The heuristic's earliest proposal within 15% of the fastest: timing noise
   // then rarely changes the choice between processes (and with it the
   // rounding), while a pathological first choice is still avoided.
