@@ -43,6 +43,8 @@ expect_error "--lr-decay-style" --lr-decay-style exponential
 expect_error "--no-such-flag" --no-such-flag 3
 expect_error "--lr = not-a-number" --lr not-a-number
 expect_error "unknown --device 'tpu'" --device tpu
+expect_error "unknown --comm 'gloo'" --comm gloo
+expect_error "--comm nccl moves device tensors: it needs --device cuda" --comm nccl --device cpu
 if ! command -v nvidia-smi >/dev/null || ! nvidia-smi -L >/dev/null 2>&1; then
   expect_error "--device cpu" --device cuda   # no GPU here: the message must point to the CPU
 fi

@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
+#include <vector>
 
 #include "optim/adamw.h"
 #include "optim/grad_clip.h"
@@ -65,6 +67,53 @@ TEST(AdamW, DecaysOnlyParamsThatAskForIt) {
   EXPECT_FLOAT_EQ(w.value.item(0), 1.f - 0.1f * 0.5f);
   EXPECT_FLOAT_EQ(bias.value.item(0), 1.f);
   EXPECT_EQ(opt.steps_taken(), 1);
+}
+
+// The trainer's path: the clip coefficient from per-tensor sums, applied by
+// AdamW as it reads the grads, must step exactly as clipping the grads in
+// place and then stepping, and leave the grads as they were; in bf16 the
+// compute weights must be the rounding of the master weights.
+TEST(AdamW, FusedClipCoefficientStepsAsClippingInPlace) {
+  auto be = backend::make_cpu_backend(1);
+  for (DType dtype : {DType::f32, DType::bf16}) {
+    auto make = [&](const char* name) {
+      Param p = make_param(name, {257}, InitKind::normal, 0.5f, true, dtype);
+      init_param(p, 7);
+      for (int64_t i = 0; i < 257; ++i) p.grad.set(i, std::sin(0.37f * float(i)) * 3.f);
+      return p;
+    };
+    Param a = make("w"), b = make("w");  // same name: same initial values
+    const std::vector<float> grads_before = a.grad.to_vector();
+    AdamW fused({&a}, {}), plain({&b}, {});
+    for (int step = 0; step < 3; ++step) {
+      const GradClip clip = grad_clip_coefficient({&a}, be->sum_squares_each({&a.grad}), 1.0, {}, 1024.0);
+      fused.step(*be, 1e-2f, clip.coeff);
+      EXPECT_NEAR(clip_grad_norm(*be, {&b}, 1.0, {}, 1024.0), clip.norm, 1e-12);
+      plain.step(*be, 1e-2f);
+      for (int64_t i = 0; i < 257; ++i) b.grad.set(i, grads_before[size_t(i)]);  // clipping scaled them
+    }
+    EXPECT_EQ(a.grad.to_vector(), grads_before) << "the fused path must not touch the grads";
+    EXPECT_EQ(a.value.to_vector(), b.value.to_vector()) << dtype_name(dtype);
+    EXPECT_EQ(fused.master_weights(0).to_vector(), plain.master_weights(0).to_vector()) << dtype_name(dtype);
+    if (dtype != DType::f32) EXPECT_EQ(a.value.to_vector(), fused.master_weights(0).to(dtype).to_vector());
+  }
+}
+
+// Backend::sum_squares_each gives each tensor's sum_squares, bit for bit,
+// and is non-finite exactly where a tensor holds a NaN or an infinity.
+TEST(GradClip, SumSquaresEachMatchesOneCallEach) {
+  auto be = backend::make_cpu_backend(2);
+  Tensor x = Tensor::from_vector({1.f, -2.f, 3.5f}, {3}), y = Tensor::zeros({0}), z = Tensor::from_vector({1e30f}, {1});
+  const std::vector<double> sums = be->sum_squares_each({&x, &y, &z});
+  ASSERT_EQ(sums.size(), 3u);
+  EXPECT_EQ(sums[0], be->sum_squares(x));
+  EXPECT_EQ(sums[1], 0.0);
+  EXPECT_EQ(sums[2], double(1e30f) * double(1e30f));
+  EXPECT_TRUE(std::isfinite(sums[2]));  // f32's largest values square finitely in f64
+  z.set(0, std::numeric_limits<float>::infinity());
+  EXPECT_FALSE(std::isfinite(be->sum_squares_each({&z})[0]));
+  z.set(0, std::numeric_limits<float>::quiet_NaN());
+  EXPECT_FALSE(std::isfinite(be->sum_squares_each({&z})[0]));
 }
 
 }  // namespace
