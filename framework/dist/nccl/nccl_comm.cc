@@ -1,5 +1,6 @@
 #include "framework/dist/nccl/nccl_comm.h"
 
+#include "framework/backend/cuda/cuda_check.h"
 #include "framework/core/error.h"
 #include "framework/dist/process_groups.h"
 
@@ -8,13 +9,6 @@
     const ncclResult_t trident_nccl_ = (call);                                                    \
     if (trident_nccl_ != ncclSuccess) [[unlikely]]                                                \
       ::trident::detail::throw_error(__FILE__, __LINE__, #call, ncclGetErrorString(trident_nccl_)); \
-  } while (0)
-
-#define NCCL_CUDA_CHECK(call)                                                                    \
-  do {                                                                                           \
-    const cudaError_t trident_err_ = (call);                                                     \
-    if (trident_err_ != cudaSuccess) [[unlikely]]                                                \
-      ::trident::detail::throw_error(__FILE__, __LINE__, #call, cudaGetErrorString(trident_err_)); \
   } while (0)
 
 namespace trident::dist {
@@ -46,7 +40,7 @@ class NcclRequest final : public Request {
     cudaEventDestroy(done_);
   }
   void wait() override {
-    NCCL_CUDA_CHECK(cudaStreamWaitEvent(compute_, done_, 0));
+    CUDA_CHECK(cudaStreamWaitEvent(compute_, done_, 0));
     waited_ = true;
   }
   bool test() override { return cudaEventQuery(done_) == cudaSuccess; }
@@ -66,7 +60,7 @@ NcclComm::NcclComm(MPI_Comm comm, std::string name, cudaStream_t compute_stream)
   if (mpi_.rank() == 0) NCCL_CHECK(ncclGetUniqueId(&id));
   MPI_CHECK(MPI_Bcast(&id, sizeof(id), MPI_BYTE, 0, mpi_.handle()));
   NCCL_CHECK(ncclCommInitRank(&nccl_, mpi_.size(), id, mpi_.rank()));
-  NCCL_CUDA_CHECK(cudaStreamCreateWithFlags(&comm_stream_, cudaStreamNonBlocking));
+  CUDA_CHECK(cudaStreamCreateWithFlags(&comm_stream_, cudaStreamNonBlocking));
 }
 
 NcclComm::~NcclComm() {
@@ -85,16 +79,16 @@ std::unique_ptr<Request> NcclComm::all_reduce_async(Tensor& t, ReduceOp op) {
   if (!on_device(t)) return mpi_.all_reduce_async(t, op);
   count(CommKind::all_reduce, t.bytes(), 2.0 * ring_fraction(size()) * double(t.bytes()));
   cudaEvent_t ready, done;
-  NCCL_CUDA_CHECK(cudaEventCreateWithFlags(&ready, cudaEventDisableTiming));
-  NCCL_CUDA_CHECK(cudaEventCreateWithFlags(&done, cudaEventDisableTiming));
+  CUDA_CHECK(cudaEventCreateWithFlags(&ready, cudaEventDisableTiming));
+  CUDA_CHECK(cudaEventCreateWithFlags(&done, cudaEventDisableTiming));
   // The gradients written so far, on the compute stream and (being a blocking
   // stream, it waits for them) the copies into the bucket on the default stream.
-  NCCL_CUDA_CHECK(cudaEventRecord(ready, compute_));
-  NCCL_CUDA_CHECK(cudaStreamWaitEvent(comm_stream_, ready, 0));
+  CUDA_CHECK(cudaEventRecord(ready, compute_));
+  CUDA_CHECK(cudaStreamWaitEvent(comm_stream_, ready, 0));
   cudaEventDestroy(ready);  // released once recorded work completes
   NCCL_CHECK(ncclAllReduce(t.raw(), t.raw(), size_t(t.numel()), nccl_type(t.dtype()), nccl_op(op), nccl_,
                            comm_stream_));
-  NCCL_CUDA_CHECK(cudaEventRecord(done, comm_stream_));
+  CUDA_CHECK(cudaEventRecord(done, comm_stream_));
   return std::make_unique<NcclRequest>(done, compute_);
 }
 
