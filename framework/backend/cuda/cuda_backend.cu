@@ -92,5 +92,16 @@ std::string CudaBackend::name() const {
 
 void CudaBackend::synchronize() { CUDA_CHECK(cudaStreamSynchronize(stream_)); }
 
+Tensor CudaBackend::scratch(int slot, Shape shape, DType dtype) {
+  if (scratch_.size() <= size_t(slot)) scratch_.resize(size_t(slot) + 1);
+  Tensor& buf = scratch_[size_t(slot)];
+  const int64_t n = shape_numel(shape);
+  if (!buf.defined() || buf.numel() < n || buf.dtype() != dtype) {
+    buf = Tensor();  // release the old buffer before taking the new one
+    buf = Tensor::empty({n}, dtype, Device::cuda);
+  }
+  return buf.slice(0, n).view(std::move(shape));
+}
+
 }  // namespace cuda
 }  // namespace trident::backend

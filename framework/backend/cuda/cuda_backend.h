@@ -63,8 +63,9 @@ class CudaBackend final : public Backend {
 
   // TRIDENT_CUDA_PROFILE=1 in the environment: every operation
   // synchronises before and after, its wall time is added up per
-  // operation (GEMMs per shape), and the table is logged when the backend
-  // is destroyed. For finding where a step's time goes, never for timing
+  // operation (GEMMs per shape; the first call of each kept apart, as it
+  // loads kernels and times GEMM algorithms), and the table goes to stderr
+  // when the backend is destroyed. For finding where a step's time goes, never for timing
   // one: the synchronisations cost time of their own.
   class OpScope {
    public:
@@ -84,8 +85,9 @@ class CudaBackend final : public Backend {
   friend class OpScope;
   bool profiling_ = false;
   struct OpTotal {
-    double seconds = 0.0;
+    double seconds = 0.0;  // calls after the first
     int64_t calls = 0;
+    double first_call_seconds = -1.0;
   };
   std::map<std::string, OpTotal> profile_;
   void log_profile() const;
