@@ -17,7 +17,9 @@
 #include <mma.h>
 
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
+#include <initializer_list>
 #include <string>
 #include <type_traits>
 
@@ -351,6 +353,14 @@ size_t backward_q_smem() {
          size_t(kWarps * 16 * kLdProbs) * sizeof(T);
 }
 
+// The kernels load 16 bytes at a time and put batch·head on the grid's y axis.
+void check_launchable(std::initializer_list<const Tensor*> ts, int64_t B, int64_t H) {
+  for (const Tensor* t : ts)
+    TRIDENT_CHECK(reinterpret_cast<uintptr_t>(t->raw()) % 16 == 0,
+                  "fused attention needs 16-byte aligned tensors (a view at an odd offset?)");
+  TRIDENT_CHECK(B * H <= 65535, "fused attention of batch ", B, " x ", H, " heads: at most 65535 per call");
+}
+
 template <typename Kernel>
 void allow_smem(Kernel kernel, size_t bytes) {
   CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)));
@@ -400,6 +410,7 @@ void flash_attention_forward(const Tensor& qkv, int n_heads, Tensor& out, Tensor
   const int64_t B = qkv.size(0), T_ = qkv.size(1), C = qkv.size(2) / 3, H = n_heads, D = C / H;
   TRIDENT_CHECK(flash_attention_applies(qkv.dtype(), D) && lse.numel() == B * H * T_ && lse.dtype() == DType::f32,
                 "flash attention of ", dtype_name(qkv.dtype()), " heads of ", D);
+  check_launchable({&qkv, &out}, B, H);
   dispatch_float(qkv.dtype(), "flash attention", [&]<typename T>() {
     if constexpr (!std::is_same_v<T, float>) {
       if (D == 64) forward_for<T, 64>(qkv, B, T_, H, out, lse, stream);
@@ -412,6 +423,7 @@ void flash_attention_backward(const Tensor& dout, const Tensor& qkv, const Tenso
                               Tensor& dq_term, int n_heads, Tensor& dqkv, cudaStream_t stream) {
   const int64_t B = qkv.size(0), T_ = qkv.size(1), C = qkv.size(2) / 3, H = n_heads, D = C / H;
   TRIDENT_CHECK(flash_attention_applies(qkv.dtype(), D) && dq_term.numel() >= B * H * T_, "flash attention backward");
+  check_launchable({&dout, &qkv, &out, &dqkv}, B, H);
   dispatch_float(qkv.dtype(), "flash attention backward", [&]<typename T>() {
     if constexpr (!std::is_same_v<T, float>) {
       if (D == 64) backward_for<T, 64>(dout, qkv, out, lse, dq_term, B, T_, H, dqkv, stream);
