@@ -293,17 +293,31 @@ TEST_F(CudaVsCpu, CrossEntropyShardPieces) {
   expect_close(lg, logits, 1e-7, 1e-5, "dlogits");
 }
 
+// Plain, then with the clip coefficient applied as the grads are read and
+// the bf16 compute copy written in the same pass (the mixed-precision
+// path); 1001 elements leave a tail past the 4-wide vector steps.
 TEST_F(CudaVsCpu, AdamWThreeSteps) {
-  Tensor p = random({1000}), m = Tensor::zeros({1000}), v = Tensor::zeros({1000});
-  Tensor pg = dev(p), mg = dev(m), vg = dev(v);
-  for (int64_t step = 1; step <= 3; ++step) {
-    Tensor g = random({1000});
-    const AdamWStep s{1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, step};
-    cpu->adamw_update(p, g, m, v, s);
-    gpu->adamw_update(pg, dev(g), mg, vg, s);
+  for (bool fused : {false, true}) {
+    SCOPED_TRACE(fused ? "grad_scale 0.5 and a bf16 copy" : "plain");
+    Tensor p = random({1001}), m = Tensor::zeros({1001}), v = Tensor::zeros({1001});
+    Tensor pg = dev(p), mg = dev(m), vg = dev(v);
+    Tensor copy = Tensor::empty({1001}, DType::bf16), copyg = dev(copy);
+    for (int64_t step = 1; step <= 3; ++step) {
+      Tensor g = random({1001});
+      AdamWStep s{1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, step};
+      AdamWStep sg = s;
+      if (fused) {
+        s.grad_scale = sg.grad_scale = 0.5f;
+        s.rounded_copy = &copy;
+        sg.rounded_copy = &copyg;
+      }
+      cpu->adamw_update(p, g, m, v, s);
+      gpu->adamw_update(pg, dev(g), mg, vg, sg);
+    }
+    expect_close(pg, p, 1e-6, 1e-5, "adamw param");
+    expect_close(vg, v, 1e-7, 1e-5, "adamw v");
+    if (fused) expect_close(copyg, pg.to(DType::bf16), 0, 0, "bf16 copy of the GPU's own update");
   }
-  expect_close(pg, p, 1e-6, 1e-5, "adamw param");
-  expect_close(vg, v, 1e-7, 1e-5, "adamw v");
 }
 
 // The model itself: the same weights, batch and optimizer on both backends.
