@@ -14,7 +14,9 @@ struct DeviceMemoryOps {
   void* (*allocate)(size_t bytes);
   void (*release)(void* ptr, size_t bytes);
   void (*zero)(void* ptr, size_t bytes);
-  // Any direction between host and this device (or within the device); synchronous.
+  // Any direction between host and this device (or within the device),
+  // ordered after the device's queued work; the host waits for copies to
+  // host memory (a device-to-device copy may still be running on return).
   void (*copy)(void* dst, Device dst_device, const void* src, Device src_device, size_t bytes);
   // n elements between two float dtypes, both buffers on this device;
   // ordered with the device's other work (the host need not wait).

@@ -44,6 +44,11 @@ class MpiRequest final : public Request {
       : request_(r), host_(std::move(host)), device_result_(std::move(device_result)) {}
   ~MpiRequest() override {
     if (request_ != MPI_REQUEST_NULL) MPI_Wait(&request_, MPI_STATUS_IGNORE);  // never leave MPI writing freed memory
+    try {
+      finish();  // a staged result still reaches its device tensor when nobody waited
+    } catch (...) {
+      // A destructor must not throw; the failed copy surfaces at the device's next checked call.
+    }
   }
   void wait() override {
     MPI_CHECK(MPI_Wait(&request_, MPI_STATUS_IGNORE));

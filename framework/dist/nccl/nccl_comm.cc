@@ -31,23 +31,39 @@ bool on_device(const Tensor& t) { return t.device() != Device::cpu; }
 double ring_fraction(int n) { return n > 1 ? double(n - 1) / double(n) : 0.0; }
 
 // all_reduce_async's handle: the reduction's completion event on the
-// communication stream. wait() orders the compute stream after it.
+// communication stream, and the tensor (kept alive until then). wait()
+// orders the compute stream and the default stream (the copies out of a
+// DP bucket) after it; the host does not block.
 class NcclRequest final : public Request {
  public:
-  NcclRequest(cudaEvent_t done, cudaStream_t compute) : done_(done), compute_(compute) {}
+  NcclRequest(cudaEvent_t done, cudaStream_t compute, Tensor buffer)
+      : done_(done), compute_(compute), buffer_(std::move(buffer)) {}
   ~NcclRequest() override {
-    if (!waited_) cudaStreamWaitEvent(compute_, done_, 0);  // never let later kernels overtake it
+    if (!waited_) {  // never let later work overtake it
+      cudaStreamWaitEvent(compute_, done_, 0);
+      cudaStreamWaitEvent(cudaStreamLegacy, done_, 0);
+    }
     cudaEventDestroy(done_);
   }
   void wait() override {
     CUDA_CHECK(cudaStreamWaitEvent(compute_, done_, 0));
+    CUDA_CHECK(cudaStreamWaitEvent(cudaStreamLegacy, done_, 0));
     waited_ = true;
   }
-  bool test() override { return cudaEventQuery(done_) == cudaSuccess; }
+  bool test() override {
+    const cudaError_t state = cudaEventQuery(done_);
+    if (state == cudaErrorNotReady) {
+      (void)cudaGetLastError();  // "not ready" is an answer, not an error for the next launch check
+      return false;
+    }
+    CUDA_CHECK(state);
+    return true;
+  }
 
  private:
   cudaEvent_t done_;
   cudaStream_t compute_;
+  Tensor buffer_;
   bool waited_ = false;
 };
 
@@ -56,11 +72,17 @@ class NcclRequest final : public Request {
 
 NcclComm::NcclComm(MPI_Comm comm, std::string name, cudaStream_t compute_stream)
     : Comm(name), mpi_(comm, name), compute_(compute_stream) {
-  ncclUniqueId id;
-  if (mpi_.rank() == 0) NCCL_CHECK(ncclGetUniqueId(&id));
-  MPI_CHECK(MPI_Bcast(&id, sizeof(id), MPI_BYTE, 0, mpi_.handle()));
-  NCCL_CHECK(ncclCommInitRank(&nccl_, mpi_.size(), id, mpi_.rank()));
   CUDA_CHECK(cudaStreamCreateWithFlags(&comm_stream_, cudaStreamNonBlocking));
+  // Rank 0's id and whether it got one, so that a failure there stops every
+  // rank with NCCL's message instead of leaving them waiting in init.
+  struct {
+    ncclUniqueId id;
+    int32_t result;
+  } root{};
+  if (mpi_.rank() == 0) root.result = int32_t(ncclGetUniqueId(&root.id));
+  MPI_CHECK(MPI_Bcast(&root, sizeof(root), MPI_BYTE, 0, mpi_.handle()));
+  NCCL_CHECK(ncclResult_t(root.result));
+  NCCL_CHECK(ncclCommInitRank(&nccl_, mpi_.size(), root.id, mpi_.rank()));
 }
 
 NcclComm::~NcclComm() {
@@ -81,15 +103,17 @@ std::unique_ptr<Request> NcclComm::all_reduce_async(Tensor& t, ReduceOp op) {
   cudaEvent_t ready, done;
   CUDA_CHECK(cudaEventCreateWithFlags(&ready, cudaEventDisableTiming));
   CUDA_CHECK(cudaEventCreateWithFlags(&done, cudaEventDisableTiming));
-  // The gradients written so far, on the compute stream and (being a blocking
-  // stream, it waits for them) the copies into the bucket on the default stream.
-  CUDA_CHECK(cudaEventRecord(ready, compute_));
+  CUDA_CHECK(cudaEventRecord(ready, compute_));  // the gradient kernels queued so far
+  CUDA_CHECK(cudaStreamWaitEvent(comm_stream_, ready, 0));
+  // and the copies into the bucket on the default stream (which the blocking
+  // compute stream already waits for: this says so explicitly).
+  CUDA_CHECK(cudaEventRecord(ready, cudaStreamLegacy));
   CUDA_CHECK(cudaStreamWaitEvent(comm_stream_, ready, 0));
   cudaEventDestroy(ready);  // released once recorded work completes
   NCCL_CHECK(ncclAllReduce(t.raw(), t.raw(), size_t(t.numel()), nccl_type(t.dtype()), nccl_op(op), nccl_,
                            comm_stream_));
   CUDA_CHECK(cudaEventRecord(done, comm_stream_));
-  return std::make_unique<NcclRequest>(done, compute_);
+  return std::make_unique<NcclRequest>(done, compute_, t);
 }
 
 void NcclComm::reduce_scatter(const Tensor& in, Tensor& out, ReduceOp op) {
