@@ -33,6 +33,13 @@ for np in 1 2; do
   grep -E "^\[  (FAILED|PASSED|SKIPPED) |Failure|error" "$out/device_comm_np$np.log" | sort -u | head -8
 done
 
+step "trident-train --comm nccl (one rank under mpirun: every group an NCCL communicator of one)"
+timeout 120 mpirun -n 1 "$bin/trident-train" --device cuda --comm nccl --bf16 --data-path "$tb/fortunes" \
+  --num-layers 2 --hidden-size 128 --num-attention-heads 2 --seq-length 128 --micro-batch-size 4 \
+  --global-batch-size 8 --train-iters 50 --log-interval 25 > "$out/nccl_train.log" 2>&1 \
+  || { status=1; echo "trident-train --comm nccl FAILED"; }
+grep -E "iteration +(25|50)/|error" "$out/nccl_train.log" | cut -c1-160
+
 step "trident-train on the GPU, bf16"
 timeout 90 "$bin/trident-train" --device cuda --bf16 --data-path "$tb/fortunes" --num-layers 4 --hidden-size 256 \
   --num-attention-heads 4 --seq-length 256 --micro-batch-size 16 --global-batch-size 32 --train-iters 300 \
