@@ -11,9 +11,7 @@ out=$2
 . "$src/bench/gpu_env.sh" "$1"
 timeout 100 "$tb/bin/test_cuda_vs_cpu" > "$out/gpu_tests.log" 2>&1 || echo "gpu tests FAILED"
 grep -E "^\[  (FAILED|PASSED) |Failure|Expected|actual" "$out/gpu_tests.log" | head -12
-gpt124m="--num-layers 12 --hidden-size 768 --num-attention-heads 12 --seq-length 1024 --vocab-size 50304 --micro-batch-size 16"
-gpt1p3b="--num-layers 24 --hidden-size 2048 --num-attention-heads 16 --seq-length 1024 --vocab-size 50304 --micro-batch-size 8"
-for shape in "$gpt124m" "$gpt1p3b"; do
+for shape in "$GPT_124M" "$GPT_1P3B"; do
   mbs=$(echo "$shape" | sed 's/.*--micro-batch-size \([0-9]*\).*/\1/')
   for fused in 1 0; do
     # shellcheck disable=SC2086
@@ -25,20 +23,11 @@ done
 name=12x768
 # shellcheck disable=SC2086
 TRIDENT_CUDA_PROFILE=1 timeout 100 "$tb/bin/bench_train_throughput" --device cuda --bf16 --data-path "$tb/fortunes" \
-  --global-batch-size 16 --warmup 2 --iters 3 $gpt124m > "$out/profile_$name.log" 2>&1 || echo "profile FAILED"
+  --global-batch-size 16 --warmup 2 --iters 3 $GPT_124M > "$out/profile_$name.log" 2>&1 || echo "profile FAILED"
 grep -E "TRIDENT_CUDA_PROFILE|^  +[0-9.]+ ms" "$out/profile_$name.log" | head -24
-for shape in "$gpt124m" "$gpt1p3b"; do
+for shape in "$GPT_124M" "$GPT_1P3B"; do
   # shellcheck disable=SC2086
   PYTHONUNBUFFERED=1 timeout 150 python3 "$src/bench/pytorch_train.py" --device cuda --bf16 --sdpa --compile \
     --data-path "$tb/fortunes" --warmup 3 --iters 10 $shape 2>>"$out/torch_err.log" | tee -a "$out/attention.jsonl"
 done
-python3 - "$out/attention.jsonl" <<'PY'
-import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
-peak = {(r["layers"], r["hidden"]): r["gemm_peak_gflops"] for r in rows if r["impl"] == "trident"}
-for r in rows:
-    p = peak.get((r["layers"], r["hidden"]))
-    what = r["impl"] + ("" if r["impl"] != "trident" else (" fused" if r.get("fused_attention") else " unfused"))
-    print(f"{what:17} {r['layers']}x{r['hidden']:<5} batch {r['batch']:>3} {r['ms_per_iter']:8.1f} ms "
-          f"{r['tokens_per_s']:9.0f} tok/s {r['model_gflops']/1e3:6.1f} TFLOP/s MFU {r['model_gflops']/p if p else 0:6.1%}")
-PY
+python3 "$src/bench/gpu_table.py" "$out/attention.jsonl"

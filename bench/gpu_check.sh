@@ -53,9 +53,7 @@ timeout 150 "$src/tests/mpi/gpu_layout.sh" "$bin/trident-train" "$tb/mpi/bin/mpi
 tail -8 "$out/gpu_layout.log"
 
 step "throughput, bf16: trident, then PyTorch (fused attention + torch.compile) on the same card"
-gpt124m="--num-layers 12 --hidden-size 768 --num-attention-heads 12 --seq-length 1024 --vocab-size 50304 --micro-batch-size 16"
-gpt1p3b="--num-layers 24 --hidden-size 2048 --num-attention-heads 16 --seq-length 1024 --vocab-size 50304 --micro-batch-size 8"
-for shape in "$gpt124m" "$gpt1p3b"; do
+for shape in "$GPT_124M" "$GPT_1P3B"; do
   mbs=$(echo "$shape" | sed 's/.*--micro-batch-size \([0-9]*\).*/\1/')
   # shellcheck disable=SC2086
   timeout 150 "$bin/bench_train_throughput" --device cuda --bf16 --data-path "$tb/fortunes" --global-batch-size "$mbs" \
@@ -65,20 +63,7 @@ for shape in "$gpt124m" "$gpt1p3b"; do
     --data-path "$tb/fortunes" --warmup 3 --iters 10 $shape 2>"$out/torch_err.log" | tee -a "$out/gpu_bench.jsonl" \
     || { status=1; tail -3 "$out/torch_err.log"; }
 done
-python3 - "$out/gpu_bench.jsonl" <<'PY'
-import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
-peak = {}
-for r in rows:
-    if r["impl"] == "trident": peak[(r["layers"], r["hidden"])] = r["gemm_peak_gflops"]
-print(f"{'impl':8} {'shape':>10} {'batch':>5} {'ms/iter':>8} {'tokens/s':>10} {'TFLOP/s':>8} {'MFU':>6}")
-for r in rows:
-    p = peak.get((r["layers"], r["hidden"]))
-    mfu = r["model_gflops"] / p if p else float("nan")
-    print(f"{r['impl']:8} {str(r['layers'])+'x'+str(r['hidden']):>10} {r['batch']:>5} {r['ms_per_iter']:8.1f} "
-          f"{r['tokens_per_s']:10.0f} {r['model_gflops']/1e3:8.1f} {mfu:6.1%}")
-if peak: print("cuBLASLt bf16 GEMM peak (8192^3): %.0f TFLOP/s" % (list(peak.values())[0] / 1e3))
-PY
+python3 "$src/bench/gpu_table.py" "$out/gpu_bench.jsonl"
 if command -v compute-sanitizer >/dev/null; then
   step "compute-sanitizer memcheck and racecheck (kernel tests)"
   kernels='Dtypes/*:*CrossEntropy*:*AdamW*:*Conversions*'

@@ -13,3 +13,6 @@ export LD_LIBRARY_PATH=$tb/lib:$cublas_dir:$nccl_dir:/usr/local/cuda/lib64:${LD_
 export OPAL_PREFIX=$tb/mpi PMIX_INSTALL_PREFIX=$tb/mpi PATH=$tb/mpi/bin:$PATH
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl=self,vader OMPI_MCA_pml=ob1
 export TRIDENT_FORTUNES=$tb/fortunes
+# The benchmark shapes, seq 1024 in bf16: GPT-2 124M at batch 16 and a 1.3B GPT (24 × 2048) at batch 8.
+GPT_124M="--num-layers 12 --hidden-size 768 --num-attention-heads 12 --seq-length 1024 --vocab-size 50304 --micro-batch-size 16"
+GPT_1P3B="--num-layers 24 --hidden-size 2048 --num-attention-heads 16 --seq-length 1024 --vocab-size 50304 --micro-batch-size 8"

@@ -7,7 +7,7 @@ set -uo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 out=$2
 . "$src/bench/gpu_env.sh" "$1"
-shape="--num-layers 12 --hidden-size 768 --num-attention-heads 12 --seq-length 1024 --vocab-size 50304 --micro-batch-size 16 --global-batch-size 16"
+shape="$GPT_124M --global-batch-size 16"
 # shellcheck disable=SC2086
 TRIDENT_GEMM_VERBOSE=1 timeout 90 "$tb/bin/bench_train_throughput" --device cuda --bf16 --data-path "$tb/fortunes" \
   --warmup 1 --iters 2 $shape > "$out/verbose.log" 2>&1

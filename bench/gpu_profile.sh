@@ -9,9 +9,7 @@ set -uo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 out=$2
 . "$src/bench/gpu_env.sh" "$1"
-gpt124m="--num-layers 12 --hidden-size 768 --num-attention-heads 12 --seq-length 1024 --vocab-size 50304 --micro-batch-size 16"
-gpt1p3b="--num-layers 24 --hidden-size 2048 --num-attention-heads 16 --seq-length 1024 --vocab-size 50304 --micro-batch-size 8"
-for shape in "$gpt124m" "$gpt1p3b"; do
+for shape in "$GPT_124M" "$GPT_1P3B"; do
   mbs=$(echo "$shape" | sed 's/.*--micro-batch-size \([0-9]*\).*/\1/')
   name=$(echo "$shape" | awk '{print $2 "x" $4}')
   # shellcheck disable=SC2086

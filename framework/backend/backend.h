@@ -132,7 +132,8 @@ class Backend {
 
   // Σ x² in f64 (for the global gradient norm); x *= s in place.
   virtual double sum_squares(const Tensor& x) = 0;
-  // Whether no element is NaN or ±inf (the overflow check of loss scaling).
+  // Whether no element is NaN or ±inf. (The trainer's overflow check reads
+  // the same from sum_squares_each, which it needs for the norm anyway.)
   virtual bool all_finite(const Tensor& x) = 0;
   virtual void scale(Tensor& x, float s) = 0;
   // sum_squares of each tensor of a list (the same bits as one call each).

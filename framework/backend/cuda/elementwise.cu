@@ -256,20 +256,7 @@ std::vector<double> CudaBackend::sum_squares_each(const std::vector<const Tensor
   return sums;
 }
 
-double CudaBackend::sum_squares(const Tensor& x) {
-  const OpScope prof(*this, "sum_squares");
-  if (x.numel() == 0) return 0.0;
-  Tensor partial = scratch(2, {kSumBlocks * 2});  // kSumBlocks doubles in f32 slots
-  double* dev = reinterpret_cast<double*>(f32_out(partial));
-  sum_squares_kernel<<<kSumBlocks, kThreads, 0, stream_>>>(f32_in(x), x.numel(), dev);
-  CUDA_CHECK_LAUNCH();
-  std::vector<double> host(kSumBlocks);
-  CUDA_CHECK(cudaMemcpyAsync(host.data(), dev, sizeof(double) * kSumBlocks, cudaMemcpyDeviceToHost, stream_));
-  CUDA_CHECK(cudaStreamSynchronize(stream_));
-  double total = 0.0;
-  for (double v : host) total += v;
-  return total;
-}
+double CudaBackend::sum_squares(const Tensor& x) { return sum_squares_each({&x})[0]; }
 
 }  // namespace trident::backend::cuda
 
