@@ -223,7 +223,11 @@ IterationStats Trainer::step(int64_t iteration) {
   // The data batch: rollbacks skip ahead in the data, never back.
   TrainingStage stage(*model_, *backend_, *sampler_, iteration + data_offset_, first_sample, mbs, n_mb,
                       loss_scale / float(n_mb * dp), ready);
-  executor_->run(stage);
+  {
+    // Nothing writes a parameter until the optimizer below: Note [fixed weights].
+    const backend::FixedWeights fixed(*backend_, model_->params());
+    executor_->run(stage);
+  }
   const double reduce_start = trace_clock();
   buckets_->finish();
   if (tracing(iteration)) {

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "framework/core/param.h"
 #include "framework/core/tensor.h"
 
 namespace trident::backend {
@@ -44,6 +45,16 @@ class Backend {
   // Waits until all work issued so far has finished (for timing; the CPU
   // backend is synchronous).
   virtual void synchronize() = 0;
+  // Note [fixed weights]: between begin_fixed_weights(ws) and
+  // end_fixed_weights() the caller promises not to write the tensors in ws
+  // (the trainer brackets the forward and backward passes of a step, before
+  // the optimizer writes the weights). A backend may meanwhile keep derived
+  // forms of them: the CPU backend, where oneDNN has no native 16-bit GEMM,
+  // widens each 16-bit weight to f32 once per step instead of on every GEMM.
+  // Outside such a span nothing is cached. Use FixedWeights (below).
+  virtual void begin_fixed_weights(const std::vector<const Tensor*>& /*ws*/) {}
+  virtual void end_fixed_weights() {}
+
   // The device queue operations run on (a cudaStream_t on the GPU), for
   // communication that must be ordered with them (NCCL); null on the CPU.
   virtual void* native_stream() { return nullptr; }
@@ -58,6 +69,10 @@ class Backend {
   // b (out) in y's dtype. The default is gemm then bias_add; the GPU adds
   // the bias in the GEMM's epilogue, before y is rounded.
   virtual void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y);
+  // Its backward without the bias: dx (N, in) = dy (N, out) · w, overwritten,
+  // and dw (out, in) += dyᵀ · x, f32. The default is the two GEMMs; the CPU
+  // backend widens dy once for both where it widens (Note [widened GEMMs]).
+  virtual void linear_backward(const Tensor& dy, const Tensor& x, const Tensor& w, Tensor& dx, Tensor& dw);
 
   // Token embedding of a vocabulary shard. tokens (B, T) i32; wte (V_shard, C)
   // holds ids [vocab_start, vocab_start + V_shard). out (B, T, C): the row of
@@ -141,6 +156,19 @@ class Backend {
   // tensor; a step asks it of every gradient, once, for both the gradient
   // norm and the non-finite check (Σx² is finite exactly when every x is).
   virtual std::vector<double> sum_squares_each(const std::vector<const Tensor*>& xs);
+};
+
+// The span of Note [fixed weights], as a scope: the parameters' values are
+// not written while it lives.
+class FixedWeights {
+ public:
+  FixedWeights(Backend& backend, const std::vector<Param*>& params);
+  ~FixedWeights() { backend_.end_fixed_weights(); }
+  FixedWeights(const FixedWeights&) = delete;
+  FixedWeights& operator=(const FixedWeights&) = delete;
+
+ private:
+  Backend& backend_;
 };
 
 // The CPU backend with `threads` worker threads (the rank's share of cores).

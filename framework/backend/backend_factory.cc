@@ -30,6 +30,18 @@ void Backend::linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, 
   bias_add(y, b);
 }
 
+FixedWeights::FixedWeights(Backend& backend, const std::vector<Param*>& params) : backend_(backend) {
+  std::vector<const Tensor*> values;
+  values.reserve(params.size());
+  for (const Param* p : params) values.push_back(&p->value);
+  backend_.begin_fixed_weights(values);
+}
+
+void Backend::linear_backward(const Tensor& dy, const Tensor& x, const Tensor& w, Tensor& dx, Tensor& dw) {
+  gemm(dy, false, w, false, dx);
+  gemm(dy, true, x, false, dw, 1.f, 1.f);
+}
+
 Shape Backend::attention_saved_shape(int64_t B, int64_t n_heads, int64_t T, int64_t, DType) const {
   return {B, n_heads, T, T};
 }

@@ -95,9 +95,10 @@ inline float bf16_to_f32(uint16_t b) { return std::bit_cast<float>(uint32_t(b) <
 
 inline uint16_t f32_to_bf16(float x) {
   const uint32_t f = std::bit_cast<uint32_t>(x);
-  if ((f & 0x7FFFFFFFu) > 0x7F800000u) return uint16_t((f >> 16) | 0x0040u);  // NaN, quiet
-  const uint32_t lsb = (f >> 16) & 1u;
-  return uint16_t((f + 0x7FFFu + lsb) >> 16);
+  const uint32_t rounded = (f + 0x7FFFu + ((f >> 16) & 1u)) >> 16;
+  const uint32_t quiet_nan = (f >> 16) | 0x0040u;
+  // A select, not an early return, so that loops over it vectorise.
+  return uint16_t((f & 0x7FFFFFFFu) > 0x7F800000u ? quiet_nan : rounded);
 }
 
 }  // namespace trident

@@ -113,9 +113,9 @@ void GptModel::backward(backend::Backend& be, int chunk, GptActivations& act, co
     // The loss runs in f32; the GEMMs that follow take the compute dtype (as Megatron's fp16/bf16 logits).
     if (cfg_.dtype != DType::f32) dlogits = dlogits.to(cfg_.dtype);
     Tensor dx = Tensor::empty({N, C}, cfg_.dtype, cfg_.device);
-    be.gemm(dlogits, false, word.value, false, dx);                         // (N, C), partial over TP
+    // dx (N, C), partial over TP; the tied wte's gradient, output half.
+    be.linear_backward(dlogits, act.final_ln.out, word.value, dx, word.grad);
     parallel::copy_to_tensor_parallel_region_backward(tp_, dx);
-    be.gemm(dlogits, true, act.final_ln.out, false, word.grad, 1.f, 1.f);   // tied wte grad, output half
     dblock = Tensor::empty({B, T, C}, cfg_.dtype, cfg_.device);
     final_ln_->backward(be, act.output().view({N, C}), act.final_ln, dx, dblock);
     announce({&final_ln_->weight, &final_ln_->bias});

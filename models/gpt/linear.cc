@@ -20,9 +20,9 @@ void ColumnParallelLinear::forward(backend::Backend& be, const Tensor& x, Tensor
 }
 
 void ColumnParallelLinear::backward(backend::Backend& be, const Tensor& x, const Tensor& dy, Tensor& dx) {
-  be.gemm(dy, false, weight.value, false, dx);           // dx (N, in) = dy · W, partial over TP
+  // dx (N, in) = dy · W, partial over TP; dW (out/tp, in) += dyᵀ · x.
+  be.linear_backward(dy, x, weight.value, dx, weight.grad);
   parallel::copy_to_tensor_parallel_region_backward(tp, dx);
-  be.gemm(dy, true, x, false, weight.grad, 1.f, 1.f);    // dW (out/tp, in) += dyᵀ · x
   be.bias_backward(dy, bias.grad);
 }
 
@@ -48,8 +48,8 @@ void RowParallelLinear::forward(backend::Backend& be, const Tensor& x, Tensor& y
 
 void RowParallelLinear::backward(backend::Backend& be, const Tensor& x, const Tensor& dy, Tensor& dx) {
   // reduce_from_tensor_parallel_region backward: identity (dy is whole on every rank).
-  be.gemm(dy, false, weight.value, false, dx);         // dx (N, in/tp) = dy · W
-  be.gemm(dy, true, x, false, weight.grad, 1.f, 1.f);  // dW (out, in/tp) += dyᵀ · x
+  // dx (N, in/tp) = dy · W; dW (out, in/tp) += dyᵀ · x.
+  be.linear_backward(dy, x, weight.value, dx, weight.grad);
   be.bias_backward(dy, bias.grad);
 }
 

@@ -12,8 +12,6 @@
 namespace trident::backend {
 namespace {
 
-enum Slot { kQ, kK, kV, kY, kDProbs, kDQ, kDK, kDV };
-
 // Columns [col0 + h·D, col0 + (h+1)·D) of rows of width `width` in (B, T, width)
 // -> (B·H, T, D) f32, for every head h.
 template <typename T>
@@ -61,7 +59,7 @@ void CpuBackend::attention_forward(const Tensor& qkv, int n_heads, Tensor& out, 
   const int64_t B = qkv.size(0), T = qkv.size(1), C = qkv.size(2) / 3, H = n_heads, D = C / H;
   TRIDENT_CHECK(qkv.size(2) == 3 * C && C % H == 0 && out.numel() == B * T * C && probs.numel() == B * H * T * T,
                 "attention shapes: qkv ", shape_str(qkv.shape()), " heads ", n_heads);
-  Tensor q = scratch(kQ, {B * H, T, D}), k = scratch(kK, {B * H, T, D}), v = scratch(kV, {B * H, T, D});
+  Tensor q = scratch(kAttnQ, {B * H, T, D}), k = scratch(kAttnK, {B * H, T, D}), v = scratch(kAttnV, {B * H, T, D});
   split_qkv(qkv, B, T, H, D, q, k, v);
 
   Tensor p = probs.view({B * H, T, T});
@@ -83,7 +81,7 @@ void CpuBackend::attention_forward(const Tensor& qkv, int n_heads, Tensor& out, 
       for (int64_t j = 0; j <= t; ++j) row[j] *= inv;
       for (int64_t j = t + 1; j < T; ++j) row[j] = 0.f;  // causal mask
     }
-  Tensor y = scratch(kY, {B * H, T, D});
+  Tensor y = scratch(kAttnY, {B * H, T, D});
   gemm(p, false, v, false, y, 1.f, 0.f);
   merge_heads(y.data<float>(), B, T, H, D, C, 0, out);
 }
@@ -93,16 +91,16 @@ void CpuBackend::attention_backward(const Tensor& dout, const Tensor& qkv, const
   const int64_t B = qkv.size(0), T = qkv.size(1), C = qkv.size(2) / 3, H = n_heads, D = C / H;
   TRIDENT_CHECK(dout.numel() == B * T * C && dqkv.numel() == qkv.numel() && probs.numel() == B * H * T * T,
                 "attention backward shapes");
-  Tensor q = scratch(kQ, {B * H, T, D}), k = scratch(kK, {B * H, T, D}), v = scratch(kV, {B * H, T, D});
+  Tensor q = scratch(kAttnQ, {B * H, T, D}), k = scratch(kAttnK, {B * H, T, D}), v = scratch(kAttnV, {B * H, T, D});
   split_qkv(qkv, B, T, H, D, q, k, v);
-  Tensor dy = scratch(kY, {B * H, T, D});  // dout in head layout
+  Tensor dy = scratch(kAttnY, {B * H, T, D});  // dout in head layout
   cpu::dispatch_float(dout.dtype(), "attention_backward", [&]<typename E>() {
     split_heads(dout.data<E>(), B, T, H, D, C, 0, dy.data<float>());
   });
   const Tensor p = probs.view({B * H, T, T});
-  Tensor dv = scratch(kDV, {B * H, T, D});
+  Tensor dv = scratch(kAttnDV, {B * H, T, D});
   gemm(p, true, dy, false, dv, 1.f, 0.f);  // dV = Pᵀ dY
-  Tensor dp = scratch(kDProbs, {B * H, T, T});
+  Tensor dp = scratch(kAttnDProbs, {B * H, T, T});
   gemm(dy, false, v, true, dp, 1.f, 0.f);  // dP = dY Vᵀ
   // Softmax backward, with the 1/√d of the scores folded in:
   // dS = P ∘ (dP − rowsum(P ∘ dP)) / √d. Masked entries have P = 0.
@@ -119,7 +117,7 @@ void CpuBackend::attention_backward(const Tensor& dout, const Tensor& qkv, const
       for (int64_t j = 0; j <= t; ++j) drow[j] = prow[j] * (drow[j] - dot) * scale_qk;
       for (int64_t j = t + 1; j < T; ++j) drow[j] = 0.f;
     }
-  Tensor dq = scratch(kDQ, {B * H, T, D}), dk = scratch(kDK, {B * H, T, D});
+  Tensor dq = scratch(kAttnDQ, {B * H, T, D}), dk = scratch(kAttnDK, {B * H, T, D});
   gemm(dp, false, k, false, dq, 1.f, 0.f);  // dQ = dS K
   gemm(dp, true, q, false, dk, 1.f, 0.f);   // dK = dSᵀ Q
   merge_heads(dq.data<float>(), B, T, H, D, 3 * C, 0, dqkv);

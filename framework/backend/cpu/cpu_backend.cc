@@ -1,13 +1,40 @@
 #include "framework/backend/cpu/cpu_backend.h"
 
 #include <omp.h>
-#include <xmmintrin.h>
+#include <spdlog/spdlog.h>
 
+#include <cstdint>
 #include <cstdlib>
+#include <mutex>
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#endif
 
 #include "framework/core/error.h"
 
 namespace trident::backend {
+namespace {
+
+// Note [denormals]: as training goes on, tiny values (Adam's second
+// moments of near-zero gradients, the tails of softmax and GELU) fall
+// below f32's normal range, and x86 arithmetic on denormals takes a slow
+// microcode path: a CPU run got 5-10% slower after a few hundred
+// iterations (docs/decisions.md). Flush them to zero on the calling thread,
+// as GPUs do in their fast paths: on x86 the MXCSR bits flush-to-zero (15)
+// and denormals-are-zero (6); on aarch64 FPCR.FZ (bit 24), which does both.
+void flush_denormals_on_this_thread() {
+#if defined(__x86_64__) || defined(__i386__)
+  constexpr unsigned kFlushToZero = 0x8000, kDenormalsAreZero = 0x0040;
+  _mm_setcsr(_mm_getcsr() | kFlushToZero | kDenormalsAreZero);
+#elif defined(__aarch64__)
+  uint64_t fpcr;
+  asm volatile("mrs %0, fpcr" : "=r"(fpcr));
+  fpcr |= uint64_t(1) << 24;
+  asm volatile("msr fpcr, %0" : : "r"(fpcr));
+#endif
+}
+
+}  // namespace
 
 std::unique_ptr<Backend> make_cpu_backend(int threads) { return std::make_unique<CpuBackend>(threads); }
 
@@ -17,20 +44,17 @@ CpuBackend::CpuBackend(int threads)
   // Debian's oneDNN uses the OpenMP runtime, so this one call sets the
   // budget for its GEMMs and for our own kernels alike.
   omp_set_num_threads(threads);
-  // Note [denormals]: as training goes on, tiny values (Adam's second
-  // moments of near-zero gradients, the tails of softmax and GELU) fall
-  // below f32's normal range, and x86 arithmetic on denormals takes a slow
-  // microcode path: a CPU run got 5-10% slower after a few hundred
-  // iterations (docs/decisions.md). Flush-to-zero and denormals-are-zero
-  // (MXCSR bits 15 and 6) on this thread and every OpenMP worker, as GPUs
-  // do by default in their fast paths; threads created later inherit them.
-  // TRIDENT_KEEP_DENORMALS=1 keeps IEEE denormals, for comparison.
+  // On this thread and every OpenMP worker; threads created later inherit
+  // the setting. TRIDENT_KEEP_DENORMALS=1 keeps IEEE denormals, for comparison.
   if (!std::getenv("TRIDENT_KEEP_DENORMALS")) {
-    constexpr unsigned kFlushToZero = 0x8000, kDenormalsAreZero = 0x0040;
-    _mm_setcsr(_mm_getcsr() | kFlushToZero | kDenormalsAreZero);
+    flush_denormals_on_this_thread();
 #pragma omp parallel
-    _mm_setcsr(_mm_getcsr() | kFlushToZero | kDenormalsAreZero);
+    flush_denormals_on_this_thread();
   }
+  choose_gemm_paths();
+  // Once per process: tests make many backends, and the choice is the same for all.
+  static std::once_flag logged;
+  std::call_once(logged, [&] { spdlog::info("CPU backend: {}", gemm_report_); });
 }
 
 std::string CpuBackend::name() const { return "cpu(" + std::to_string(threads_) + " threads)"; }

@@ -1,11 +1,13 @@
 // CpuBackend: the reference implementation of every Backend operation.
 // GEMMs go through oneDNN's matmul primitive (f32, or bf16/f16 inputs with
-// f32 accumulation); everything else is plain C++ parallelised with OpenMP
-// over the rank's thread budget. One source file per operation family.
+// f32 accumulation; Note [widened GEMMs] in gemm.cc where this CPU has no
+// native 16-bit matmul); everything else is plain C++ parallelised with
+// OpenMP over the rank's thread budget. One source file per operation family.
 #pragma once
 
 #include <dnnl.hpp>
 #include <map>
+#include <string>
 #include <tuple>
 #include <vector>
 
@@ -22,6 +24,7 @@ class CpuBackend final : public Backend {
 
   void gemm(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, Tensor& c, float alpha,
             float beta) override;
+  void linear_backward(const Tensor& dy, const Tensor& x, const Tensor& w, Tensor& dx, Tensor& dw) override;
   void embedding_forward(const Tensor& tokens, const Tensor& wte, int64_t vocab_start, Tensor& out) override;
   void embedding_backward(const Tensor& tokens, const Tensor& dout, int64_t vocab_start, Tensor& dwte) override;
   void layernorm_forward(const Tensor& x, const Tensor& w, const Tensor& b, float eps, Tensor& out,
@@ -45,24 +48,62 @@ class CpuBackend final : public Backend {
   double sum_squares(const Tensor& x) override;
   bool all_finite(const Tensor& x) override;
   void scale(Tensor& x, float s) override;
+  void begin_fixed_weights(const std::vector<const Tensor*>& ws) override;
+  void end_fixed_weights() override;
+
+  // How this backend computes GEMMs of each activation dtype, decided once at
+  // construction: one line for the log, e.g. "oneDNN 2.6.3 matmul: f32
+  // brg:avx512_core, bf16 brg:avx512_core_bf16, f16 widened to f32 (...)".
+  const std::string& gemm_report() const { return gemm_report_; }
+  // Whether 16-bit GEMMs of `dtype` widen their operands to f32.
+  bool gemm_widens(DType dtype) const;
 
  private:
+  // Scratch slots (see scratch()): attention's temporaries, and the f32
+  // operands of widened GEMMs. Attention's own GEMMs are f32, so the two
+  // never hold a slot at the same time.
+  enum ScratchSlot { kAttnQ, kAttnK, kAttnV, kAttnY, kAttnDProbs, kAttnDQ, kAttnDK, kAttnDV, kWidenA, kWidenB, kWidenC,
+                    kWidenDy };
+
   // A reusable f32 work buffer per slot, grown on demand: attention needs
   // several (B·heads, T, ·) temporaries every call and page-faulting fresh
   // allocations costs more than the arithmetic at small sizes.
   Tensor scratch(int slot, Shape shape);
 
+  // Decides widen_ (TRIDENT_CPU_BF16, and whether oneDNN creates a 16-bit
+  // matmul here) and writes gemm_report_.
+  void choose_gemm_paths();
+  // c = alpha · op(a) · op(b) + beta · c through f32 copies of the 16-bit operands.
+  void gemm_widened(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, Tensor& c, float alpha,
+                    float beta);
+  // `t` as f32: itself, its widened copy while it is a fixed weight, or a
+  // copy in scratch `slot`.
+  Tensor widened(const Tensor& t, int slot);
+
   int threads_;
   dnnl::engine engine_;
   dnnl::stream stream_;
+  bool widen_bf16_ = false, widen_f16_ = false;
+  std::string gemm_report_;
   // key: batch, M, N, K, trans_a, trans_b, a/b/c dtypes, alpha, beta
   using GemmKey = std::tuple<int64_t, int64_t, int64_t, int64_t, bool, bool, int, int, int, float, float>;
   struct CachedGemm {
     dnnl::matmul primitive;
     dnnl::memory::desc a_md, b_md, c_md;
-    bool widen_to_f32;  // no 16-bit primitive here: compute in f32 (gemm.cc)
+    bool widen_to_f32;  // no 16-bit primitive for this shape: compute in f32 (gemm.cc)
   };
   std::map<GemmKey, CachedGemm> gemm_cache_;
+  // Note [fixed weights]: f32 copies of the fixed 16-bit weights, by address;
+  // `fresh` once widened in the current span. Buffers outlive the span so
+  // the next step reuses them.
+  struct WidenedWeight {
+    int64_t numel;
+    DType dtype;
+    Tensor f32;
+    bool fresh;
+  };
+  std::map<const void*, WidenedWeight> widened_weights_;
+  bool weights_fixed_ = false;
   std::vector<Tensor> scratch_;
 };
 

@@ -1,7 +1,23 @@
 // GEMM through oneDNN's matmul primitive. Transposes are expressed as
 // strides, so no operand is ever copied; primitives are cached per shape
 // because creating one (JIT code generation) costs far more than running it.
+//
+// Note [widened GEMMs]: oneDNN 2.6 (Debian 12's) creates a bf16 matmul only
+// on CPUs with AVX-512 (fast with AVX512-BF16 or AMX), and an f16 matmul on
+// none (f16 came in 2.7, for AVX512-FP16). Elsewhere (AVX2-only x86,
+// aarch64) a 16-bit GEMM widens its operands to f32, which is exact, runs
+// the f32 GEMM and rounds the f32 result once: what a 16-bit GEMM with f32
+// accumulation computes, bit for bit. Widening costs O(MK + KN + MN) beside
+// the GEMM's O(MNK) only if it is not repeated and allocates nothing:
+// activations widen into reused scratch buffers, and weights, which do not
+// change between optimizer steps (Note [fixed weights] in backend.h), widen
+// once per step into f32 copies the backend keeps. TRIDENT_CPU_BF16=widen
+// takes this path on any CPU, for measurements and tests.
+#include <cstdlib>
+#include <string>
+
 #include "framework/backend/cpu/cpu_backend.h"
+#include "framework/backend/cpu/element.h"
 #include "framework/backend/gemm_shape.h"
 
 namespace trident::backend {
@@ -26,7 +42,77 @@ dnnl::memory::desc operand_desc(int64_t batch, int64_t rows, int64_t cols, bool 
   return dnnl::memory::desc(dims, dnnl_type(t), strides);
 }
 
+// The implementation oneDNN picks for a (256, 256) · (256, 256)ᵀ matmul of
+// `t` operands and result, as its verbose mode names it ("brg:avx512_core"),
+// or "" when it has none on this CPU.
+std::string matmul_impl(const dnnl::engine& engine, DType t) {
+  try {
+    const dnnl::matmul::primitive_desc pd(
+        dnnl::matmul::desc(operand_desc(1, 256, 256, false, t), operand_desc(1, 256, 256, true, t),
+                           operand_desc(1, 256, 256, false, t)),
+        engine);
+    return pd.impl_info_str();
+  } catch (const dnnl::error&) {
+    return "";
+  }
+}
+
+constexpr int64_t kParallelMin = 1 << 14;  // elements; below this, threads cost more than they save
+
+// The loops take plain local pointers: GCC does not vectorise them when the
+// pointers are a lambda's captures.
+template <typename T>
+void widen_elements(const T* __restrict src, float* __restrict dst, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
+  for (int64_t i = 0; i < n; ++i) dst[i] = to_f32(src[i]);
+}
+
+template <typename T>
+void narrow_elements(const float* __restrict src, T* __restrict dst, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
+  for (int64_t i = 0; i < n; ++i) dst[i] = from_f32<T>(src[i]);
+}
+
+// dst (n) f32 = src (n), a 16-bit tensor.
+void widen_into(const Tensor& src, float* dst) {
+  cpu::dispatch_float(src.dtype(), "widen", [&]<typename T>() { widen_elements(src.data<T>(), dst, src.numel()); });
+}
+
+// dst (n), a 16-bit tensor, = src (n) f32 rounded to nearest even.
+void narrow_into(const float* src, Tensor& dst) {
+  cpu::dispatch_float(dst.dtype(), "narrow", [&]<typename T>() { narrow_elements(src, dst.data<T>(), dst.numel()); });
+}
+
 }  // namespace
+
+void CpuBackend::choose_gemm_paths() {
+  const char* env = std::getenv("TRIDENT_CPU_BF16");
+  const std::string mode = env && *env ? env : "auto";
+  if (mode != "auto" && mode != "widen")
+    throw UsageError("TRIDENT_CPU_BF16=" + mode +
+                     " is not a choice: use auto (oneDNN's 16-bit GEMMs where this CPU has them, else widen to "
+                     "f32) or widen (always widen, for measurements)");
+  const std::string f32 = matmul_impl(engine_, DType::f32), bf16 = matmul_impl(engine_, DType::bf16),
+                    f16 = matmul_impl(engine_, DType::f16);
+  widen_bf16_ = mode == "widen" || bf16.empty();
+  widen_f16_ = mode == "widen" || f16.empty();
+  auto describe = [&](const char* name, const std::string& impl, bool widen) {
+    if (!widen) return std::string(name) + " " + impl;
+    return std::string(name) + " widened to f32 (" + (impl.empty() ? "no native matmul here" : "TRIDENT_CPU_BF16=widen") +
+           ")";
+  };
+  const dnnl_version_t* v = dnnl_version();
+  gemm_report_ = "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
+                 std::to_string(v->patch) + " matmul: " + describe("f32", f32, false) + ", " +
+                 describe("bf16", bf16, widen_bf16_) + ", " + describe("f16", f16, widen_f16_);
+  if (widen_bf16_ || widen_f16_)
+    gemm_report_ += "; a widened GEMM computes in f32 and rounds once (as a native one does), widening each weight "
+                    "once per step";
+}
+
+bool CpuBackend::gemm_widens(DType dtype) const {
+  return (dtype == DType::bf16 && widen_bf16_) || (dtype == DType::f16 && widen_f16_);
+}
 
 void CpuBackend::gemm(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, Tensor& c,
                       float alpha, float beta) {
@@ -43,31 +129,30 @@ void CpuBackend::gemm(const Tensor& a, bool trans_a, const Tensor& b, bool trans
     const auto a_md = operand_desc(batch, M, K, trans_a, a.dtype());
     const auto b_md = operand_desc(batch, K, N, trans_b, b.dtype());
     const auto c_md = operand_desc(batch, M, N, false, c.dtype());
-    dnnl::primitive_attr attr;
-    if (alpha != 1.f) attr.set_output_scales(0, {alpha});
-    if (beta != 0.f) {
-      dnnl::post_ops ops;
-      ops.append_sum(beta);
-      attr.set_post_ops(ops);
-    }
-    try {
-      const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, c_md), attr, engine_);
-      it = gemm_cache_.emplace(key, CachedGemm{dnnl::matmul(pd), a_md, b_md, c_md, false}).first;
-    } catch (const dnnl::error&) {
-      if (a.dtype() == DType::f32) throw;
-      // Remembered per shape, so the failed creation is not retried on every call.
+    if (gemm_widens(a.dtype()) || gemm_widens(b.dtype()) || gemm_widens(c.dtype())) {
       it = gemm_cache_.emplace(key, CachedGemm{dnnl::matmul(), a_md, b_md, c_md, true}).first;
+    } else {
+      dnnl::primitive_attr attr;
+      if (alpha != 1.f) attr.set_output_scales(0, {alpha});
+      if (beta != 0.f) {
+        dnnl::post_ops ops;
+        ops.append_sum(beta);
+        attr.set_post_ops(ops);
+      }
+      try {
+        const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, c_md), attr, engine_);
+        it = gemm_cache_.emplace(key, CachedGemm{dnnl::matmul(pd), a_md, b_md, c_md, false}).first;
+      } catch (const dnnl::error&) {
+        if (a.dtype() == DType::f32 && b.dtype() == DType::f32 && c.dtype() == DType::f32) throw;
+        // A shape the native 16-bit matmul does not take: widen it (remembered,
+        // so the failed creation is not retried on every call).
+        it = gemm_cache_.emplace(key, CachedGemm{dnnl::matmul(), a_md, b_md, c_md, true}).first;
+      }
     }
   }
   const CachedGemm& g = it->second;
   if (g.widen_to_f32) {
-    // oneDNN has no 16-bit matmul on some CPUs and versions (f16 needs
-    // AVX512-FP16 and oneDNN >= 2.7). Widen the operands to f32, which is
-    // exact, and round the f32 result into c once: what a 16-bit GEMM with
-    // f32 accumulation computes.
-    Tensor c32 = c.dtype() == DType::f32 ? c : c.to(DType::f32);
-    gemm(a.to(DType::f32), trans_a, b.to(DType::f32), trans_b, c32, alpha, beta);
-    if (c.dtype() != DType::f32) c.copy_from(c32);
+    gemm_widened(a, trans_a, b, trans_b, c, alpha, beta);
     return;
   }
   dnnl::memory a_mem(g.a_md, engine_, a.raw());
@@ -75,6 +160,70 @@ void CpuBackend::gemm(const Tensor& a, bool trans_a, const Tensor& b, bool trans
   dnnl::memory c_mem(g.c_md, engine_, c.raw());
   g.primitive.execute(stream_, {{DNNL_ARG_SRC, a_mem}, {DNNL_ARG_WEIGHTS, b_mem}, {DNNL_ARG_DST, c_mem}});
   stream_.wait();
+}
+
+void CpuBackend::gemm_widened(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, Tensor& c, float alpha,
+                              float beta) {
+  const Tensor a32 = widened(a, kWidenA), b32 = widened(b, kWidenB);
+  if (c.dtype() == DType::f32) {
+    gemm(a32, trans_a, b32, trans_b, c, alpha, beta);
+    return;
+  }
+  Tensor c32 = scratch(kWidenC, c.shape());
+  if (beta != 0.f) widen_into(c, c32.data<float>());
+  gemm(a32, trans_a, b32, trans_b, c32, alpha, beta);
+  narrow_into(c32.data<float>(), c);
+}
+
+void CpuBackend::linear_backward(const Tensor& dy, const Tensor& x, const Tensor& w, Tensor& dx, Tensor& dw) {
+  if (!gemm_widens(dy.dtype())) {
+    Backend::linear_backward(dy, x, w, dx, dw);
+    return;
+  }
+  const Tensor dy32 = widened(dy, kWidenDy);  // once, for both GEMMs
+  Tensor dx32 = dx.dtype() == DType::f32 ? dx : scratch(kWidenC, dx.shape());
+  gemm(dy32, false, widened(w, kWidenB), false, dx32, 1.f, 0.f);
+  if (dx.dtype() != DType::f32) narrow_into(dx32.data<float>(), dx);
+  gemm(dy32, true, widened(x, kWidenB), false, dw, 1.f, 1.f);
+}
+
+Tensor CpuBackend::widened(const Tensor& t, int slot) {
+  if (t.dtype() == DType::f32) return t;
+  if (weights_fixed_) {
+    const auto it = widened_weights_.find(t.raw());
+    if (it != widened_weights_.end() && it->second.numel == t.numel() && it->second.dtype == t.dtype()) {
+      WidenedWeight& w = it->second;
+      if (!w.fresh) {
+        widen_into(t, w.f32.data<float>());
+        w.fresh = true;
+      }
+      return w.f32.view(t.shape());
+    }
+  }
+  Tensor out = scratch(slot, t.shape());
+  widen_into(t, out.data<float>());
+  return out;
+}
+
+void CpuBackend::begin_fixed_weights(const std::vector<const Tensor*>& ws) {
+  TRIDENT_CHECK(!weights_fixed_, "begin_fixed_weights inside a fixed-weights span");
+  weights_fixed_ = true;
+  std::map<const void*, WidenedWeight> next;
+  for (const Tensor* w : ws) {
+    if (!gemm_widens(w->dtype())) continue;
+    auto it = widened_weights_.find(w->raw());
+    if (it != widened_weights_.end() && it->second.numel == w->numel()) {
+      next.emplace(w->raw(), WidenedWeight{w->numel(), w->dtype(), it->second.f32, false});
+    } else {
+      next.emplace(w->raw(), WidenedWeight{w->numel(), w->dtype(), Tensor::empty({w->numel()}), false});
+    }
+  }
+  widened_weights_ = std::move(next);
+}
+
+void CpuBackend::end_fixed_weights() {
+  weights_fixed_ = false;
+  for (auto& [ptr, w] : widened_weights_) w.fresh = false;
 }
 
 }  // namespace trident::backend
