@@ -42,6 +42,9 @@ class Backend {
   virtual ~Backend() = default;
   virtual Device device() const = 0;
   virtual std::string name() const = 0;
+  // How it computes, in one line for the start-up log (which kernels, which
+  // GEMM implementation per dtype); empty where there is nothing to say.
+  virtual std::string details() const { return {}; }
   // Waits until all work issued so far has finished (for timing; the CPU
   // backend is synchronous).
   virtual void synchronize() = 0;

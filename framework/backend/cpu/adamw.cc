@@ -3,6 +3,7 @@
 #include "framework/backend/cpu/cpu_backend.h"
 
 #include <cmath>
+#include "framework/backend/cpu/kernel_target.h"  // last: Note [kernel variants]
 
 namespace trident::backend {
 

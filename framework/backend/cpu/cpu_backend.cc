@@ -11,6 +11,7 @@
 #endif
 
 #include "framework/core/error.h"
+#include "framework/backend/cpu/kernel_target.h"  // last: Note [kernel variants]
 
 namespace trident::backend {
 namespace {
@@ -36,7 +37,9 @@ void flush_denormals_on_this_thread() {
 
 }  // namespace
 
-std::unique_ptr<Backend> make_cpu_backend(int threads) { return std::make_unique<CpuBackend>(threads); }
+std::unique_ptr<Backend> TRIDENT_CPU_VARIANT::make_cpu_backend_variant(int threads) {
+  return std::make_unique<CpuBackend>(threads);
+}
 
 CpuBackend::CpuBackend(int threads)
     : threads_(threads), engine_(dnnl::engine::kind::cpu, 0), stream_(engine_) {
@@ -54,10 +57,14 @@ CpuBackend::CpuBackend(int threads)
   choose_gemm_paths();
   // Once per process: tests make many backends, and the choice is the same for all.
   static std::once_flag logged;
-  std::call_once(logged, [&] { spdlog::info("CPU backend: {}", gemm_report_); });
+  std::call_once(logged, [&] { spdlog::info("CPU backend: {}", details()); });
 }
 
-std::string CpuBackend::name() const { return "cpu(" + std::to_string(threads_) + " threads)"; }
+std::string CpuBackend::name() const {
+  return "cpu(" + std::to_string(threads_) + " threads, " + kernel_variant_name() + " kernels)";
+}
+
+std::string CpuBackend::details() const { return kernel_variant_name() + " kernels; " + gemm_report_; }
 
 Tensor CpuBackend::scratch(int slot, Shape shape) {
   if (scratch_.size() <= size_t(slot)) scratch_.resize(size_t(slot) + 1);

@@ -13,13 +13,33 @@
 
 #include "framework/backend/backend.h"
 
+// Note [kernel variants] (kernel_target.h): each compilation of cpu/ puts
+// its CpuBackend in its own namespace, baseline or x86_64_v3.
+#ifndef TRIDENT_CPU_VARIANT
+#define TRIDENT_CPU_VARIANT baseline
+#endif
+
 namespace trident::backend {
+inline namespace TRIDENT_CPU_VARIANT {
+
+// "x86-64-v3" or "baseline": which compilation this is.
+inline std::string kernel_variant_name() {
+#if defined(TRIDENT_CPU_X86_64_V3)
+  return "x86-64-v3";
+#else
+  return "baseline";
+#endif
+}
+
+// This compilation's backend; make_cpu_backend chooses among them.
+std::unique_ptr<Backend> make_cpu_backend_variant(int threads);
 
 class CpuBackend final : public Backend {
  public:
   explicit CpuBackend(int threads);
   Device device() const override { return Device::cpu; }
   std::string name() const override;
+  std::string details() const override;
   void synchronize() override {}
 
   void gemm(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, Tensor& c, float alpha,
@@ -107,4 +127,5 @@ class CpuBackend final : public Backend {
   std::vector<Tensor> scratch_;
 };
 
+}  // inline namespace TRIDENT_CPU_VARIANT
 }  // namespace trident::backend

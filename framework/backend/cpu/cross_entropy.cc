@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "framework/backend/cpu/vector_math.h"
+#include "framework/backend/cpu/kernel_target.h"  // last: Note [kernel variants]
 
 namespace trident::backend {
 

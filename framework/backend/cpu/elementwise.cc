@@ -9,6 +9,7 @@
 
 #include "framework/backend/cpu/element.h"
 #include "framework/backend/cpu/vector_math.h"
+#include "framework/backend/cpu/kernel_target.h"  // last: Note [kernel variants]
 
 namespace trident::backend {
 namespace {

@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "framework/backend/cpu/element.h"
+#include "framework/backend/cpu/kernel_target.h"  // last: Note [kernel variants]
 
 namespace trident::backend {
 

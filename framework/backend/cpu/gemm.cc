@@ -19,6 +19,7 @@
 #include "framework/backend/cpu/cpu_backend.h"
 #include "framework/backend/cpu/element.h"
 #include "framework/backend/gemm_shape.h"
+#include "framework/backend/cpu/kernel_target.h"  // last: Note [kernel variants]
 
 namespace trident::backend {
 namespace {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "framework/backend/cpu/element.h"
+#include "framework/backend/cpu/kernel_target.h"  // last: Note [kernel variants]
 
 namespace trident::backend {
 
