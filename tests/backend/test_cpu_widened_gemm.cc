@@ -52,10 +52,19 @@ bool same_bits(const Tensor& a, const Tensor& b) {
 TEST(CpuWidenedGemm, ReportsTheChoiceAndRejectsUnknownModes) {
   const std::string widen = cpu_backend_with("widen")->details(), automatic = cpu_backend_with("")->details();
   EXPECT_NE(widen.find("f32 "), std::string::npos) << widen;  // oneDNN's implementation for f32
-  EXPECT_NE(widen.find("bf16 widened to f32 (TRIDENT_CPU_BF16=widen)"), std::string::npos) << widen;
+  EXPECT_NE(widen.find("bf16 widened to f32 ("), std::string::npos) << widen;
   EXPECT_NE(widen.find("f16 widened to f32"), std::string::npos) << widen;
-  // Left to itself, bf16 is native exactly where oneDNN makes a bf16 matmul here.
+  // Left to itself, bf16 is native only on AMX (Note [when to widen]).
   EXPECT_EQ(automatic.find("bf16 widened to f32 (TRIDENT_CPU_BF16=widen)"), std::string::npos) << automatic;
+  if (automatic.find("bf16 widened") == std::string::npos)
+    EXPECT_NE(automatic.find("amx"), std::string::npos) << automatic;
+  // native: oneDNN's bf16 matmul wherever there is one, else a clear refusal.
+  try {
+    const std::string native = cpu_backend_with("native")->details();
+    EXPECT_EQ(native.find("bf16 widened"), std::string::npos) << native;
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("no bf16 matmul on this CPU"), std::string::npos) << e.what();
+  }
   EXPECT_THROW(cpu_backend_with("fast"), UsageError);
 }
 

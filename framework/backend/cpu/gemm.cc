@@ -11,8 +11,9 @@
 // the GEMM's O(MNK) only if it is not repeated and allocates nothing:
 // activations widen into reused scratch buffers, and weights, which do not
 // change between optimizer steps (Note [fixed weights] in backend.h), widen
-// once per step into f32 copies the backend keeps. TRIDENT_CPU_BF16=widen
-// takes this path on any CPU, for measurements and tests.
+// once per step into f32 copies the backend keeps. Where oneDNN does have a
+// 16-bit matmul, Note [when to widen] decides; TRIDENT_CPU_BF16=widen takes
+// this path on any CPU, for measurements and tests.
 #include <cstdlib>
 #include <string>
 
@@ -89,25 +90,38 @@ void narrow_into(const float* src, Tensor& dst) {
 void CpuBackend::choose_gemm_paths() {
   const char* env = std::getenv("TRIDENT_CPU_BF16");
   const std::string mode = env && *env ? env : "auto";
-  if (mode != "auto" && mode != "widen")
+  if (mode != "auto" && mode != "widen" && mode != "native")
     throw UsageError("TRIDENT_CPU_BF16=" + mode +
-                     " is not a choice: use auto (oneDNN's 16-bit GEMMs where this CPU has them, else widen to "
-                     "f32) or widen (always widen, for measurements)");
-  const std::string f32 = matmul_impl(engine_, DType::f32), bf16 = matmul_impl(engine_, DType::bf16),
-                    f16 = matmul_impl(engine_, DType::f16);
-  widen_bf16_ = mode == "widen" || bf16.empty();
-  widen_f16_ = mode == "widen" || f16.empty();
-  auto describe = [&](const char* name, const std::string& impl, bool widen) {
-    if (!widen) return std::string(name) + " " + impl;
-    return std::string(name) + " widened to f32 (" + (impl.empty() ? "no native matmul here" : "TRIDENT_CPU_BF16=widen") +
-           ")";
+                     " is not a choice: use auto (oneDNN's 16-bit GEMM where it runs on AMX, else widen to f32), "
+                     "widen (always widen) or native (oneDNN's 16-bit GEMM wherever it has one)");
+  const std::string f32 = matmul_impl(engine_, DType::f32);
+  // Note [when to widen]: without AMX, oneDNN 2.6's AVX512-BF16 matmul was
+  // measured slower than its f32 one on the same CPU (docs/decisions.md:
+  // 0.53x the f32 GEMM peak, 0.64x the f32 training speed, where widening
+  // reached 0.89x), so `auto` keeps the native 16-bit GEMM only on AMX.
+  // The rule reads the implementation's name, not a timing, so every run on
+  // one machine computes the same bits (a resume stays bitwise).
+  auto choose = [&](DType t, bool& widen) {
+    const std::string impl = matmul_impl(engine_, t);
+    std::string why;
+    if (impl.empty()) {
+      why = "no native matmul here";
+    } else if (mode == "widen") {
+      why = "TRIDENT_CPU_BF16=widen";
+    } else if (mode == "auto" && impl.find("amx") == std::string::npos) {
+      why = "oneDNN's " + impl + " is slower than its f32 GEMM without AMX; TRIDENT_CPU_BF16=native uses it";
+    }
+    if (t == DType::bf16 && mode == "native" && impl.empty())
+      throw UsageError("TRIDENT_CPU_BF16=native, but oneDNN has no bf16 matmul on this CPU: unset it");
+    widen = !why.empty();
+    return std::string(dtype_name(t)) + (widen ? " widened to f32 (" + why + ")" : " " + impl);
   };
+  const std::string bf16 = choose(DType::bf16, widen_bf16_), f16 = choose(DType::f16, widen_f16_);
   const dnnl_version_t* v = dnnl_version();
   gemm_report_ = "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
-                 std::to_string(v->patch) + " matmul: " + describe("f32", f32, false) + ", " +
-                 describe("bf16", bf16, widen_bf16_) + ", " + describe("f16", f16, widen_f16_);
+                 std::to_string(v->patch) + " matmul: f32 " + f32 + ", " + bf16 + ", " + f16;
   if (widen_bf16_ || widen_f16_)
-    gemm_report_ += "; a widened GEMM computes in f32 and rounds once (as a native one does), widening each weight "
+    gemm_report_ += "; a widened GEMM computes in f32 and rounds once, as a native one does, and widens each weight "
                     "once per step";
 }
 
