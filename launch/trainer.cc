@@ -197,6 +197,8 @@ Trainer::Trainer(TrainConfig cfg, const dist::World& world)
   spdlog::info("batch: global {} = micro-batch {} x {} micro-batches x dp {}; {} iterations; backend {}",
                cfg_.global_batch_size, cfg_.micro_batch_size, cfg_.num_micro_batches(l.dp), l.dp, cfg_.train_iters,
                backend_->name());
+  // How the backend computes (on the CPU: which kernels, and whether 16-bit GEMMs are widened and why).
+  if (const std::string details = backend_->details(); !details.empty()) spdlog::info("backend: {}", details);
   if (l.pp > 1) {
     const pipeline::Simulation sim = pipeline::simulate(pipeline_schedule_, shape, {1.0 / shape.chunks, 2.0 / shape.chunks, 0});
     spdlog::info("pipeline: {} schedule, {} stages x {} chunk(s), layers per stage {}; simulated bubble {:.1f}% "

@@ -1,11 +1,9 @@
 #include "framework/backend/cpu/cpu_backend.h"
 
 #include <omp.h>
-#include <spdlog/spdlog.h>
 
 #include <cstdint>
 #include <cstdlib>
-#include <mutex>
 #if defined(__x86_64__) || defined(__i386__)
 #include <xmmintrin.h>
 #endif
@@ -54,10 +52,7 @@ CpuBackend::CpuBackend(int threads)
 #pragma omp parallel
     flush_denormals_on_this_thread();
   }
-  choose_gemm_paths();
-  // Once per process: tests make many backends, and the choice is the same for all.
-  static std::once_flag logged;
-  std::call_once(logged, [&] { spdlog::info("CPU backend: {}", details()); });
+  choose_gemm_paths();  // details() reports it; the trainer logs that at start
 }
 
 std::string CpuBackend::name() const {
