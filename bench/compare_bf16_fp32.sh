@@ -21,8 +21,10 @@ for _ in $(seq "$reps"); do
     echo "${lines[-1]}"
   done
 done
-peer32=$(OMP_NUM_THREADS=$threads /usr/bin/python3 "$here/pytorch_train.py" --threads $threads "$@")
-peer16=$(OMP_NUM_THREADS=$threads /usr/bin/python3 "$here/pytorch_train.py" --threads $threads --bf16 "$@")
+# PyTorch's own oneDNN cannot make a bf16 GEMM under ONEDNN_MAX_CPU_ISA=AVX2 and fails, so the
+# peer always runs with the CPU's full instruction set (the ratio line says so).
+peer32=$(env -u ONEDNN_MAX_CPU_ISA OMP_NUM_THREADS=$threads /usr/bin/python3 "$here/pytorch_train.py" --threads $threads "$@")
+peer16=$(env -u ONEDNN_MAX_CPU_ISA OMP_NUM_THREADS=$threads /usr/bin/python3 "$here/pytorch_train.py" --threads $threads --bf16 "$@")
 echo "$peer32"
 echo "$peer16"
 /usr/bin/python3 - "$peer32" "$peer16" "${lines[@]}" <<'PY'
@@ -38,5 +40,6 @@ print(json.dumps({"bench": "train", "compare": "bf16/fp32", "device": ours[0]["d
                   "pytorch_bf16_tokens_per_s": round(p16["tokens_per_s"]),
                   "pytorch_bf16_over_fp32": round(p16["tokens_per_s"] / p32["tokens_per_s"], 3),
                   "TRIDENT_CPU_BF16": os.environ.get("TRIDENT_CPU_BF16", "auto"),
-                  "ONEDNN_MAX_CPU_ISA": os.environ.get("ONEDNN_MAX_CPU_ISA", "ALL")}))
+                  "ONEDNN_MAX_CPU_ISA": os.environ.get("ONEDNN_MAX_CPU_ISA", "ALL"), "pytorch_isa": "ALL",
+                  "trident_spread": {dt: [round(o["tokens_per_s"]) for o in ours if o["dtype"] == dt] for dt in ("f32", "bf16")}}))
 PY

@@ -13,8 +13,7 @@
 //   or f16: an operation's activation operands share one dtype, it loads
 //   them as f32, computes in f32 and stores its activation outputs in that
 //   dtype. Norm statistics, attention probabilities, logits, losses,
-//   weight gradients and optimizer state are always f32. (The CUDA backend
-//   takes f32 activations until it gains the 16-bit kernels.)
+//   weight gradients and optimizer state are always f32.
 #pragma once
 
 #include <memory>
@@ -69,8 +68,8 @@ class Backend {
                     float alpha = 1.f, float beta = 0.f) = 0;
 
   // A linear layer's forward: y (N, out) = x (N, in) · wᵀ + b, w (out, in),
-  // b (out) in y's dtype. The default is gemm then bias_add; the GPU adds
-  // the bias in the GEMM's epilogue, before y is rounded.
+  // b (out) in y's dtype. The default is gemm then bias_add; the GPU, and
+  // the CPU where it widens, add the bias in f32 before y is rounded.
   virtual void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y);
   // Its backward without the bias: dx (N, in) = dy (N, out) · w, overwritten,
   // and dw (out, in) += dyᵀ · x, f32. The default is the two GEMMs; the CPU

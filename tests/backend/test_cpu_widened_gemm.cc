@@ -160,6 +160,24 @@ TEST(CpuWidenedGemm, LinearBackwardEqualsItsTwoGemms) {
   }
 }
 
+// Widened, linear_forward adds the bias in f32 and rounds once: y equals
+// round(x · wᵀ + b) computed in f32 from the widened operands, bitwise.
+TEST(CpuWidenedGemm, LinearForwardAddsTheBiasBeforeRounding) {
+  auto be = cpu_backend_with("widen");
+  std::mt19937 rng(17);
+  for (DType dtype : {DType::bf16, DType::f16}) {
+    SCOPED_TRACE(std::string(dtype_name(dtype)));
+    const Tensor x = random_tensor({14, 13}, dtype, rng), w = random_tensor({5, 13}, dtype, rng);  // (N, in), (out, in)
+    const Tensor b = random_tensor({5}, dtype, rng);
+    Tensor y = Tensor::empty({14, 5}, dtype);
+    be->linear_forward(x, w, b, y);
+    Tensor expect = Tensor::empty({14, 5});
+    be->gemm(x.to(DType::f32), false, w.to(DType::f32), true, expect, 1.f, 0.f);
+    be->bias_add(expect, b.to(DType::f32));
+    EXPECT_TRUE(same_bits(y, expect.to(dtype)));
+  }
+}
+
 TEST(CpuWidenedGemm, SpansDoNotNest) {
   auto be = cpu_backend_with("widen");
   Param w = make_param("w", {2, 2}, InitKind::zeros, 0.f, true, DType::bf16);

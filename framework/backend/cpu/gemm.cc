@@ -75,6 +75,20 @@ void narrow_elements(const float* __restrict src, T* __restrict dst, int64_t n) 
   for (int64_t i = 0; i < n; ++i) dst[i] = from_f32<T>(src[i]);
 }
 
+// dst (rows, C), a 16-bit tensor, = src (rows, C) f32 + bias (C) in dst's
+// dtype, rounded once.
+template <typename T>
+void narrow_bias_rows(const float* __restrict src, const T* __restrict bias, T* __restrict dst, int64_t rows,
+                      int64_t C) {
+#pragma omp parallel for schedule(static) if (rows * C >= kParallelMin)
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* in = src + r * C;
+    T* out = dst + r * C;
+#pragma omp simd
+    for (int64_t c = 0; c < C; ++c) out[c] = from_f32<T>(in[c] + to_f32(bias[c]));
+  }
+}
+
 // dst (n) f32 = src (n), a 16-bit tensor.
 void widen_into(const Tensor& src, float* dst) {
   cpu::dispatch_float(src.dtype(), "widen", [&]<typename T>() { widen_elements(src.data<T>(), dst, src.numel()); });
@@ -188,6 +202,23 @@ void CpuBackend::gemm_widened(const Tensor& a, bool trans_a, const Tensor& b, bo
   if (beta != 0.f) widen_into(c, c32.data<float>());
   gemm(a32, trans_a, b32, trans_b, c32, alpha, beta);
   narrow_into(c32.data<float>(), c);
+}
+
+void CpuBackend::linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y) {
+  if (!gemm_widens(x.dtype())) {
+    Backend::linear_forward(x, w, b, y);
+    return;
+  }
+  // The bias joins in f32 before the one rounding, as in the GPU's epilogue;
+  // it also saves bias_add's pass over y.
+  check_same_dtype("linear_forward", {&x, &w, &b, &y});
+  const int64_t C = b.numel(), rows = y.numel() / C;
+  TRIDENT_CHECK(y.size(-1) == C, "bias of ", C, " for rows of ", y.size(-1));
+  Tensor y32 = scratch(kWidenC, y.shape());
+  gemm(widened(x, kWidenA), false, widened(w, kWidenB), true, y32, 1.f, 0.f);
+  cpu::dispatch_float(y.dtype(), "linear_forward", [&]<typename T>() {
+    narrow_bias_rows(y32.data<float>(), b.data<T>(), y.data<T>(), rows, C);
+  });
 }
 
 void CpuBackend::linear_backward(const Tensor& dy, const Tensor& x, const Tensor& w, Tensor& dx, Tensor& dw) {

@@ -29,10 +29,13 @@ void CpuBackend::layernorm_forward(const Tensor& x, const Tensor& w, const Tenso
 #pragma omp parallel for schedule(static)
     for (int64_t n = 0; n < N; ++n) {
       const T* row = xp + n * C;
+      // The sums are vectorised (omp simd): a fixed order, so the same bits every run.
       float sum = 0.f;
+#pragma omp simd reduction(+ : sum)
       for (int64_t c = 0; c < C; ++c) sum += to_f32(row[c]);
       const float mu = sum / float(C);
       float var = 0.f;  // two passes: no cancellation for rows with a large mean
+#pragma omp simd reduction(+ : var)
       for (int64_t c = 0; c < C; ++c) var += (to_f32(row[c]) - mu) * (to_f32(row[c]) - mu);
       const float rs = 1.f / std::sqrt(var / float(C) + eps);
       T* orow = op + n * C;
@@ -71,6 +74,7 @@ void CpuBackend::layernorm_backward(const Tensor& dout, const Tensor& x, const T
         const float mu = mp[n], rs = rp[n];
         // dx = rstd · (dŷ − mean(dŷ) − x̂ · mean(dŷ · x̂)), dŷ = dout · w
         float sum_dy = 0.f, sum_dy_xhat = 0.f;
+#pragma omp simd reduction(+ : sum_dy, sum_dy_xhat)
         for (int64_t c = 0; c < C; ++c) {
           const float xhat = (to_f32(xrow[c]) - mu) * rs, d = to_f32(drow[c]);
           const float dyhat = d * to_f32(wp[c]);
