@@ -22,10 +22,13 @@
 namespace trident::backend {
 inline namespace TRIDENT_CPU_VARIANT {
 
-// "x86-64-v3" or "baseline": which compilation this is.
+// Which compilation this is: "x86-64-v3", "baseline", or "-march=<value>"
+// when the build set TRIDENT_CPU_ARCH.
 inline std::string kernel_variant_name() {
 #if defined(TRIDENT_CPU_X86_64_V3)
   return "x86-64-v3";
+#elif defined(TRIDENT_CPU_MARCH)
+  return std::string("-march=") + TRIDENT_CPU_MARCH;
 #else
   return "baseline";
 #endif
