@@ -49,6 +49,18 @@ void convert_from(const void* src, void* dst, DType dt, size_t n) {
   }
 }
 
+void convert_ids(const int32_t* ids, void* dst, DType dt, size_t n) {
+  auto each = [&]<typename D>() {
+    for (size_t i = 0; i < n; ++i) static_cast<D*>(dst)[i] = from_f32<D>(float(ids[i]));
+  };
+  switch (dt) {
+    case DType::f32: return each.template operator()<float>();
+    case DType::f16: return each.template operator()<f16>();
+    case DType::bf16: return each.template operator()<bf16>();
+    case DType::i32: TRIDENT_CHECK(false, "conversion to i32 is not defined");
+  }
+}
+
 }  // namespace
 
 void convert(const void* src, DType st, void* dst, DType dt, size_t n) {
@@ -60,14 +72,8 @@ void convert(const void* src, DType st, void* dst, DType dt, size_t n) {
     case DType::f32: return convert_from<float>(src, dst, dt, n);
     case DType::f16: return convert_from<f16>(src, dst, dt, n);
     case DType::bf16: return convert_from<bf16>(src, dst, dt, n);
-    case DType::i32: {  // token ids as floats (tests and small host-side work); never the other way
-      const int32_t* ids = static_cast<const int32_t*>(src);
-      for (size_t i = 0; i < n; ++i) {
-        const float v = float(ids[i]);
-        convert_from<float>(&v, static_cast<char*>(dst) + i * dtype_size(dt), dt, 1);
-      }
-      return;
-    }
+    case DType::i32:  // token ids as floats (tests and small host-side work); never the other way
+      return convert_ids(static_cast<const int32_t*>(src), dst, dt, n);
   }
 }
 

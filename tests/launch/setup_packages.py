@@ -12,9 +12,10 @@ libraries, headers, programs, package config directories), every shared
 library the built programs load (ldd), and every Python module the
 project's scripts import (as /usr/bin/python3 resolves it); find the Debian
 package that owns each (dpkg's own file lists); and require that package to
-be in the list or a Depends/Pre-Depends of one in it. Files no package owns
-(the CUDA toolkit in /usr/local/cuda, the build tree) are outside Debian's
-set-up and are not judged.
+be in the list or a Depends/Pre-Depends of one in it. A file no package
+owns is an error too (installed by hand: pip, make install), except in the
+source and build trees and the CUDA toolkit (/usr/local/cuda), the one
+dependency that comes from outside Debian.
 
   setup_packages.py PACKAGES_TXT BUILD_DIR SOURCE_DIR             the check
   setup_packages.py ... --drop PKG                                 the check without PKG in the list
@@ -165,6 +166,10 @@ def imported_modules(source_dir):
     return found
 
 
+OUTSIDE_DEBIAN = ("/usr/local/cuda",)
+NO_PACKAGE = "no Debian package"
+
+
 def problems(listed, pkgs, owners, found, source_dir, build_dir):
     have = closure(listed, pkgs)
     out = {}
@@ -172,7 +177,14 @@ def problems(listed, pkgs, owners, found, source_dir, build_dir):
         if path.startswith(source_dir + "/") or path.startswith(build_dir + "/"):
             continue
         who = owners_of(path, owners)
-        if not who or who & have:
+        if not who:
+            # A file no package owns, found where the build or a script looks: installed by
+            # hand (pip, make install), so a fresh machine lacks it. The CUDA toolkit is the one
+            # dependency that comes from outside Debian.
+            if os.path.isfile(path) and not path.startswith(OUTSIDE_DEBIAN):
+                out.setdefault(NO_PACKAGE, []).append(f"{path} ({why})")
+            continue
+        if who & have:
             continue
         # Directories (an include dir) are shared by many packages; any listed owner will do.
         key = ", ".join(sorted(who))
@@ -182,6 +194,11 @@ def problems(listed, pkgs, owners, found, source_dir, build_dir):
 
 def report(found_problems, list_path):
     for pkgs, paths in sorted(found_problems.items()):
+        if pkgs == NO_PACKAGE:
+            for p in paths:
+                print(f"setup_packages: {p} belongs to no Debian package (installed by hand?): install what "
+                      f"provides it from Debian and list that package in {list_path}")
+            continue
         print(f"setup_packages: {paths[0]}{' and %d more' % (len(paths) - 1) if len(paths) > 1 else ''} "
               f"belongs to {pkgs}, which {list_path} neither lists nor pulls in as a dependency: "
               f"add it to {list_path}")
@@ -226,7 +243,7 @@ def main():
         if not any(p in owners_of(path, owners) and not owners_of(path, owners) & have for path, _ in judged):
             continue
         bad = problems(rest, pkgs, owners, found, source_dir, build_dir)
-        if not any(p in key.split(", ") for key in bad):
+        if not any(p in key.split(", ") for key in bad if key != NO_PACKAGE):
             print(f"setup_packages: self-test: dropping {p} (which owns a found path) went unnoticed")
             return 1
         caught += 1

@@ -240,6 +240,7 @@ Tensor CpuBackend::widened(const Tensor& t, int slot) {
     if (it != widened_weights_.end() && it->second.numel == t.numel() && it->second.dtype == t.dtype()) {
       WidenedWeight& w = it->second;
       if (!w.fresh) {
+        if (!w.f32.defined()) w.f32 = Tensor::empty({w.numel});
         widen_into(t, w.f32.data<float>());
         w.fresh = true;
       }
@@ -253,18 +254,17 @@ Tensor CpuBackend::widened(const Tensor& t, int slot) {
 
 void CpuBackend::begin_fixed_weights(const std::vector<const Tensor*>& ws) {
   TRIDENT_CHECK(!weights_fixed_, "begin_fixed_weights inside a fixed-weights span");
-  weights_fixed_ = true;
+  // Buffers are kept from the last span by address and made on first use
+  // (widened()): biases and norm weights never reach a GEMM.
   std::map<const void*, WidenedWeight> next;
   for (const Tensor* w : ws) {
     if (!gemm_widens(w->dtype())) continue;
-    auto it = widened_weights_.find(w->raw());
-    if (it != widened_weights_.end() && it->second.numel == w->numel()) {
-      next.emplace(w->raw(), WidenedWeight{w->numel(), w->dtype(), it->second.f32, false});
-    } else {
-      next.emplace(w->raw(), WidenedWeight{w->numel(), w->dtype(), Tensor::empty({w->numel()}), false});
-    }
+    const auto it = widened_weights_.find(w->raw());
+    const bool reuse = it != widened_weights_.end() && it->second.numel == w->numel();
+    next.emplace(w->raw(), WidenedWeight{w->numel(), w->dtype(), reuse ? it->second.f32 : Tensor(), false});
   }
   widened_weights_ = std::move(next);
+  weights_fixed_ = true;  // last: a throw above leaves no span open
 }
 
 void CpuBackend::end_fixed_weights() {
