@@ -111,7 +111,6 @@ int run(const GenerateConfig& g, const dist::World& world) {
   std::vector<int32_t> tokens = data::ByteTokenizer::encode(g.prompt);
   const Philox rng(g.seed, "generate");
   const int64_t C = model_cfg.hidden_size;
-  const backend::FixedWeights fixed(*be, model.params());  // Note [fixed weights]
   for (int64_t step = 0; step < g.max_tokens; ++step) {
     const int64_t T = std::min<int64_t>(int64_t(tokens.size()), model_cfg.seq_length);
     Tensor out;

@@ -75,13 +75,6 @@ class CpuBackend final : public Backend {
   void begin_fixed_weights(const std::vector<const Tensor*>& ws) override;
   void end_fixed_weights() override;
 
-  // How this backend computes GEMMs of each activation dtype, decided once at
-  // construction: one line for the log, e.g. "oneDNN 2.6.3 matmul: f32
-  // brg:avx512_core, bf16 brg:avx512_core_bf16, f16 widened to f32 (...)".
-  const std::string& gemm_report() const { return gemm_report_; }
-  // Whether 16-bit GEMMs of `dtype` widen their operands to f32.
-  bool gemm_widens(DType dtype) const;
-
  private:
   // Scratch slots (see scratch()): attention's temporaries, and the f32
   // operands of widened GEMMs. Attention's own GEMMs are f32, so the two
@@ -94,9 +87,13 @@ class CpuBackend final : public Backend {
   // allocations costs more than the arithmetic at small sizes.
   Tensor scratch(int slot, Shape shape);
 
-  // Decides widen_ (TRIDENT_CPU_BF16, and whether oneDNN creates a 16-bit
-  // matmul here) and writes gemm_report_.
+  // Decides widen_bf16_/widen_f16_ (TRIDENT_CPU_BF16, and which 16-bit
+  // matmul oneDNN makes here) and writes gemm_report_, the line details()
+  // gives: e.g. "oneDNN 2.6.3 matmul: f32 brg:avx512_core, bf16 widened to
+  // f32 (...), f16 widened to f32 (...)".
   void choose_gemm_paths();
+  // Whether 16-bit GEMMs of `dtype` widen their operands to f32.
+  bool gemm_widens(DType dtype) const;
   // c = alpha · op(a) · op(b) + beta · c through f32 copies of the 16-bit operands.
   void gemm_widened(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, Tensor& c, float alpha,
                     float beta);
@@ -122,8 +119,7 @@ class CpuBackend final : public Backend {
   // the next step reuses them.
   struct WidenedWeight {
     int64_t numel;
-    DType dtype;
-    Tensor f32;
+    Tensor f32;  // (numel), made at the first use
     bool fresh;
   };
   std::map<const void*, WidenedWeight> widened_weights_;

@@ -61,20 +61,6 @@ std::string matmul_impl(const dnnl::engine& engine, DType t) {
 
 constexpr int64_t kParallelMin = 1 << 14;  // elements; below this, threads cost more than they save
 
-// The loops take plain local pointers: GCC does not vectorise them when the
-// pointers are a lambda's captures.
-template <typename T>
-void widen_elements(const T* __restrict src, float* __restrict dst, int64_t n) {
-#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
-  for (int64_t i = 0; i < n; ++i) dst[i] = to_f32(src[i]);
-}
-
-template <typename T>
-void narrow_elements(const float* __restrict src, T* __restrict dst, int64_t n) {
-#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
-  for (int64_t i = 0; i < n; ++i) dst[i] = from_f32<T>(src[i]);
-}
-
 // dst (rows, C), a 16-bit tensor, = src (rows, C) f32 + bias (C) in dst's
 // dtype, rounded once.
 template <typename T>
@@ -89,14 +75,12 @@ void narrow_bias_rows(const float* __restrict src, const T* __restrict bias, T* 
   }
 }
 
-// dst (n) f32 = src (n), a 16-bit tensor.
+// dst (n) f32 = src (n), a 16-bit tensor; and back, rounding to nearest even.
 void widen_into(const Tensor& src, float* dst) {
-  cpu::dispatch_float(src.dtype(), "widen", [&]<typename T>() { widen_elements(src.data<T>(), dst, src.numel()); });
+  convert(src.raw(), src.dtype(), dst, DType::f32, size_t(src.numel()));
 }
-
-// dst (n), a 16-bit tensor, = src (n) f32 rounded to nearest even.
 void narrow_into(const float* src, Tensor& dst) {
-  cpu::dispatch_float(dst.dtype(), "narrow", [&]<typename T>() { narrow_elements(src, dst.data<T>(), dst.numel()); });
+  convert(src, DType::f32, dst.raw(), dst.dtype(), size_t(dst.numel()));
 }
 
 }  // namespace
@@ -158,7 +142,7 @@ void CpuBackend::gemm(const Tensor& a, bool trans_a, const Tensor& b, bool trans
     const auto a_md = operand_desc(batch, M, K, trans_a, a.dtype());
     const auto b_md = operand_desc(batch, K, N, trans_b, b.dtype());
     const auto c_md = operand_desc(batch, M, N, false, c.dtype());
-    if (gemm_widens(a.dtype()) || gemm_widens(b.dtype()) || gemm_widens(c.dtype())) {
+    if (gemm_widens(a.dtype())) {  // gemm_shape: b has a's dtype, c it or f32
       it = gemm_cache_.emplace(key, CachedGemm{dnnl::matmul(), a_md, b_md, c_md, true}).first;
     } else {
       dnnl::primitive_attr attr;
@@ -172,7 +156,7 @@ void CpuBackend::gemm(const Tensor& a, bool trans_a, const Tensor& b, bool trans
         const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, c_md), attr, engine_);
         it = gemm_cache_.emplace(key, CachedGemm{dnnl::matmul(pd), a_md, b_md, c_md, false}).first;
       } catch (const dnnl::error&) {
-        if (a.dtype() == DType::f32 && b.dtype() == DType::f32 && c.dtype() == DType::f32) throw;
+        if (a.dtype() == DType::f32) throw;
         // A shape the native 16-bit matmul does not take: widen it (remembered,
         // so the failed creation is not retried on every call).
         it = gemm_cache_.emplace(key, CachedGemm{dnnl::matmul(), a_md, b_md, c_md, true}).first;
@@ -227,17 +211,15 @@ void CpuBackend::linear_backward(const Tensor& dy, const Tensor& x, const Tensor
     return;
   }
   const Tensor dy32 = widened(dy, kWidenDy);  // once, for both GEMMs
-  Tensor dx32 = dx.dtype() == DType::f32 ? dx : scratch(kWidenC, dx.shape());
-  gemm(dy32, false, widened(w, kWidenB), false, dx32, 1.f, 0.f);
-  if (dx.dtype() != DType::f32) narrow_into(dx32.data<float>(), dx);
-  gemm(dy32, true, widened(x, kWidenB), false, dw, 1.f, 1.f);
+  gemm_widened(dy32, false, w, false, dx, 1.f, 0.f);
+  gemm_widened(dy32, true, x, false, dw, 1.f, 1.f);
 }
 
 Tensor CpuBackend::widened(const Tensor& t, int slot) {
   if (t.dtype() == DType::f32) return t;
   if (weights_fixed_) {
     const auto it = widened_weights_.find(t.raw());
-    if (it != widened_weights_.end() && it->second.numel == t.numel() && it->second.dtype == t.dtype()) {
+    if (it != widened_weights_.end() && it->second.numel == t.numel()) {
       WidenedWeight& w = it->second;
       if (!w.fresh) {
         if (!w.f32.defined()) w.f32 = Tensor::empty({w.numel});
@@ -261,7 +243,7 @@ void CpuBackend::begin_fixed_weights(const std::vector<const Tensor*>& ws) {
     if (!gemm_widens(w->dtype())) continue;
     const auto it = widened_weights_.find(w->raw());
     const bool reuse = it != widened_weights_.end() && it->second.numel == w->numel();
-    next.emplace(w->raw(), WidenedWeight{w->numel(), w->dtype(), reuse ? it->second.f32 : Tensor(), false});
+    next.emplace(w->raw(), WidenedWeight{w->numel(), reuse ? it->second.f32 : Tensor(), false});
   }
   widened_weights_ = std::move(next);
   weights_fixed_ = true;  // last: a throw above leaves no span open
