@@ -10,6 +10,11 @@ if(NOT TRIDENT_CUDA STREQUAL "OFF")
   check_language(CUDA)
   set(_trident_cuda_missing "")
   if(CMAKE_CUDA_COMPILER)
+    # The toolkit is the compiler's own: without a root, FindCUDAToolkit takes the first
+    # nvcc on PATH, which may be a wrapper script elsewhere (/usr/local/bin on some hosts).
+    if(NOT CUDAToolkit_ROOT AND NOT DEFINED ENV{CUDAToolkit_ROOT})
+      get_filename_component(CUDAToolkit_ROOT "${CMAKE_CUDA_COMPILER}/../.." ABSOLUTE)
+    endif()
     find_package(CUDAToolkit QUIET)
     if(NOT CUDAToolkit_FOUND OR NOT TARGET CUDA::cublasLt)
       set(_trident_cuda_missing "cuBLASLt")
