@@ -20,6 +20,7 @@
 #include "framework/core/log.h"
 #include "framework/dist/world.h"
 #include "bench/bench_shapes.h"
+#include "launch/train_flags.h"
 #include "launch/trainer.h"
 
 int main(int argc, char** argv) {
@@ -34,7 +35,7 @@ int main(int argc, char** argv) {
   int status = 0;
   {
     trident::launch::Trainer trainer(cfg, world);
-    auto& g = trainer.groups();
+    auto& g = *trainer.parts().groups;
     g.tp().reset_counters();
     g.dp().reset_counters();
     trainer.step(1);
@@ -45,7 +46,7 @@ int main(int argc, char** argv) {
     const double ring_tp = t > 1 ? 2 * (t - 1) / t : 0.0, ring_dp = d > 1 ? 2 * (d - 1) / d : 0.0;
     const double tp_values = micro_batches * ((4 * l + 2) * b * s * h + 3 * b * s);
     double local_params = 0;
-    for (trident::Param* p : trainer.model().params()) local_params += double(p->grad.numel());
+    for (trident::Param* p : trainer.parts().model->params()) local_params += double(p->grad.numel());
     const double dp_values = local_params + 1;  // + the logged loss
     const struct {
       const char* group;

@@ -19,6 +19,7 @@
 #include "framework/core/log.h"
 #include "framework/dist/world.h"
 #include "framework/pipeline/simulator.h"
+#include "launch/train_flags.h"
 #include "launch/trainer.h"
 
 namespace {
@@ -94,20 +95,20 @@ int main(int argc, char** argv) {
       const launch::IterationStats s = trainer->step(it);
       times.push_back(s.seconds);
       loss = s.loss;
-      const Measured m = measure(trainer->executor(), trainer->groups().world());
+      const Measured m = measure(trainer->train_step().executor(), trainer->parts().groups->world());
       bubbles.push_back(1.0 - m.busy / m.window);
       sum.forward += m.forward / iters;
       sum.backward += m.backward / iters;
     }
     losses.push_back(loss);
-    const pipeline::ScheduleShape shape = trainer->config().schedule_shape(trainer->groups().layout().dp);
+    const pipeline::ScheduleShape shape = trainer->config().schedule_shape(trainer->parts().groups->layout().dp);
     const pipeline::Simulation sim =
-        pipeline::simulate(trainer->pipeline_schedule(), shape, {sum.forward, sum.backward, 0.0});
+        pipeline::simulate(trainer->train_step().schedule(), shape, {sum.forward, sum.backward, 0.0});
     TRIDENT_CHECK(!sim.deadlock, "simulator: ", sim.deadlock_report);
     const double p = shape.stages, m = shape.micro_batches, v = shape.chunks;
     std::sort(times.begin(), times.end());
     std::sort(bubbles.begin(), bubbles.end());
-    const dist::Layout& l = trainer->groups().layout();
+    const dist::Layout& l = trainer->parts().groups->layout();
     lines.push_back({{"bench", "pipeline_schedule"}, {"schedule", schedule}, {"tp", l.tp}, {"pp", l.pp},
                      {"dp", l.dp}, {"micro_batches", shape.micro_batches}, {"chunks", shape.chunks},
                      {"layers", c.model.num_layers}, {"hidden", c.model.hidden_size}, {"seq", c.model.seq_length},

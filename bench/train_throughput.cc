@@ -20,6 +20,7 @@
 #include "framework/dist/world.h"
 #include "bench/bench_shapes.h"
 #include "framework/backend/gemm_peak.h"
+#include "launch/train_flags.h"
 #include "launch/trainer.h"
 
 int main(int argc, char** argv) {
@@ -41,7 +42,7 @@ int main(int argc, char** argv) {
   auto trainer_owner = std::make_unique<trident::launch::Trainer>(cfg, world);
   trident::launch::Trainer& trainer = *trainer_owner;
   const double peak = trident::backend::measure_gemm_peak_gflops(
-      trainer.backend(), trainer.backend().device() == trident::Device::cpu ? 1024 : 8192, trainer.config().model.dtype);
+      (*trainer.parts().backend), (*trainer.parts().backend).device() == trident::Device::cpu ? 1024 : 8192, trainer.config().model.dtype);
   for (int it = 1; it <= warmup; ++it) trainer.step(it);
   std::vector<double> times;
   double loss = 0.0;
@@ -56,7 +57,7 @@ int main(int argc, char** argv) {
   const double flops = cfg.model.flops_per_iteration(cfg.global_batch_size);
   const double tokens = double(cfg.global_batch_size * cfg.model.seq_length);
   const nlohmann::json line = {
-      {"bench", "train"},          {"impl", "trident"}, {"device", trainer.backend().name()},
+      {"bench", "train"},          {"impl", "trident"}, {"device", (*trainer.parts().backend).name()},
       {"dtype", std::string(trident::dtype_name(trainer.config().model.dtype))}, {"threads", cfg.threads},
       {"layers", cfg.model.num_layers}, {"hidden", cfg.model.hidden_size},
       {"heads", cfg.model.num_attention_heads}, {"seq", cfg.model.seq_length},

@@ -1,7 +1,8 @@
 // How a parameter is stored in a checkpoint: its slice of the global tensor
 // "<prefix><name>" (prefixes: model/, optim/exp_avg/, optim/exp_avg_sq/).
-// The token table is stored with vocab_size rows, without the vocabulary
-// padding that depends on tp. Shared by the trainer and trident-generate.
+// Padding rows (Param::unpadded_rows: the token table's vocabulary padding,
+// which depends on tp) are not stored, so any layout can load the tensor.
+// Shared by the trainer and trident-generate.
 #pragma once
 
 #include <string>
@@ -15,6 +16,6 @@ inline constexpr const char* kCheckpointModel = "model/";
 inline constexpr const char* kCheckpointExpAvg = "optim/exp_avg/";
 inline constexpr const char* kCheckpointExpAvgSq = "optim/exp_avg_sq/";
 
-checkpoint::TensorSlice checkpoint_slice(const Param& p, const std::string& prefix, int64_t vocab_size);
+checkpoint::TensorSlice checkpoint_slice(const Param& p, const std::string& prefix);
 
 }  // namespace trident::launch

@@ -1,10 +1,21 @@
 #include "launch/fault_injection.h"
 
+#include <cstdio>
+#include <cstdlib>
 #include <regex>
 
 #include "framework/core/error.h"
 
 namespace trident::launch {
+
+int64_t test_fail_iteration(int rank) {
+  const char* spec = std::getenv("TRIDENT_TEST_FAIL_AT");
+  if (!spec) return -1;
+  int r = -1;
+  long long it = -1;
+  if (std::sscanf(spec, "%d:%lld", &r, &it) != 2) return -1;
+  return r == rank ? int64_t(it) : -1;
+}
 
 InjectedFault parse_injected_fault(const std::string& spec) {
   static const std::regex pattern(R"((nan|spike)@(\d+)(?::(\d+))?(:repeat)?)");

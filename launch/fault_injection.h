@@ -25,6 +25,11 @@ struct InjectedFault {
 // Throws UsageError naming the flag and the syntax.
 InjectedFault parse_injected_fault(const std::string& spec);
 
+// Test-only fault (not a flag): TRIDENT_TEST_FAIL_AT="R:I" makes rank R
+// throw at iteration I, to prove a failing rank brings the job down with its
+// message instead of hanging it. The iteration for this rank, or -1.
+int64_t test_fail_iteration(int rank);
+
 class FaultInjector {
  public:
   explicit FaultInjector(const std::vector<std::string>& specs);

@@ -17,6 +17,17 @@ void Trace::span(const std::string& name, const char* category, double start_s, 
   events_.push_back({name, category, start_s, end_s});
 }
 
+void Trace::pipeline_actions(const std::vector<pipeline::TimedAction>& timings, bool name_chunks) {
+  for (const pipeline::TimedAction& t : timings) {
+    const pipeline::Action& a = t.action;
+    const bool send = a.kind == pipeline::ActionKind::send_activation || a.kind == pipeline::ActionKind::send_grad;
+    span(std::string(pipeline::action_kind_name(a.kind)) + " mb " + std::to_string(a.micro_batch) +
+             (name_chunks ? " chunk " + std::to_string(a.chunk) : std::string()),
+         a.is_compute() ? pipeline::action_kind_name(a.kind) : send ? "pipeline send" : "pipeline wait", t.start,
+         t.end);
+  }
+}
+
 void Trace::write(const std::string& path, const std::string& track_name, dist::Comm& world) const {
   nlohmann::json mine = {{"name", track_name}, {"events", nlohmann::json::array()}};
   for (const Event& e : events_)

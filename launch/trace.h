@@ -12,12 +12,15 @@
 #include <vector>
 
 #include "framework/dist/comm.h"
+#include "framework/pipeline/simulator.h"
 
 namespace trident::launch {
 
 class Trace {
  public:
   void span(const std::string& name, const char* category, double start_s, double end_s);
+  // One span per executed pipeline action: compute, sends posted, waits for a neighbour.
+  void pipeline_actions(const std::vector<pipeline::TimedAction>& timings, bool name_chunks);
   bool empty() const { return events_.empty(); }
   // Collective over `world`: rank 0 writes every rank's spans to `path`,
   // naming each track by `track_name` (this rank's "rank 3 (tp 1, pp 0, dp 1)").

@@ -1,8 +1,8 @@
 // TrainConfig: everything one training run is told, with Megatron-LM's
 // flag names, and its validation (one-line UsageErrors naming the flag).
+// The flags that set it: launch/train_flags.cc.
 #pragma once
 
-#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 #include <cstdint>
 #include <string>
@@ -32,6 +32,11 @@ struct TrainConfig {
   uint64_t seed = 1234;
   std::string data_path = "/usr/share/games/fortunes";
   std::string split = "100,0,0";  // train,validation,test weights: training uses the first share
+  std::string valid_data_path;    // evaluation data instead of the validation share; empty: the share
+  // Evaluation (launch/evaluator.h): Megatron's --eval-interval, --eval-iters, --skip-train.
+  int64_t eval_interval = 0;      // iterations between evaluations (and one at the end); 0: none
+  int64_t eval_iters = 100;       // global batches per evaluation
+  bool skip_train = false;        // evaluate only
   int64_t log_interval = 10;
   std::string metrics_file;  // JSONL, one object per iteration; empty: none
   std::string export_safetensors;  // write the final parameters (whole tensors) here; empty: none
@@ -83,19 +88,14 @@ struct TrainConfig {
     return {pipeline_model_parallel_size, int(num_micro_batches(dp)), num_virtual_stages};
   }
   gpt::PipelineStages pipeline_stages() const;
-  // Every setting, resolved, by flag name (stored in checkpoints).
+  // Whether evaluation runs at all (periodically, at the end, or alone).
+  bool evaluates() const { return eval_interval > 0 || skip_train; }
+  // Every flag's value, resolved, by flag name (logged, stored in checkpoints):
+  // written from the flag table itself (launch/train_flags.cc).
   nlohmann::json to_json() const;
   // Throws UsageError on the first bad value; resolves defaults (threads,
   // decay iters) for a world of `world_size` ranks, `local_size` per node.
   void validate_and_resolve(int world_size = 1, int local_size = 1);
 };
-
-// Registers every flag on `app`, bound to the fields of `cfg`.
-void add_train_flags(CLI::App& app, TrainConfig& cfg);
-
-// docs/flags.md: every flag of `app` with its default and description, as
-// a Markdown table (trident-train --print-flag-reference; a test keeps the
-// committed file equal to it).
-std::string flag_reference(const CLI::App& app);
 
 }  // namespace trident::launch

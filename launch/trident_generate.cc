@@ -77,12 +77,8 @@ int run(const GenerateConfig& g, const dist::World& world) {
     TRIDENT_USAGE_CHECK(!g.prompt.empty(), "--prompt must not be empty");
     layout = dist::resolve_layout(world.size, g.tp, g.pp, 0);
     reader = std::make_unique<checkpoint::CheckpointReader>(checkpoint::find_checkpoint(g.load, g.load_iteration));
-    const nlohmann::json& m = reader->state().at("model");
-    model_cfg.num_layers = m.at("num_layers").get<int64_t>();
-    model_cfg.hidden_size = m.at("hidden_size").get<int64_t>();
-    model_cfg.num_attention_heads = m.at("num_attention_heads").get<int64_t>();
-    model_cfg.seq_length = m.at("seq_length").get<int64_t>();
-    model_cfg.vocab_size = m.at("vocab_size").get<int64_t>();
+    model_cfg = gpt::GptConfig::from_json(reader->state().at("model"));
+    model_cfg.dtype = DType::f32;  // sampling reads the FP32 master weights and computes in f32
     model_cfg.validate(layout.tp);
     (void)gpt::PipelineStages::even(model_cfg.num_layers, layout.pp);
   } catch (const UsageError& e) {
@@ -96,7 +92,7 @@ int run(const GenerateConfig& g, const dist::World& world) {
   try {
     for (Param* p : model.params()) {
       Tensor buffer = p->value.to(DType::f32);
-      reader->read(launch::checkpoint_slice(*p, launch::kCheckpointModel, model_cfg.vocab_size), buffer);
+      reader->read(launch::checkpoint_slice(*p, launch::kCheckpointModel), buffer);
       p->value.copy_from(buffer);
     }
   } catch (const UsageError& e) {

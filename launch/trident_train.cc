@@ -12,6 +12,7 @@
 #include <csignal>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string_view>
 
 #include "framework/core/log.h"
@@ -20,6 +21,7 @@
 #include "framework/pipeline/simulator.h"
 #include "launch/config_file.h"
 #include "launch/stop_signal.h"
+#include "launch/train_flags.h"
 #include "launch/trainer.h"
 
 namespace {
@@ -63,19 +65,18 @@ int print_pipeline_schedule(trident::launch::TrainConfig cfg) {
   }
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  using trident::dist::World;
-  trident::launch::TrainConfig cfg;
+// Parses the command line (and --config) into `cfg`; an exit status when
+// the program is done already (help, the flag reference, a bad flag).
+std::optional<int> parse_flags(int argc, char** argv, trident::launch::TrainConfig& cfg) {
   CLI::App app{"trident-train: train a GPT-2-style model"};
   trident::launch::add_train_flags(app, cfg);
   std::string config_file;
-  app.add_option("--config", config_file, "JSON file of flag names and values; command-line flags override it");
+  app.add_option("--config", config_file, "JSON file of flag names and values; command-line flags override it")
+      ->group("configuration");
   bool flag_reference = false;
   app.add_flag("--print-flag-reference", flag_reference, "print docs/flags.md (every flag, as Markdown) and exit")
       ->group("");  // hidden: a tool for the docs
-
+  const bool speaks = launcher_rank() == 0;  // every rank sees the same flags; one line is enough
   try {
     // --config FILE becomes flags placed before the command line's (the last value of a flag wins).
     std::vector<std::string> args = trident::launch::expand_config_file(app, std::vector<std::string>(argv + 1, argv + argc));
@@ -86,30 +87,33 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
   } catch (const CLI::ExtrasError& e) {
-    // An unknown flag: name the nearest known one. Every rank sees the same flags; one line is enough.
+    // An unknown flag: name the nearest known one.
     std::string first;
     for (int i = 1; i < argc && first.empty(); ++i)
       if (std::string_view(argv[i]).starts_with("--") && !app.get_option_no_throw(std::string(argv[i]).substr(0, std::string(argv[i]).find('='))))
         first = argv[i];
-    if (launcher_rank() == 0)
+    if (speaks)
       std::fprintf(stderr, "trident-train: error: %s%s (see trident-train --help)\n", e.what(),
                    first.empty() ? "" : (": did you mean " + trident::launch::nearest_flag(app, first) + "?").c_str());
     return 2;
   } catch (const CLI::ParseError& e) {
-    if (launcher_rank() == 0)
-      std::fprintf(stderr, "trident-train: error: %s (see trident-train --help)\n", e.what());
+    if (speaks) std::fprintf(stderr, "trident-train: error: %s (see trident-train --help)\n", e.what());
     return 2;
   } catch (const trident::UsageError& e) {
-    if (launcher_rank() == 0) std::fprintf(stderr, "trident-train: error: %s\n", e.what());
+    if (speaks) std::fprintf(stderr, "trident-train: error: %s\n", e.what());
     return 2;
   }
   if (flag_reference) {
     std::fputs(trident::launch::flag_reference(app).c_str(), stdout);
     return 0;
   }
-  if (cfg.print_schedule) return launcher_rank() == 0 ? print_pipeline_schedule(cfg) : 0;
-  const World& world = World::init(&argc, &argv);
-  trident::init_logging(world.rank, world.rank == 0);
+  if (cfg.print_schedule) return speaks ? print_pipeline_schedule(cfg) : 0;
+  return std::nullopt;
+}
+
+// Training on every rank, from set-up to the end; the exit status (module comment).
+int train(const trident::launch::TrainConfig& cfg, const trident::dist::World& world) {
+  using trident::dist::World;
   // trident::Error messages carry their rank already; other exceptions get it here.
   auto with_rank = [&](const char* what) {
     const bool tagged = std::string_view(what).starts_with("[rank ");
@@ -120,11 +124,9 @@ int main(int argc, char** argv) {
     // Every rank returns from here together: failures are agreed on first.
     trainer = std::make_unique<trident::launch::Trainer>(cfg, world);
   } catch (const trident::dist::AgreementFailed&) {
-    World::finalize();  // the failing rank says why
-    return 2;
+    return 2;  // the failing rank says why
   } catch (const trident::UsageError& e) {
     std::fprintf(stderr, "trident-train: error: %s\n", e.what());
-    World::finalize();
     return 2;
   } catch (const std::exception& e) {
     World::abort(with_rank(e.what()), 1);
@@ -138,24 +140,28 @@ int main(int argc, char** argv) {
   } catch (const trident::launch::DivergenceGaveUp& e) {
     // Every rank gets here together; rank 0 says why.
     if (*e.what()) std::fprintf(stderr, "trident-train: error: %s\n", e.what());
-    trainer.reset();
-    World::finalize();
     return 3;
   } catch (const trident::dist::AgreementFailed&) {
-    // Another rank failed a collective check (a checkpoint save) and says why.
-    trainer.reset();
-    World::finalize();
-    return 1;
+    return 1;  // another rank failed a collective check (a checkpoint save) and says why
   } catch (const trident::UsageError& e) {
     std::fprintf(stderr, "trident-train: error: %s\n", e.what());
-    trainer.reset();
-    World::finalize();
     return 1;
   } catch (const std::exception& e) {
     // Other ranks may be waiting in a collective: bring the whole job down.
     World::abort(with_rank(e.what()), 1);
   }
-  trainer.reset();  // frees its communicators before MPI ends
+  return 0;  // the trainer is destroyed here, freeing its communicators before MPI ends
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using trident::dist::World;
+  trident::launch::TrainConfig cfg;
+  if (const std::optional<int> done = parse_flags(argc, argv, cfg)) return *done;
+  const World& world = World::init(&argc, &argv);
+  trident::init_logging(world.rank, world.rank == 0);
+  const int status = train(cfg, world);
   World::finalize();
-  return 0;
+  return status;
 }

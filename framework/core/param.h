@@ -33,12 +33,16 @@ struct Param {
   Shape global_shape;        // shape of the whole tensor across TP ranks
   ShardSpec shard;           // this rank's slice of it
   InitKind init = InitKind::normal;
-  float init_std = 0.02f;    // for InitKind::normal
+  float init_std = 0.f;      // for InitKind::normal: the model config's (GptConfig::init_method_std)
   bool weight_decay = true;  // false for biases and norm weights
   // A second copy of a parameter another rank owns (the token table on the
   // last pipeline stage, tied to the embedding's): it is updated exactly
   // like the original, but counted once in the grad norm and saved once, by the owner.
   bool tied_copy = false;
+  // Rows of global_shape[0] that hold real values; the rest pad the dimension
+  // so tensor parallelism splits it evenly (the token table's vocabulary
+  // padding). Checkpoints and exports keep only these. -1: every row is real.
+  int64_t unpadded_rows = -1;
   Tensor value;              // the local slice, in the compute dtype
   Tensor grad;               // the local slice's main gradient, f32
 

@@ -13,26 +13,19 @@
 #include <vector>
 
 #include "framework/core/rng.h"
-#include "framework/core/tensor.h"
-#include "framework/data/token_view.h"
+#include "framework/data/batch_source.h"
 
 namespace trident::data {
 
-class GlobalBatchSampler {
+class GlobalBatchSampler final : public BatchSource {
  public:
   // `tokens` must outlive the sampler; windows are seq_len + 1 tokens long.
   GlobalBatchSampler(TokenView tokens, int64_t seq_len, uint64_t seed);
 
-  // Start offset of global sample `sample` of iteration `iteration`.
-  int64_t window_start(int64_t iteration, int64_t sample) const;
-
-  // Samples [first, first + count) of the iteration's global batch:
-  // inputs and next-token targets, each (count, seq_len) i32.
-  void fill(int64_t iteration, int64_t first, int64_t count, Tensor& inputs, Tensor& targets) const;
+  // Start offset of global sample `sample` of iteration `iteration` (the batch).
+  int64_t window_start(int64_t iteration, int64_t sample) const override;
 
  private:
-  TokenView tokens_;
-  int64_t seq_len_;
   Philox rng_;
 };
 

@@ -13,14 +13,16 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The training share of "a,b,c" (Megatron's --split: weights, normalised).
-double train_share(const std::string& split) {
+// The end of the training and of the validation share of "a,b,c" (Megatron's
+// --split: weights, normalised), as fractions of the data.
+std::pair<double, double> split_ends(const std::string& split) {
   double w[3] = {0, 0, 0};
   char extra;
   const int n = std::sscanf(split.c_str(), "%lf,%lf,%lf%c", &w[0], &w[1], &w[2], &extra);
   TRIDENT_USAGE_CHECK((n == 1 || n == 2 || n == 3) && w[0] > 0 && w[1] >= 0 && w[2] >= 0, "bad --split '", split,
                       "': give train,validation,test weights such as 98,2,0");
-  return w[0] / (w[0] + w[1] + w[2]);
+  const double sum = w[0] + w[1] + w[2];
+  return {w[0] / sum, (w[0] + w[1]) / sum};
 }
 
 }  // namespace
@@ -32,7 +34,7 @@ TokenView TextCorpus::tokens() const {
 TextCorpus TextCorpus::load(const std::string& path, size_t min_bytes, int64_t vocab_size, const std::string& split) {
   TextCorpus corpus;
   std::error_code ec;
-  const double share = train_share(split);
+  const auto [train_share, valid_share] = split_ends(split);
   if (!fs::exists(path, ec) && fs::exists(path + ".idx", ec)) {
     corpus.indexed_ = IndexedDataset::open(path);
     corpus.files_ = {path + ".bin", path + ".idx"};
@@ -43,7 +45,8 @@ TextCorpus TextCorpus::load(const std::string& path, size_t min_bytes, int64_t v
     TRIDENT_USAGE_CHECK(largest < vocab_size, path, ".bin holds token id ", largest, " but --vocab-size is ",
                         vocab_size, ": give the vocabulary size of the tokenizer that made it");
     const int64_t docs = corpus.indexed_->num_documents();
-    corpus.train_end_ = corpus.indexed_->document_start(int64_t(double(docs) * share + 0.5));
+    corpus.train_end_ = corpus.indexed_->document_start(int64_t(double(docs) * train_share + 0.5));
+    corpus.valid_end_ = corpus.indexed_->document_start(int64_t(double(docs) * valid_share + 0.5));
     TRIDENT_USAGE_CHECK(corpus.train_end_ >= int64_t(min_bytes), path, ": the training share (--split ", split,
                         ") holds ", corpus.train_end_, " tokens but one training sequence needs ", min_bytes);
     return corpus;
@@ -68,7 +71,8 @@ TextCorpus TextCorpus::load(const std::string& path, size_t min_bytes, int64_t v
     TRIDENT_USAGE_CHECK(in.good(), "cannot read data file '", file, "': check its permissions");
     corpus.bytes_.insert(corpus.bytes_.end(), std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   }
-  corpus.train_end_ = int64_t(double(corpus.bytes_.size()) * share);
+  corpus.train_end_ = int64_t(double(corpus.bytes_.size()) * train_share);
+  corpus.valid_end_ = int64_t(double(corpus.bytes_.size()) * valid_share);
   TRIDENT_USAGE_CHECK(corpus.bytes_.size() >= min_bytes, "data path '", path, "' holds ", corpus.bytes_.size(),
                       " bytes but one training sequence needs ", min_bytes,
                       ": use a larger text or a shorter --seq-length");

@@ -6,7 +6,8 @@
 //  - or the prefix of a Megatron-LM indexed dataset (PREFIX.bin and
 //    PREFIX.idx): token ids of any vocabulary, memory-mapped.
 // `split` ("98,2,0", Megatron's --split) keeps the first share of the data
-// (documents, or bytes of text) for training; the rest is held out.
+// (documents, or bytes of text) for training and the second for
+// validation; the third (test) is held out.
 #pragma once
 
 #include <cstdint>
@@ -31,6 +32,7 @@ class TextCorpus {
   // All tokens, and the training share.
   TokenView tokens() const;
   TokenView train_tokens() const { return tokens().slice(0, train_end_); }
+  TokenView valid_tokens() const { return tokens().slice(train_end_, valid_end_); }
   size_t size() const { return size_t(tokens().size); }
   const std::vector<std::string>& files() const { return files_; }
   bool indexed() const { return indexed_ != nullptr; }
@@ -39,7 +41,8 @@ class TextCorpus {
   std::vector<uint8_t> bytes_;
   std::vector<std::string> files_;
   std::shared_ptr<IndexedDataset> indexed_;
-  int64_t train_end_ = 0;  // tokens [0, train_end_) are for training
+  int64_t train_end_ = 0;  // tokens [0, train_end_) are for training,
+  int64_t valid_end_ = 0;  // [train_end_, valid_end_) for validation
 };
 
 }  // namespace trident::data

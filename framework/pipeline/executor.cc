@@ -15,8 +15,11 @@ using Key = std::pair<int, int>;  // (micro-batch, chunk)
 
 Executor::Executor(std::vector<Action> actions, const ScheduleShape& shape, dist::Comm& pp)
     : actions_(std::move(actions)), shape_(shape), pp_(pp) {
-  for (size_t i = 0; i < actions_.size(); ++i)
+  forward_only_ = true;
+  for (size_t i = 0; i < actions_.size(); ++i) {
     if (actions_[i].is_compute()) compute_positions_.push_back(i);
+    if (actions_[i].kind == ActionKind::backward) forward_only_ = false;
+  }
 }
 
 void Executor::post_receives_through(size_t compute_index) {
@@ -79,8 +82,12 @@ void Executor::run(PipelineStage& stage) {
         if (a.kind == ActionKind::forward) {
           Tensor input = inputs.count(key) ? std::move(inputs[key]) : Tensor();
           inputs.erase(key);
-          activations[key] = stage.forward(a.micro_batch, a.chunk, input, out);
-          peak_live_ = std::max(peak_live_, ++live);
+          std::unique_ptr<PipelineStage::Activations> act = stage.forward(a.micro_batch, a.chunk, input, out);
+          peak_live_ = std::max(peak_live_, live + 1);
+          if (!forward_only_) {  // else no backward will need it: freed now
+            activations[key] = std::move(act);
+            ++live;
+          }
         } else {
           auto it = activations.find(key);
           TRIDENT_CHECK(it != activations.end(), "backward of micro-batch ", a.micro_batch, " chunk ", a.chunk,

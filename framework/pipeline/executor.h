@@ -4,7 +4,8 @@
 // one compute action ahead of the one that needs it, so the transfer
 // overlaps the compute before it; a send is waited for only when its buffer
 // is done with. Each (micro-batch, chunk)'s activation set lives from its
-// forward to its backward and is freed there (DESIGN.md idea 1).
+// forward to its backward and is freed there (DESIGN.md idea 1); under a
+// forward-only schedule (evaluation) it is freed as soon as its forward returns.
 #pragma once
 
 #include <map>
@@ -63,6 +64,7 @@ class Executor {
   ScheduleShape shape_;
   dist::Comm& pp_;
   std::vector<size_t> compute_positions_;  // indices of compute actions in actions_
+  bool forward_only_ = false;              // no backward in the list: activation sets die with their forward
   PipelineStage* stage_ = nullptr;
   size_t posted_ = 0;                      // receives before this index are posted
   std::map<size_t, InFlight> receives_;    // by action index

@@ -94,6 +94,20 @@ Schedule gpipe_schedule(const ScheduleShape& shape) {
   return out;
 }
 
+Schedule forward_only_schedule(const ScheduleShape& shape) {
+  TRIDENT_USAGE_CHECK(shape.stages >= 1 && shape.micro_batches >= 1 && shape.chunks >= 1,
+                      "a pipeline needs at least one stage, micro-batch and chunk");
+  Schedule out;
+  for (int r = 0; r < shape.stages; ++r) {
+    // (micro-batch, chunk) in order on every rank: each waits only for earlier virtual stages.
+    std::vector<Compute> order;
+    for (int mb = 0; mb < shape.micro_batches; ++mb)
+      for (int c = 0; c < shape.chunks; ++c) order.push_back({true, mb, c});
+    out.push_back(with_transfers(order, r, shape));
+  }
+  return out;
+}
+
 Schedule one_f_one_b_schedule(const ScheduleShape& shape) {
   check_shape(ScheduleKind::one_f_one_b, shape);
   const int p = shape.stages, m = shape.micro_batches;

@@ -56,6 +56,9 @@ Schedule one_f_one_b_schedule(const ScheduleShape& shape);
 // rank, micro-batches taken in groups of p per chunk.
 Schedule interleaved_schedule(const ScheduleShape& shape);
 Schedule make_schedule(ScheduleKind kind, const ScheduleShape& shape);
+// Forward only (evaluation): each micro-batch through every chunk in order,
+// no backward; the executor frees each activation set when its forward returns.
+Schedule forward_only_schedule(const ScheduleShape& shape);
 
 // Message tag of a send/recv action: unique per (direction, micro-batch,
 // chunk of the receiving stage) within an iteration, below MPI's 32767.

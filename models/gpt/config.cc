@@ -1,8 +1,54 @@
 #include "models/gpt/config.h"
 
+#include <cmath>
+
 #include "framework/core/error.h"
 
 namespace trident::gpt {
+namespace {
+
+// The architecture, by flag name (with '_'): what a checkpoint's weights fix.
+// The one list that serialisation and the load-time comparison read.
+constexpr std::pair<const char*, int64_t GptConfig::*> kArchitecture[] = {
+    {"num_layers", &GptConfig::num_layers},
+    {"hidden_size", &GptConfig::hidden_size},
+    {"num_attention_heads", &GptConfig::num_attention_heads},
+    {"seq_length", &GptConfig::seq_length},
+    {"vocab_size", &GptConfig::vocab_size},
+};
+
+std::string flag_name(const char* key) {
+  std::string flag = std::string("--") + key;
+  for (char& ch : flag)
+    if (ch == '_') ch = '-';
+  return flag;
+}
+
+}  // namespace
+
+float GptConfig::output_init_std() const { return init_method_std / std::sqrt(2.f * float(num_layers)); }
+
+nlohmann::json GptConfig::to_json() const {
+  nlohmann::json j;
+  for (const auto& [key, field] : kArchitecture) j[key] = this->*field;
+  j["dtype"] = std::string(dtype_name(dtype));
+  return j;
+}
+
+GptConfig GptConfig::from_json(const nlohmann::json& j) {
+  GptConfig c;
+  for (const auto& [key, field] : kArchitecture) c.*field = j.value(key, c.*field);
+  if (j.contains("dtype")) c.dtype = dtype_from_name(j.at("dtype").get<std::string>());
+  return c;
+}
+
+std::vector<std::pair<std::string, std::string>> GptConfig::architecture_differences(const GptConfig& saved) const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [key, field] : kArchitecture)
+    if (saved.*field != this->*field)
+      out.emplace_back(detail::concat(flag_name(key), " ", saved.*field), detail::concat(flag_name(key), " ", this->*field));
+  return out;
+}
 
 Recompute recompute_from_name(const std::string& name) {
   if (name == "none" || name.empty()) return Recompute::none;

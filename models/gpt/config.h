@@ -3,7 +3,9 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "framework/core/dtype.h"
 #include "framework/core/tensor.h"
@@ -29,11 +31,16 @@ struct GptConfig {
   // inputs and are masked out of the loss, so padding changes no result.
   int64_t make_vocab_size_divisible_by = 128;
   float layernorm_eps = 1e-5f;
+  // Weights start as N(0, init_method_std²) (Megatron's --init-method-std);
+  // the layers that write into the residual stream use output_init_std().
+  float init_method_std = 0.02f;
   DType dtype = DType::f32;   // compute dtype of weights and activations
   Device device = Device::cpu;  // where weights and activations live (not part of the model's identity)
   Recompute recompute = Recompute::none;  // nor is this
 
   int64_t ffn_hidden_size() const { return 4 * hidden_size; }
+  // GPT-2's scaled init of the attention and MLP output projections: σ / √(2·layers).
+  float output_init_std() const;
   int64_t padded_vocab_size(int tp) const;
   int64_t head_dim() const { return hidden_size / num_attention_heads; }
   // Parameter count (REFERENCE.md formula, exact for this architecture).
@@ -46,6 +53,15 @@ struct GptConfig {
   // including sizes that tensor parallelism of degree `tp` cannot split.
   void validate(int tp = 1) const;
   std::string summary() const;
+
+  // The checkpoint's "model" object: the architecture (what a checkpoint's
+  // weights fix) by flag name, and the dtype it was trained in.
+  nlohmann::json to_json() const;
+  // Missing keys keep their defaults (checkpoints older than the key).
+  static GptConfig from_json(const nlohmann::json& j);
+  // Each architecture setting of `saved` that differs from this config, as
+  // flags: {"--num-layers 2", "--num-layers 4"} (saved, this); empty when the weights fit.
+  std::vector<std::pair<std::string, std::string>> architecture_differences(const GptConfig& saved) const;
 };
 
 }  // namespace trident::gpt

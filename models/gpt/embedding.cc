@@ -5,16 +5,17 @@ namespace trident::gpt {
 Param make_word_embeddings(const GptConfig& cfg, parallel::TpGroup tp) {
   const int64_t V = cfg.padded_vocab_size(tp.size());
   Param word = make_sharded_param("embedding.word_embeddings.weight", {V, cfg.hidden_size},
-                                  ShardSpec::split(0, V, tp.rank(), tp.size()), InitKind::normal, 0.02f, true,
-                                  cfg.dtype);
+                                  ShardSpec::split(0, V, tp.rank(), tp.size()), InitKind::normal,
+                                  cfg.init_method_std, true, cfg.dtype);
   if (tp.size() == 1) word.shard = ShardSpec{};
+  word.unpadded_rows = cfg.vocab_size;  // padded ids are never inputs: checkpoints and exports drop them
   return word;
 }
 
 Embedding::Embedding(const GptConfig& cfg, parallel::TpGroup tp_)
     : word(make_word_embeddings(cfg, tp_)),
       position(make_param("embedding.position_embeddings.weight", {cfg.seq_length, cfg.hidden_size},
-                          InitKind::normal, 0.02f, true, cfg.dtype)),
+                          InitKind::normal, cfg.init_method_std, true, cfg.dtype)),
       tp(tp_) {}
 
 void Embedding::forward(backend::Backend& be, const Tensor& tokens, Tensor& out) {

@@ -5,8 +5,8 @@
 namespace trident::gpt {
 
 Mlp::Mlp(const std::string& name, const GptConfig& cfg, parallel::TpGroup tp)
-    : fc1(name + ".fc1", cfg.hidden_size, cfg.ffn_hidden_size(), 0.02f, cfg.dtype, tp),
-      fc2(name + ".fc2", cfg.ffn_hidden_size(), cfg.hidden_size, 0.02f / std::sqrt(2.f * float(cfg.num_layers)),
+    : fc1(name + ".fc1", cfg.hidden_size, cfg.ffn_hidden_size(), cfg.init_method_std, cfg.dtype, tp),
+      fc2(name + ".fc2", cfg.ffn_hidden_size(), cfg.hidden_size, cfg.output_init_std(),
           cfg.dtype, tp) {}
 
 void Mlp::forward(backend::Backend& be, const Tensor& x, Context& ctx, Tensor& out) {

@@ -5,8 +5,8 @@
 namespace trident::gpt {
 
 SelfAttention::SelfAttention(const std::string& name, const GptConfig& cfg, parallel::TpGroup tp)
-    : qkv(name + ".qkv", cfg.hidden_size, 3 * cfg.hidden_size, 0.02f, cfg.dtype, tp, /*blocks=*/3),
-      proj(name + ".proj", cfg.hidden_size, cfg.hidden_size, 0.02f / std::sqrt(2.f * float(cfg.num_layers)),
+    : qkv(name + ".qkv", cfg.hidden_size, 3 * cfg.hidden_size, cfg.init_method_std, cfg.dtype, tp, /*blocks=*/3),
+      proj(name + ".proj", cfg.hidden_size, cfg.hidden_size, cfg.output_init_std(),
            cfg.dtype, tp),
       n_heads(cfg.num_attention_heads / tp.size()) {}
 

@@ -12,6 +12,7 @@
 #include "checkpoint/safetensors.h"
 #include "framework/core/rng.h"
 #include "framework/dist/world.h"
+#include "launch/export.h"
 #include "launch/trainer.h"
 
 namespace trident::launch {
@@ -40,7 +41,7 @@ TEST(CheckpointClient, H5pyAndPyTorchReproduceOurLogits) {
   cfg.save = (dir / "ck").string();
   auto trainer = std::make_unique<Trainer>(cfg, world);
   trainer->train();
-  const auto full = trainer->full_parameters();  // collective
+  const auto full = launch::full_parameters(trainer->parts());  // collective
   if (world.rank == 0) {
     gpt::GptConfig whole_cfg = trainer->config().model;
     gpt::GptModel whole(whole_cfg, cfg.seed);

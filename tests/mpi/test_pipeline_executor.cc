@@ -39,22 +39,22 @@ void check_layout(int pp) {
            {"gpipe", 1}, {"1f1b", 1}, {"interleaved", 2}}) {
     SCOPED_TRACE(schedule);
     Trainer trainer(small_config(pp, schedule, chunks), world);
-    const int rank = trainer.groups().coord().pp;
-    const int dp = trainer.groups().layout().dp;
+    const int rank = trainer.parts().groups->coord().pp;
+    const int dp = trainer.parts().groups->layout().dp;
     const pipeline::ScheduleShape shape = trainer.config().schedule_shape(dp);
-    const pipeline::Simulation sim = pipeline::simulate(trainer.pipeline_schedule(), shape, {});
+    const pipeline::Simulation sim = pipeline::simulate(trainer.train_step().schedule(), shape, {});
     ASSERT_FALSE(sim.deadlock);
     losses.push_back(trainer.step(1).loss);
-    EXPECT_EQ(trainer.executor().peak_live(), sim.peak_live[size_t(rank)]);
+    EXPECT_EQ(trainer.train_step().executor().peak_live(), sim.peak_live[size_t(rank)]);
     // The stage ran its compute actions in the list's order, each once.
     std::vector<pipeline::Action> ran, listed;
-    for (const auto& t : trainer.executor().timings())
+    for (const auto& t : trainer.train_step().executor().timings())
       if (t.action.is_compute()) ran.push_back(t.action);
-    for (const auto& a : trainer.executor().actions())
+    for (const auto& a : trainer.train_step().executor().actions())
       if (a.is_compute()) listed.push_back(a);
     EXPECT_EQ(ran, listed);
-    if (schedule == "gpipe" && rank == 0) EXPECT_EQ(trainer.executor().peak_live(), shape.micro_batches);
-    if (schedule == "1f1b") EXPECT_EQ(trainer.executor().peak_live(), std::min(shape.micro_batches, pp - rank));
+    if (schedule == "gpipe" && rank == 0) EXPECT_EQ(trainer.train_step().executor().peak_live(), shape.micro_batches);
+    if (schedule == "1f1b") EXPECT_EQ(trainer.train_step().executor().peak_live(), std::min(shape.micro_batches, pp - rank));
   }
   for (double l : losses) EXPECT_NEAR(l, losses[0], 1e-6 * losses[0]);
 }

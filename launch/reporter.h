@@ -1,0 +1,49 @@
+// Reporter: everything a run tells its user. The start-up report, the log
+// line every --log-interval, the progress bar on a terminal, memory use,
+// evaluation results, and every record of the --metrics-file (JSON lines:
+// one per iteration, plus {"event": ...} records for evaluations and the
+// divergence guard's actions). World rank 0 writes; memory reports are collective.
+#pragma once
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "launch/run_state.h"
+#include "launch/train_step.h"
+#include "launch/training_setup.h"
+
+namespace trident::launch {
+
+class Reporter {
+ public:
+  // `peak_tflops`: per rank, the denominator of the MFU.
+  Reporter(const TrainingParts& parts, double peak_tflops);
+
+  // Opens the metrics file (appending when the run resumes after `start_iteration`).
+  void open_metrics(int64_t start_iteration);
+  void start_up(const TrainStep& step) const;
+  void iteration(const IterationStats& s, const RunState& state);
+  // Megatron's validation line and an {"event": "eval"} record.
+  void evaluation(int64_t iteration, double loss);
+  // An {"event": ...} record (guard actions), rank 0 only.
+  void event(const nlohmann::json& record);
+  // Collective: host tensor and resident peaks, rank 0 and the maximum over ranks.
+  void memory(const char* when) const;
+
+ private:
+  void progress_bar(const IterationStats& s, double eta_s) const;
+
+  const TrainingParts& parts_;
+  double peak_tflops_;
+  bool terminal_;                  // a progress bar is drawn (rank 0 on a terminal)
+  std::ofstream metrics_;
+  int64_t nan_iterations_ = 0;     // iterations whose loss was not finite
+  double interval_seconds_ = 0.0;  // since the last log line
+  int64_t interval_iterations_ = 0;
+};
+
+// The peak behind the MFU: --peak-tflops, or this rank's GEMM peak measured
+// now (all ranks at once, so ranks sharing cores measure their share).
+double peak_tflops_per_rank(const TrainingParts& parts);
+
+}  // namespace trident::launch

@@ -1,0 +1,92 @@
+#include "launch/training_checkpoint.h"
+
+#include "framework/core/log.h"
+#include "launch/checkpoint_slices.h"
+
+namespace trident::launch {
+
+nlohmann::json TrainingCheckpoint::state_json(const RunState& state) const {
+  const TrainConfig& cfg = parts_.cfg;
+  const optim::LossScalerState& ls = step_.scaler().state();
+  const dist::Layout& l = parts_.groups->layout();
+  const int64_t it = state.iteration;
+  return {{"iteration", it},
+          {"consumed_samples", state.data_batch(it) * cfg.global_batch_size},
+          {"sampler", {{"seed", state.data_seed}, {"kind", "philox(seed, sampler), counter (iteration, sample)"}}},
+          {"model", cfg.model.to_json()},
+          {"layout", {{"tp", l.tp}, {"pp", l.pp}, {"dp", l.dp}}},
+          {"optimizer", {{"steps", step_.optimizer().steps_taken()}}},
+          {"loss_scaler",
+           {{"scale", ls.scale}, {"growth_tracker", ls.growth_tracker}, {"hysteresis_tracker", ls.hysteresis_tracker}}},
+          {"lr_schedule", {{"iteration", it}, {"lr", cfg.lr}, {"min_lr", cfg.min_lr},
+                           {"warmup_iters", cfg.lr_warmup_iters}, {"decay_iters", cfg.lr_decay_iters},
+                           {"decay_style", cfg.lr_decay_style}}},
+          {"skipped_iterations", state.skipped_iterations},
+          {"data_offset", state.data_offset},
+          {"lr_scale", state.lr_scale},
+          {"flags", cfg.to_json()}};
+}
+
+checkpoint::SaveResult TrainingCheckpoint::save(const RunState& state) {
+  const dist::Coord& c = parts_.groups->coord();
+  std::vector<checkpoint::SliceData> mine;
+  optim::AdamW& adam = step_.optimizer();
+  auto host = [](const Tensor& t) { return t.device() == Device::cpu ? t : t.to(Device::cpu); };
+  const std::vector<Param*> params = parts_.model->params();
+  for (size_t i = 0; c.dp == 0 && i < params.size(); ++i) {
+    const Param& p = *params[i];
+    if (p.tied_copy || (p.shard.replicated() && c.tp != 0)) continue;
+    mine.push_back({checkpoint_slice(p, kCheckpointModel), host(adam.master_weights(i))});
+    mine.push_back({checkpoint_slice(p, kCheckpointExpAvg), host(adam.exp_avg(i))});
+    mine.push_back({checkpoint_slice(p, kCheckpointExpAvgSq), host(adam.exp_avg_sq(i))});
+  }
+  return checkpoint::save_checkpoint(parts_.cfg.save, state.iteration, mine, state_json(state), parts_.cfg.keep_last,
+                                     parts_.groups->world());
+}
+
+int64_t TrainingCheckpoint::load(const std::string& dir, Restore what, RunState& state) {
+  checkpoint::CheckpointReader reader(dir);
+  const nlohmann::json& saved = reader.state();
+  state.loaded_iteration = saved.at("iteration").get<int64_t>();
+  // The model must be the same one; every difference is named at once.
+  std::string theirs, ours;
+  for (const auto& [t, o] : parts_.cfg.model.architecture_differences(gpt::GptConfig::from_json(saved.at("model")))) {
+    theirs += (theirs.empty() ? "" : " and ") + t;
+    ours += (ours.empty() ? "" : " and ") + o;
+  }
+  TRIDENT_USAGE_CHECK(theirs.empty(), "checkpoint ", reader.dir(), " holds a model with ", theirs,
+                      ", but this run has ", ours, ": use the checkpoint's model flags");
+  optim::AdamW& adam = step_.optimizer();
+  const std::vector<Param*> params = parts_.model->params();
+  for (size_t i = 0; i < params.size(); ++i) {
+    const Param& p = *params[i];
+    // Start from the current values: rows the checkpoint does not store (padding) keep them.
+    Tensor master = adam.master_weights(i).to(Device::cpu).clone();
+    reader.read(checkpoint_slice(p, kCheckpointModel), master);
+    adam.load_master_weights(i, master);
+    if (!what.optimizer) continue;
+    for (const auto& [prefix, target] :
+         {std::pair{kCheckpointExpAvg, &adam.exp_avg(i)}, std::pair{kCheckpointExpAvgSq, &adam.exp_avg_sq(i)}}) {
+      Tensor moment = target->to(Device::cpu).clone();
+      reader.read(checkpoint_slice(p, prefix), moment);
+      target->copy_from(moment);
+    }
+  }
+  if (what.optimizer) {
+    adam.set_steps_taken(saved.at("optimizer").at("steps").get<int64_t>());
+    const nlohmann::json& ls = saved.at("loss_scaler");
+    if (parts_.cfg.fp16)
+      step_.scaler().restore({ls.at("scale").get<double>(), ls.at("growth_tracker").get<int64_t>(),
+                              ls.at("hysteresis_tracker").get<int64_t>()});
+  }
+  if (!what.restart_iterations) {
+    state.iteration = state.loaded_iteration;
+    state.skipped_iterations = saved.value("skipped_iterations", int64_t{0});
+    state.lr_scale = saved.value("lr_scale", 1.0);
+    state.data_offset = saved.value("data_offset", int64_t{0});
+    if (what.data_position) state.data_seed = saved.at("sampler").at("seed").get<uint64_t>();
+  }
+  return reader.bytes_read();
+}
+
+}  // namespace trident::launch

@@ -1,0 +1,44 @@
+// TrainingCheckpoint: what a rank saves (its parameters' FP32 master
+// weights and AdamW moments, as slices of the global tensors, and the
+// RunState) and what it restores, in whatever layout it runs.
+//
+// Ownership: a (tp, pp) coordinate's slices are written by its DP rank 0
+// (DP replicas hold identical state); a parameter replicated across TP by
+// TP rank 0; the last stage's tied copy of the token table not at all (the
+// first stage owns it). Padding rows are not stored (checkpoint_slices.h).
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "checkpoint/checkpoint.h"
+#include "launch/run_state.h"
+#include "launch/train_step.h"
+#include "launch/training_setup.h"
+
+namespace trident::launch {
+
+class TrainingCheckpoint {
+ public:
+  TrainingCheckpoint(TrainingParts& parts, TrainStep& step) : parts_(parts), step_(step) {}
+
+  // Saves the state after `state.iteration` under --save (collective); returns where and how much.
+  checkpoint::SaveResult save(const RunState& state);
+
+  struct Restore {
+    bool optimizer = true;            // AdamW moments, step count, loss scale
+    bool data_position = true;        // the sampler's seed
+    bool restart_iterations = false;  // --finetune: keep the iteration count and run state at zero
+  };
+  // Restores model and what `what` asks from the committed checkpoint `dir`
+  // into this rank's parts and `state`; no communication. Returns the bytes read.
+  int64_t load(const std::string& dir, Restore what, RunState& state);
+
+ private:
+  nlohmann::json state_json(const RunState& state) const;
+
+  TrainingParts& parts_;
+  TrainStep& step_;
+};
+
+}  // namespace trident::launch

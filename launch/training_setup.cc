@@ -1,0 +1,80 @@
+#include "launch/training_setup.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "framework/dist/agreement.h"
+
+namespace trident::launch {
+namespace {
+
+void check_writable_paths(const TrainConfig& cfg) {
+  if (!cfg.metrics_file.empty()) {
+    // Checked, not created: nothing is written until every rank is known good.
+    const std::filesystem::path path(cfg.metrics_file);
+    const std::string dir = path.has_parent_path() ? path.parent_path().string() : ".";
+    TRIDENT_USAGE_CHECK(!std::filesystem::is_directory(path) && ::access(dir.c_str(), W_OK) == 0,
+                        "cannot write --metrics-file '", cfg.metrics_file,
+                        "': check that its directory exists and is writable");
+  }
+  if (!cfg.save.empty()) {
+    // Made now (an empty directory is harmless), so a bad path fails before any training.
+    std::error_code ec;
+    std::filesystem::create_directories(cfg.save, ec);
+    TRIDENT_USAGE_CHECK(!ec && std::filesystem::is_directory(cfg.save) && ::access(cfg.save.c_str(), W_OK) == 0,
+                        "cannot write --save '", cfg.save, "'", ec ? " (" + ec.message() + ")" : std::string(),
+                        ": give a writable directory");
+  }
+}
+
+void load_data(TrainingParts& parts) {
+  const TrainConfig& cfg = parts.cfg;
+  const size_t window = size_t(cfg.model.seq_length + 1);
+  parts.corpus = data::TextCorpus::load(cfg.data_path, window, cfg.model.vocab_size, cfg.split);
+  if (!cfg.valid_data_path.empty())
+    parts.valid_data = data::TextCorpus::load(cfg.valid_data_path, window, cfg.model.vocab_size);
+  if (!cfg.evaluates()) return;
+  const char* asked = cfg.skip_train ? "--skip-train" : "--eval-interval";
+  TRIDENT_USAGE_CHECK(parts.validation_tokens().size >= int64_t(window), asked,
+                      " needs validation data, but the validation share of --split ", cfg.split, " holds ",
+                      parts.validation_tokens().size, " tokens and one sequence needs ", window,
+                      ": give a validation weight (--split 98,2,0) or --valid-data-path");
+}
+
+// Checks that need no other rank; a UsageError names the problem.
+void check_and_prepare(TrainingParts& parts, const dist::World& world) {
+  TrainConfig& cfg = parts.cfg;
+  cfg.validate_and_resolve(world.size, world.local_size);
+  load_data(parts);
+  // Local rank r takes visible GPU r mod n: ranks beyond the GPUs share them (staged MPI).
+  const int gpus = cfg.resolved_device() == Device::cuda ? backend::cuda_device_count() : 0;
+  parts.backend = backend::make_backend(cfg.resolved_device(), cfg.threads,
+                                        gpus > 0 ? world.local_rank % gpus : 0);  // may refuse: no GPU
+  cfg.model.device = cfg.resolved_device();
+  if (world.rank == 0) check_writable_paths(cfg);
+}
+
+}  // namespace
+
+TrainingParts set_up_training(TrainConfig cfg, const dist::World& world) {
+  TrainingParts parts;
+  parts.cfg = std::move(cfg);
+  parts.world = &world;
+  std::string error;
+  try {
+    check_and_prepare(parts, world);
+  } catch (const UsageError& e) {
+    error = e.what();
+  }
+  dist::agree_all_ranks_ok(error);  // throws on every rank if any failed
+  const TrainConfig& c = parts.cfg;
+  parts.groups = std::make_unique<dist::ProcessGroups>(
+      world, dist::Layout{c.tensor_model_parallel_size, c.pipeline_model_parallel_size, c.data_parallel_size},
+      c.comm == "nccl" ? dist::nccl_comm_factory(parts.backend->native_stream()) : dist::CommFactory{});
+  parts.model = std::make_unique<gpt::GptModel>(c.model, c.seed, parallel::TpGroup{&parts.groups->tp()},
+                                                c.pipeline_stages(), parts.groups->coord().pp);
+  return parts;
+}
+
+}  // namespace trident::launch
