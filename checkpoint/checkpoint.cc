@@ -281,7 +281,8 @@ CheckpointReader::CheckpointReader(const std::string& dir) : dir_(dir) {
   TRIDENT_USAGE_CHECK(is_committed(d), "checkpoint ", dir, " has no COMMITTED marker: it is incomplete");
   TRIDENT_USAGE_CHECK(fs::exists(index), "checkpoint ", dir, " has no index.h5: it is damaged");
   index_ = std::make_shared<Index>(index.string());
-  H5Handle root(h5_check(H5Gopen2(index_->file, "/", H5P_DEFAULT), "root group of " + index.string()), H5Gclose);
+  H5Handle root(TRIDENT_LIB_CHECK(Hdf5, H5Gopen2(index_->file, "/", H5P_DEFAULT), "root group of ", index.string()),
+                H5Gclose);
   try {
     state_ = nlohmann::json::parse(read_string_attribute(root, "trident_state"));
     for (const auto& s : nlohmann::json::parse(read_string_attribute(root, "shards")))
@@ -309,8 +310,9 @@ void CheckpointReader::read(const TensorSlice& slice, Tensor& out) {
       const std::string path = (fs::path(dir_) / s).string();
       H5Handle f = h5_file_open(path);
       if (H5Lexists(f, slice.path.c_str(), H5P_DEFAULT) <= 0) continue;
-      H5Handle ds(h5_check(H5Dopen2(f, slice.path.c_str(), H5P_DEFAULT), "opening " + slice.path), H5Dclose);
-      H5Handle space(h5_check(H5Dget_space(ds), "dataspace"), H5Sclose);
+      H5Handle ds(TRIDENT_LIB_CHECK(Hdf5, H5Dopen2(f, slice.path.c_str(), H5P_DEFAULT), "opening ", slice.path),
+                  H5Dclose);
+      H5Handle space(TRIDENT_LIB_CHECK(Hdf5, H5Dget_space(ds)), H5Sclose);
       std::vector<float> buffer(size_t(H5Sget_simple_extent_npoints(space)));
       if (H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer.data()) < 0)
         throw UsageError("checkpoint shard " + path + ", dataset '" + slice.path + "': " + hdf5_error_stack() +

@@ -36,31 +36,25 @@ std::string hdf5_error_stack() {
   return out.empty() ? "no detail from HDF5" : out;
 }
 
-hid_t h5_check(hid_t status, const std::string& what) {
-  if (status < 0) throw Error(what + ": " + hdf5_error_stack());
-  return status;
-}
-
 void H5Handle::close(const std::string& what) {
   if (id_ < 0) return;
-  const herr_t status = close_(id_);
-  id_ = H5I_INVALID_HID;
-  h5_check(status, what);
+  const hid_t id = std::exchange(id_, H5I_INVALID_HID);
+  TRIDENT_LIB_CHECK(Hdf5, close_(id), what);
 }
 
 H5Handle h5_memory_file_create(const std::string& name) {
   quiet_hdf5_errors();
-  H5Handle fapl(h5_check(H5Pcreate(H5P_FILE_ACCESS), "file access properties"), H5Pclose);
-  h5_check(H5Pset_fapl_core(fapl, size_t(64) << 20, /*backing_store=*/0), "core driver");
-  return {h5_check(H5Fcreate(name.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl), "creating " + name), H5Fclose};
+  H5Handle fapl(TRIDENT_LIB_CHECK(Hdf5, H5Pcreate(H5P_FILE_ACCESS)), H5Pclose);
+  TRIDENT_LIB_CHECK(Hdf5, H5Pset_fapl_core(fapl, size_t(64) << 20, /*backing_store=*/0));
+  return {TRIDENT_LIB_CHECK(Hdf5, H5Fcreate(name.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl), "creating ", name),
+          H5Fclose};
 }
 
 int64_t h5_memory_file_write(H5Handle& file, const std::string& path) {
-  h5_check(H5Fflush(file, H5F_SCOPE_GLOBAL), "flushing " + path);
-  const ssize_t size = H5Fget_file_image(file, nullptr, 0);
-  h5_check(hid_t(size), "sizing " + path);
+  TRIDENT_LIB_CHECK(Hdf5, H5Fflush(file, H5F_SCOPE_GLOBAL), "flushing ", path);
+  const hid_t size = TRIDENT_LIB_CHECK(Hdf5, H5Fget_file_image(file, nullptr, 0), "sizing ", path);
   std::vector<char> image(static_cast<size_t>(size));
-  h5_check(hid_t(H5Fget_file_image(file, image.data(), image.size())), "imaging " + path);
+  TRIDENT_LIB_CHECK(Hdf5, H5Fget_file_image(file, image.data(), image.size()), "imaging ", path);
   file.close("closing " + path);
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
   if (fd < 0) throw Error("cannot create " + path + ": " + std::strerror(errno));
@@ -92,23 +86,25 @@ H5Handle h5_file_open(const std::string& path) {
 }
 
 void write_string_attribute(hid_t object, const std::string& name, const std::string& value) {
-  H5Handle type(h5_check(H5Tcopy(H5T_C_S1), "string type"), H5Tclose);
-  h5_check(H5Tset_size(type, H5T_VARIABLE), "string type");
-  h5_check(H5Tset_cset(type, H5T_CSET_UTF8), "string type");
-  H5Handle space(h5_check(H5Screate(H5S_SCALAR), "scalar space"), H5Sclose);
-  H5Handle attr(h5_check(H5Acreate2(object, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT),
-                         "attribute " + name), H5Aclose);
+  H5Handle type(TRIDENT_LIB_CHECK(Hdf5, H5Tcopy(H5T_C_S1)), H5Tclose);
+  TRIDENT_LIB_CHECK(Hdf5, H5Tset_size(type, H5T_VARIABLE));
+  TRIDENT_LIB_CHECK(Hdf5, H5Tset_cset(type, H5T_CSET_UTF8));
+  H5Handle space(TRIDENT_LIB_CHECK(Hdf5, H5Screate(H5S_SCALAR)), H5Sclose);
+  H5Handle attr(TRIDENT_LIB_CHECK(Hdf5, H5Acreate2(object, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT),
+                                  "attribute ", name),
+                H5Aclose);
   const char* data = value.c_str();
-  h5_check(H5Awrite(attr, type, &data), "attribute " + name);
+  TRIDENT_LIB_CHECK(Hdf5, H5Awrite(attr, type, &data), "attribute ", name);
 }
 
 std::string read_string_attribute(hid_t object, const std::string& name) {
-  H5Handle attr(h5_check(H5Aopen(object, name.c_str(), H5P_DEFAULT), "attribute " + name), H5Aclose);
-  H5Handle type(h5_check(H5Tcopy(H5T_C_S1), "string type"), H5Tclose);
-  h5_check(H5Tset_size(type, H5T_VARIABLE), "string type");
-  h5_check(H5Tset_cset(type, H5T_CSET_UTF8), "string type");
+  H5Handle attr(TRIDENT_LIB_CHECK(Hdf5, H5Aopen(object, name.c_str(), H5P_DEFAULT), "attribute ", name),
+                H5Aclose);
+  H5Handle type(TRIDENT_LIB_CHECK(Hdf5, H5Tcopy(H5T_C_S1)), H5Tclose);
+  TRIDENT_LIB_CHECK(Hdf5, H5Tset_size(type, H5T_VARIABLE));
+  TRIDENT_LIB_CHECK(Hdf5, H5Tset_cset(type, H5T_CSET_UTF8));
   char* data = nullptr;
-  h5_check(H5Aread(attr, type, &data), "attribute " + name);
+  TRIDENT_LIB_CHECK(Hdf5, H5Aread(attr, type, &data), "attribute ", name);
   std::string out = data ? data : "";
   H5free_memory(data);
   return out;

@@ -1,7 +1,12 @@
 // Thin RAII over the HDF5 C API (1.10, the Debian parallel build, used here
-// one file per process with the default POSIX driver) and its error check:
-// HDF5's own error printing is switched off and a failed call throws with
-// the library's innermost message, the call, and the file it concerned.
+// one file per process with the default POSIX driver) and HDF5 as a library
+// for TRIDENT_LIB_CHECK (framework/core/error.h): HDF5's own error printing
+// is switched off and a failed call throws trident::Error with the rank,
+// file:line, the call, what it concerned and the library's innermost
+// message. The check's value is the call's result, so an id is checked
+// where it is taken:
+//
+//   H5Handle ds(TRIDENT_LIB_CHECK(Hdf5, H5Dopen2(f, path, H5P_DEFAULT), "opening ", path), H5Dclose);
 #pragma once
 
 #include <hdf5.h>
@@ -9,6 +14,8 @@
 #include <cstdint>
 #include <string>
 #include <utility>
+
+#include "framework/core/error.h"
 
 namespace trident::checkpoint {
 
@@ -47,8 +54,14 @@ void quiet_hdf5_errors();
 // The innermost messages of HDF5's current error stack, in one line.
 std::string hdf5_error_stack();
 
-// Throws trident::Error "<what>: <HDF5's message>" when `status` < 0.
-hid_t h5_check(hid_t status, const std::string& what);
+// HDF5's calls return a negative hid_t, herr_t or ssize_t on failure; each
+// widens to hid_t.
+struct Hdf5 {
+  using Status = hid_t;
+  static constexpr const char* name = "HDF5";
+  static bool ok(Status s) { return s >= 0; }
+  static std::string message(Status) { return hdf5_error_stack(); }
+};
 
 // Files are built in memory (the core driver) and written by
 // h5_memory_file_write with plain POSIX writes and an fsync: a full disk is

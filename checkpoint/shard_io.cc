@@ -13,21 +13,23 @@ std::vector<hsize_t> dims_of(const Shape& s) { return std::vector<hsize_t>(s.beg
 
 H5Handle simple_space(const Shape& s) {
   const auto d = dims_of(s);
-  return {h5_check(H5Screate_simple(int(d.size()), d.data(), nullptr), "dataspace"), H5Sclose};
+  return {TRIDENT_LIB_CHECK(Hdf5, H5Screate_simple(int(d.size()), d.data(), nullptr)), H5Sclose};
 }
 
 // Dataset creation properties that create missing groups on the way.
 H5Handle intermediate_groups() {
-  H5Handle lcpl(h5_check(H5Pcreate(H5P_LINK_CREATE), "link properties"), H5Pclose);
-  h5_check(H5Pset_create_intermediate_group(lcpl, 1), "link properties");
+  H5Handle lcpl(TRIDENT_LIB_CHECK(Hdf5, H5Pcreate(H5P_LINK_CREATE)), H5Pclose);
+  TRIDENT_LIB_CHECK(Hdf5, H5Pset_create_intermediate_group(lcpl, 1));
   return lcpl;
 }
 
 void write_i64_attribute(hid_t object, const char* name, const std::vector<int64_t>& values) {
   const hsize_t n = values.size();
-  H5Handle space(h5_check(H5Screate_simple(1, &n, nullptr), "dataspace"), H5Sclose);
-  H5Handle attr(h5_check(H5Acreate2(object, name, H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT), name), H5Aclose);
-  h5_check(H5Awrite(attr, H5T_NATIVE_INT64, values.data()), name);
+  H5Handle space(TRIDENT_LIB_CHECK(Hdf5, H5Screate_simple(1, &n, nullptr)), H5Sclose);
+  H5Handle attr(TRIDENT_LIB_CHECK(Hdf5, H5Acreate2(object, name, H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT),
+                                  "attribute ", name),
+                H5Aclose);
+  TRIDENT_LIB_CHECK(Hdf5, H5Awrite(attr, H5T_NATIVE_INT64, values.data()), "attribute ", name);
 }
 
 // Chunks of about 1 MiB along dim 0: small enough that a damaged byte costs
@@ -54,16 +56,17 @@ int64_t write_shard(const std::string& file, const std::vector<SliceData>& slice
                       sd.data.shape() == s.local_shape, "checkpoint data for ", s.path, " is not a host f32 ",
                   shape_str(s.local_shape));
     const H5Handle space = simple_space(stored);
-    H5Handle dcpl(h5_check(H5Pcreate(H5P_DATASET_CREATE), "dataset properties"), H5Pclose);
+    H5Handle dcpl(TRIDENT_LIB_CHECK(Hdf5, H5Pcreate(H5P_DATASET_CREATE)), H5Pclose);
     const auto chunk = chunk_dims(stored);
-    h5_check(H5Pset_chunk(dcpl, int(chunk.size()), chunk.data()), "chunking " + s.path);
-    h5_check(H5Pset_fletcher32(dcpl), "checksumming " + s.path);
-    H5Handle ds(h5_check(H5Dcreate2(f, s.path.c_str(), H5T_IEEE_F32LE, space, lcpl, dcpl, H5P_DEFAULT),
-                         "creating " + s.path + " in " + file), H5Dclose);
+    TRIDENT_LIB_CHECK(Hdf5, H5Pset_chunk(dcpl, int(chunk.size()), chunk.data()), "chunking ", s.path);
+    TRIDENT_LIB_CHECK(Hdf5, H5Pset_fletcher32(dcpl), "checksumming ", s.path);
+    H5Handle ds(TRIDENT_LIB_CHECK(Hdf5, H5Dcreate2(f, s.path.c_str(), H5T_IEEE_F32LE, space, lcpl, dcpl, H5P_DEFAULT),
+                                  "creating ", s.path, " in ", file),
+                H5Dclose);
     // Stored rows are the first rows of the local tensor (Tensor::slice is along dim 0).
     const Tensor rows = sd.data.slice(0, stored[0]);
-    h5_check(H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows.raw()),
-             "writing " + s.path + " to " + file);
+    TRIDENT_LIB_CHECK(Hdf5, H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows.raw()), "writing ",
+                      s.path, " to ", file);
     write_i64_attribute(ds, "global_shape", s.global_shape);
     write_i64_attribute(ds, "shard", {s.shard.dim, s.shard.offset, s.shard.length, s.shard.blocks});
     ds.close("closing " + s.path + " in " + file);
@@ -87,20 +90,22 @@ void write_index(const std::string& file, const std::vector<ShardListing>& shard
   }
   for (const auto& [path, list] : pieces) {
     const Shape& global = list.front().second.global_shape;
-    H5Handle dcpl(h5_check(H5Pcreate(H5P_DATASET_CREATE), "dataset properties"), H5Pclose);
+    H5Handle dcpl(TRIDENT_LIB_CHECK(Hdf5, H5Pcreate(H5P_DATASET_CREATE)), H5Pclose);
     for (const auto& [shard_file, s] : list) {
       TRIDENT_CHECK(s.global_shape == global, "slices of ", path, " disagree on its shape");
       const H5Handle vspace = simple_space(global);
       s.select_in_global(vspace);
       const H5Handle src = simple_space(s.stored_shape());
-      h5_check(H5Pset_virtual(dcpl, vspace, shard_file.c_str(), path.c_str(), src), "mapping " + path);
+      TRIDENT_LIB_CHECK(Hdf5, H5Pset_virtual(dcpl, vspace, shard_file.c_str(), path.c_str(), src), "mapping ",
+                        path);
     }
     const H5Handle space = simple_space(global);
-    H5Handle ds(h5_check(H5Dcreate2(f, path.c_str(), H5T_IEEE_F32LE, space, lcpl, dcpl, H5P_DEFAULT),
-                         "creating " + path + " in " + file), H5Dclose);
+    H5Handle ds(TRIDENT_LIB_CHECK(Hdf5, H5Dcreate2(f, path.c_str(), H5T_IEEE_F32LE, space, lcpl, dcpl, H5P_DEFAULT),
+                                  "creating ", path, " in ", file),
+                H5Dclose);
     ds.close("closing " + path);
   }
-  H5Handle root(h5_check(H5Gopen2(f, "/", H5P_DEFAULT), "root group"), H5Gclose);
+  H5Handle root(TRIDENT_LIB_CHECK(Hdf5, H5Gopen2(f, "/", H5P_DEFAULT)), H5Gclose);
   write_string_attribute(root, "trident_state", state_json);
   write_string_attribute(root, "shards", files.dump());
   write_i64_attribute(root, "format_version", {kFormatVersion});
@@ -117,8 +122,9 @@ void read_slice(hid_t index, const std::string& index_name, const TensorSlice& s
     throw UsageError("checkpoint " + index_name + " has no tensor '" + slice.path +
                      "': it was saved from another model (or without optimizer state: add --no-load-optim)");
   }
-  H5Handle ds(h5_check(H5Dopen2(index, slice.path.c_str(), H5P_DEFAULT), "opening " + slice.path), H5Dclose);
-  H5Handle space(h5_check(H5Dget_space(ds), "dataspace of " + slice.path), H5Sclose);
+  H5Handle ds(TRIDENT_LIB_CHECK(Hdf5, H5Dopen2(index, slice.path.c_str(), H5P_DEFAULT), "opening ", slice.path),
+              H5Dclose);
+  H5Handle space(TRIDENT_LIB_CHECK(Hdf5, H5Dget_space(ds), "dataspace of ", slice.path), H5Sclose);
   const int n = H5Sget_simple_extent_ndims(space);
   std::vector<hsize_t> dims(size_t(std::max(n, 0)));
   H5Sget_simple_extent_dims(space, dims.data(), nullptr);

@@ -17,7 +17,7 @@ Shape TensorSlice::stored_shape() const {
 
 void TensorSlice::select_in_global(hid_t space) const {
   if (shard.replicated()) {
-    h5_check(H5Sselect_all(space), "selecting " + path);
+    TRIDENT_LIB_CHECK(Hdf5, H5Sselect_all(space), "selecting ", path);
     return;
   }
   // Every dimension whole, but the split one: `blocks` runs of the stored
@@ -31,8 +31,9 @@ void TensorSlice::select_in_global(hid_t space) const {
   count[d] = hsize_t(shard.blocks);
   block[d] = hsize_t(shard.blocks == 1 ? stored_shape()[d] : shard.length);
   TRIDENT_CHECK(block[d] > 0, "empty slice of ", path);
-  h5_check(H5Sselect_hyperslab(space, H5S_SELECT_SET, start.data(), stride.data(), count.data(), block.data()),
-           "selecting " + path);
+  TRIDENT_LIB_CHECK(Hdf5,
+                    H5Sselect_hyperslab(space, H5S_SELECT_SET, start.data(), stride.data(), count.data(), block.data()),
+                    "selecting ", path);
 }
 
 nlohmann::json TensorSlice::to_json() const {

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Draws a trident metrics file (--metrics-file, JSON lines) into a PNG:
 loss, learning rate, grad norm and loss scale against iteration, with the
+validation loss of each evaluation beside the training loss, and the
 divergence guard's rollbacks and the skipped steps marked.
 
 Usage: /usr/bin/python3 launch/plot_metrics.py METRICS.jsonl OUT.png
@@ -19,7 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 def main():
     if len(sys.argv) != 3:
         sys.exit("usage: plot_metrics.py METRICS.jsonl OUT.png")
-    rows, events = [], []
+    rows, events, evals = [], [], []
     segments = [[]]  # iteration records between events, in file order
     with open(sys.argv[1]) as f:
         for n, line in enumerate(f, 1):
@@ -27,7 +28,9 @@ def main():
                 r = json.loads(line)
             except json.JSONDecodeError as e:
                 sys.exit(f"plot_metrics: {sys.argv[1]} line {n} is not JSON ({e}): is it a --metrics-file?")
-            if "event" in r:
+            if r.get("event") == "eval":
+                evals.append(r)  # beside the curve; it does not cut it
+            elif "event" in r:
                 events.append(r)
                 segments[-1].append(r)  # the event closes its segment
                 segments.append([])
@@ -53,6 +56,11 @@ def main():
             for seg in part:
                 if seg:
                     ax.plot([r["iteration"] for r in seg], [value(r) for r in seg], **style)
+        if key == "loss" and evals:
+            ax.plot([e["iteration"] for e in evals], [value(e) for e in evals], color="C2", lw=1, marker="o",
+                    ms=3, label="validation")
+            ax.plot([], [], color="C0", lw=1, label="training")
+            ax.legend(fontsize=8)
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
         for r in rows:
@@ -67,8 +75,8 @@ def main():
     axes[-1].set_xlabel("iteration")
     rollbacks = sum(e["event"] == "rollback" for e in events)
     skipped = sum(bool(r.get("skipped")) for r in rows)
-    axes[0].set_title(f"{sys.argv[1]}: {len(rows)} iterations, {rollbacks} rollback(s) (red; abandoned "
-                      f"iterations grey), {skipped} skipped step(s) (orange)", fontsize=9)
+    axes[0].set_title(f"{sys.argv[1]}: {len(rows)} iterations, {len(evals)} evaluation(s) (green), {rollbacks} "
+                      f"rollback(s) (red; abandoned iterations grey), {skipped} skipped step(s) (orange)", fontsize=9)
     fig.tight_layout()
     fig.savefig(sys.argv[2], dpi=100)
     print(f"plot_metrics: wrote {sys.argv[2]}")

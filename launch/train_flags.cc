@@ -188,7 +188,7 @@ std::string flag_reference(const CLI::App& app) {
       "Every flag can also be a key of a `--config FILE` JSON object.\n";
   std::string group;
   for (const CLI::Option* o : app.get_options()) {
-    if (o->get_lnames().empty() || o->get_group().empty()) continue;  // --help, hidden ones
+    if (o->get_lnames().empty() || o->get_group().empty() || o->get_lnames().front() == "help") continue;  // hidden
     if (o->get_group() != group) {
       group = o->get_group();
       out += "\n## " + group + "\n\n| flag | default | meaning |\n|---|---|---|\n";

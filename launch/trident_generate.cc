@@ -63,6 +63,39 @@ int32_t sample(const std::vector<float>& logits, float temperature, int64_t top_
   return order[k - 1];
 }
 
+// Each new byte: the window of the last seq-length tokens through the
+// pipeline stages in turn; the last stage draws the token, every stage gets it.
+std::vector<int32_t> sample_text(const GenerateConfig& g, gpt::GptModel& model, dist::ProcessGroups& groups) {
+  const gpt::GptConfig& model_cfg = model.config();
+  const dist::Layout& layout = groups.layout();
+  const int pp_rank = groups.coord().pp, last = layout.pp - 1;
+  auto be = backend::make_cpu_backend(g.threads);
+  std::vector<int32_t> tokens = data::ByteTokenizer::encode(g.prompt);
+  const Philox rng(g.seed, "generate");
+  for (int64_t step = 0; step < g.max_tokens; ++step) {
+    const int64_t T = std::min<int64_t>(int64_t(tokens.size()), model_cfg.seq_length);
+    Tensor input = pp_rank == 0 ? Tensor::empty({1, T}, DType::i32) : Tensor::empty({1, T, model_cfg.hidden_size});
+    if (pp_rank == 0) std::copy(tokens.end() - T, tokens.end(), input.data<int32_t>());
+    else groups.pp().recv(input, pp_rank - 1, 0);
+    const Tensor out = model.infer(*be, 0, input);
+    Tensor next = Tensor::empty({1}, DType::i32);
+    if (pp_rank < last) {
+      groups.pp().send(out, pp_rank + 1, 0);
+    } else {
+      // The last position's logits, whole: every TP rank holds a vocabulary slice.
+      const int64_t shard = out.size(1);
+      Tensor row = out.slice(T - 1, T).view({shard}).clone(), full = Tensor::empty({shard * layout.tp});
+      groups.tp().all_gather(row, full);
+      std::vector<float> logits = full.to_vector();
+      logits.resize(size_t(model_cfg.vocab_size));  // vocabulary padding is never a token
+      next.data<int32_t>()[0] = sample(logits, g.temperature, g.top_k, rng.uniform(uint64_t(step)));
+    }
+    if (layout.pp > 1) groups.pp().broadcast(next, last);
+    tokens.push_back(next.data<int32_t>()[0]);
+  }
+  return tokens;
+}
+
 int run(const GenerateConfig& g, const dist::World& world) {
   // 1. The checkpoint and this rank's part of the model; any failure is agreed on first.
   std::string error;
@@ -86,9 +119,8 @@ int run(const GenerateConfig& g, const dist::World& world) {
   }
   dist::agree_all_ranks_ok(error);
   dist::ProcessGroups groups(world, layout);
-  const int pp_rank = groups.coord().pp, last = layout.pp - 1;
   gpt::GptModel model(model_cfg, g.seed, parallel::TpGroup{&groups.tp()},
-                      gpt::PipelineStages::even(model_cfg.num_layers, layout.pp), pp_rank);
+                      gpt::PipelineStages::even(model_cfg.num_layers, layout.pp), groups.coord().pp);
   try {
     for (Param* p : model.params()) {
       Tensor buffer = p->value.to(DType::f32);
@@ -103,37 +135,7 @@ int run(const GenerateConfig& g, const dist::World& world) {
                reader->state().at("iteration").get<int64_t>(), layout.tp, layout.pp, layout.dp);
 
   // 2. Sampling, one byte at a time.
-  auto be = backend::make_cpu_backend(g.threads);
-  std::vector<int32_t> tokens = data::ByteTokenizer::encode(g.prompt);
-  const Philox rng(g.seed, "generate");
-  const int64_t C = model_cfg.hidden_size;
-  for (int64_t step = 0; step < g.max_tokens; ++step) {
-    const int64_t T = std::min<int64_t>(int64_t(tokens.size()), model_cfg.seq_length);
-    Tensor out;
-    if (pp_rank == 0) {
-      Tensor input = Tensor::empty({1, T}, DType::i32);
-      std::copy(tokens.end() - T, tokens.end(), input.data<int32_t>());
-      out = model.infer(*be, 0, input);
-    } else {
-      Tensor input = Tensor::empty({1, T, C});
-      groups.pp().recv(input, pp_rank - 1, 0);
-      out = model.infer(*be, 0, input);
-    }
-    Tensor next = Tensor::empty({1}, DType::i32);
-    if (pp_rank < last) {
-      groups.pp().send(out, pp_rank + 1, 0);
-    } else {
-      // The last position's logits, whole: every TP rank holds a vocabulary slice.
-      const int64_t shard = out.size(1);
-      Tensor row = out.slice(T - 1, T).view({shard}).clone(), full = Tensor::empty({shard * layout.tp});
-      groups.tp().all_gather(row, full);
-      std::vector<float> logits = full.to_vector();
-      logits.resize(size_t(model_cfg.vocab_size));  // vocabulary padding is never a token
-      next.data<int32_t>()[0] = sample(logits, g.temperature, g.top_k, rng.uniform(uint64_t(step)));
-    }
-    if (layout.pp > 1) groups.pp().broadcast(next, last);
-    tokens.push_back(next.data<int32_t>()[0]);
-  }
+  const std::vector<int32_t> tokens = sample_text(g, model, groups);
   if (world.rank == 0) {
     std::fwrite(data::ByteTokenizer::decode(tokens).data(), 1, tokens.size(), stdout);
     std::fputc('\n', stdout);

@@ -63,7 +63,8 @@ class Backend {
 
   // c = alpha · op(a) · op(b) + beta · c, op(x) = xᵀ when trans is set.
   // 2-D: op(a) (M, K), op(b) (K, N), c (M, N). 3-D: a leading batch dim on
-  // all three. Accumulates in f32; a, b may be bf16/f16 (c then f32).
+  // all three. a and b share one dtype (f32, bf16 or f16); c is f32 or that
+  // dtype. Accumulates in f32.
   virtual void gemm(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, Tensor& c,
                     float alpha = 1.f, float beta = 0.f) = 0;
 
@@ -147,11 +148,14 @@ class Backend {
   virtual void adamw_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v,
                             const AdamWStep& step) = 0;
 
-  // Σ x² in f64 (for the global gradient norm); x *= s in place.
+  // Σ x² of an f32 tensor, accumulated in f64 (for the global gradient
+  // norm). Partial sums are combined in a fixed order, so the result is
+  // reproducible.
   virtual double sum_squares(const Tensor& x) = 0;
   // Whether no element is NaN or ±inf. (The trainer's overflow check reads
   // the same from sum_squares_each, which it needs for the norm anyway.)
   virtual bool all_finite(const Tensor& x) = 0;
+  // x (f32) *= s, in place.
   virtual void scale(Tensor& x, float s) = 0;
   // sum_squares of each tensor of a list (the same bits as one call each).
   // A GPU answers with one round trip to the host instead of one per

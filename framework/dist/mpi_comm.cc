@@ -1,5 +1,6 @@
 #include "framework/dist/mpi_comm.h"
 
+#include "framework/dist/mpi_check.h"
 #include "framework/dist/world.h"
 
 namespace trident::dist {
@@ -51,12 +52,12 @@ class MpiRequest final : public Request {
     }
   }
   void wait() override {
-    MPI_CHECK(MPI_Wait(&request_, MPI_STATUS_IGNORE));
+    TRIDENT_LIB_CHECK(Mpi, MPI_Wait(&request_, MPI_STATUS_IGNORE));
     finish();
   }
   bool test() override {
     int done = 0;
-    MPI_CHECK(MPI_Test(&request_, &done, MPI_STATUS_IGNORE));
+    TRIDENT_LIB_CHECK(Mpi, MPI_Test(&request_, &done, MPI_STATUS_IGNORE));
     if (done) finish();
     return done != 0;
   }
@@ -78,8 +79,8 @@ double ring_fraction(int n) { return n > 1 ? double(n - 1) / double(n) : 0.0; }
 
 MpiComm::MpiComm(MPI_Comm comm, std::string name) : Comm(std::move(name)), comm_(comm) {
   MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN);
-  MPI_CHECK(MPI_Comm_rank(comm_, &rank_));
-  MPI_CHECK(MPI_Comm_size(comm_, &size_));
+  TRIDENT_LIB_CHECK(Mpi, MPI_Comm_rank(comm_, &rank_));
+  TRIDENT_LIB_CHECK(Mpi, MPI_Comm_size(comm_, &size_));
 }
 
 MpiComm::~MpiComm() {
@@ -91,7 +92,7 @@ void MpiComm::all_reduce(Tensor& t, ReduceOp op) {
   count(CommKind::all_reduce, t.bytes(), 2.0 * ring_fraction(size_) * double(t.bytes()));
   if (size_ == 1) return;
   Tensor h = staged_in(t);
-  MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, h.raw(), int(h.numel()), reduce_type(h), mpi_op(op), comm_));
+  TRIDENT_LIB_CHECK(Mpi, MPI_Allreduce(MPI_IN_PLACE, h.raw(), int(h.numel()), reduce_type(h), mpi_op(op), comm_));
   unstage(h, t);
 }
 
@@ -100,7 +101,7 @@ std::unique_ptr<Request> MpiComm::all_reduce_async(Tensor& t, ReduceOp op) {
   MPI_Request r = MPI_REQUEST_NULL;
   if (size_ == 1) return std::make_unique<MpiRequest>(r, Tensor());
   Tensor h = staged_in(t);
-  MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, h.raw(), int(h.numel()), reduce_type(h), mpi_op(op), comm_, &r));
+  TRIDENT_LIB_CHECK(Mpi, MPI_Iallreduce(MPI_IN_PLACE, h.raw(), int(h.numel()), reduce_type(h), mpi_op(op), comm_, &r));
   return std::make_unique<MpiRequest>(r, h, device_or_none(t));
 }
 
@@ -112,7 +113,7 @@ void MpiComm::reduce_scatter(const Tensor& in_t, Tensor& out, ReduceOp op) {
                 in.numel(), " elements into ", out.numel(), " on rank ", rank_, " of ", size_);
   count(CommKind::reduce_scatter, in.bytes(), ring_fraction(size_) * double(in.bytes()));
   std::vector<int> counts(sizes.begin(), sizes.end());
-  MPI_CHECK(MPI_Reduce_scatter(in.raw(), out_h.raw(), counts.data(), reduce_type(in), mpi_op(op), comm_));
+  TRIDENT_LIB_CHECK(Mpi, MPI_Reduce_scatter(in.raw(), out_h.raw(), counts.data(), reduce_type(in), mpi_op(op), comm_));
   unstage(out_h, out);
 }
 
@@ -127,7 +128,8 @@ void MpiComm::all_gather(const Tensor& in_t, Tensor& out) {
   std::vector<int> counts(sizes.begin(), sizes.end()), displs(sizes.size(), 0);
   for (size_t i = 1; i < counts.size(); ++i) displs[i] = displs[i - 1] + counts[i - 1];
   const MPI_Datatype type = mpi_type(in.dtype());
-  MPI_CHECK(MPI_Allgatherv(in.raw(), int(in.numel()), type, out_h.raw(), counts.data(), displs.data(), type, comm_));
+  TRIDENT_LIB_CHECK(Mpi, MPI_Allgatherv(in.raw(), int(in.numel()), type, out_h.raw(), counts.data(), displs.data(),
+                                        type, comm_));
   unstage(out_h, out);
 }
 
@@ -135,20 +137,20 @@ void MpiComm::broadcast(Tensor& t, int root) {
   count(CommKind::broadcast, t.bytes(), size_ > 1 && rank_ == root ? double(t.bytes()) : 0.0);
   if (size_ == 1) return;
   Tensor h = rank_ == root ? staged_in(t) : staged_out(t);
-  MPI_CHECK(MPI_Bcast(h.raw(), int(h.numel()), mpi_type(h.dtype()), root, comm_));
+  TRIDENT_LIB_CHECK(Mpi, MPI_Bcast(h.raw(), int(h.numel()), mpi_type(h.dtype()), root, comm_));
   if (rank_ != root) unstage(h, t);
 }
 
 void MpiComm::send(const Tensor& t, int dst, int tag) {
   count(CommKind::send, t.bytes(), double(t.bytes()));
   const Tensor h = staged_in(t);
-  MPI_CHECK(MPI_Send(h.raw(), int(h.numel()), mpi_type(h.dtype()), dst, tag, comm_));
+  TRIDENT_LIB_CHECK(Mpi, MPI_Send(h.raw(), int(h.numel()), mpi_type(h.dtype()), dst, tag, comm_));
 }
 
 void MpiComm::recv(Tensor& t, int src, int tag) {
   count(CommKind::recv, t.bytes(), 0.0);
   Tensor h = staged_out(t);
-  MPI_CHECK(MPI_Recv(h.raw(), int(h.numel()), mpi_type(h.dtype()), src, tag, comm_, MPI_STATUS_IGNORE));
+  TRIDENT_LIB_CHECK(Mpi, MPI_Recv(h.raw(), int(h.numel()), mpi_type(h.dtype()), src, tag, comm_, MPI_STATUS_IGNORE));
   unstage(h, t);
 }
 
@@ -156,7 +158,7 @@ std::unique_ptr<Request> MpiComm::isend(const Tensor& t, int dst, int tag) {
   count(CommKind::send, t.bytes(), double(t.bytes()));
   const Tensor h = staged_in(t);
   MPI_Request r;
-  MPI_CHECK(MPI_Isend(h.raw(), int(h.numel()), mpi_type(h.dtype()), dst, tag, comm_, &r));
+  TRIDENT_LIB_CHECK(Mpi, MPI_Isend(h.raw(), int(h.numel()), mpi_type(h.dtype()), dst, tag, comm_, &r));
   return std::make_unique<MpiRequest>(r, h);
 }
 
@@ -164,7 +166,7 @@ std::unique_ptr<Request> MpiComm::irecv(Tensor& t, int src, int tag) {
   count(CommKind::recv, t.bytes(), 0.0);
   Tensor h = staged_out(t);
   MPI_Request r;
-  MPI_CHECK(MPI_Irecv(h.raw(), int(h.numel()), mpi_type(h.dtype()), src, tag, comm_, &r));
+  TRIDENT_LIB_CHECK(Mpi, MPI_Irecv(h.raw(), int(h.numel()), mpi_type(h.dtype()), src, tag, comm_, &r));
   return std::make_unique<MpiRequest>(r, h, device_or_none(t));
 }
 

@@ -1,6 +1,7 @@
 #include "framework/dist/process_groups.h"
 
 #include "framework/core/error.h"
+#include "framework/dist/mpi_check.h"
 #include "framework/dist/mpi_comm.h"
 #include "framework/dist/self_comm.h"
 
@@ -76,7 +77,8 @@ std::unique_ptr<Comm> split(const World& world, const std::vector<int>& group, c
   for (size_t i = 0; i < group.size(); ++i)
     if (group[i] == world.rank) key = int(i);
   // A rank in no group of this kind still takes part in the split.
-  MPI_CHECK(MPI_Comm_split(MPI_COMM_WORLD, group.empty() ? MPI_UNDEFINED : group.front(), key, &comm));
+  TRIDENT_LIB_CHECK(Mpi,
+                    MPI_Comm_split(MPI_COMM_WORLD, group.empty() ? MPI_UNDEFINED : group.front(), key, &comm));
   if (group.empty()) return nullptr;
   if (factory) return factory(comm, name);
   return std::make_unique<MpiComm>(comm, name);

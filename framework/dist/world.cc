@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "framework/core/error.h"
+#include "framework/dist/mpi_check.h"
 
 namespace trident::dist {
 namespace {
@@ -15,14 +16,6 @@ int env_int(const char* name) {
   return v ? std::atoi(v) : -1;
 }
 }  // namespace
-
-void mpi_check(int status, const char* call, const char* file, int line) {
-  if (status == MPI_SUCCESS) [[likely]] return;
-  char text[MPI_MAX_ERROR_STRING];
-  int len = 0;
-  MPI_Error_string(status, text, &len);
-  detail::throw_error(file, line, call, std::string(text, size_t(len)));
-}
 
 // Whether a launcher started this process (then MPI must be initialised to
 // find the others); a process started alone runs without MPI at all.
@@ -37,15 +30,15 @@ const World& World::init(int* argc, char*** argv) {
   if (g_initialized) return g_world;
   if (!started_by_launcher()) return g_world;  // a world of one, without MPI
   int provided = 0;
-  MPI_CHECK(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided));
-  // Errors come back as codes (MPI_CHECK turns them into exceptions) instead of aborting silently.
+  TRIDENT_LIB_CHECK(Mpi, MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided));
+  // Errors come back as codes (TRIDENT_LIB_CHECK turns them into exceptions) instead of aborting silently.
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
-  MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &g_world.rank));
-  MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &g_world.size));
+  TRIDENT_LIB_CHECK(Mpi, MPI_Comm_rank(MPI_COMM_WORLD, &g_world.rank));
+  TRIDENT_LIB_CHECK(Mpi, MPI_Comm_size(MPI_COMM_WORLD, &g_world.size));
   MPI_Comm node;
-  MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, g_world.rank, MPI_INFO_NULL, &node));
-  MPI_CHECK(MPI_Comm_rank(node, &g_world.local_rank));
-  MPI_CHECK(MPI_Comm_size(node, &g_world.local_size));
+  TRIDENT_LIB_CHECK(Mpi, MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, g_world.rank, MPI_INFO_NULL, &node));
+  TRIDENT_LIB_CHECK(Mpi, MPI_Comm_rank(node, &g_world.local_rank));
+  TRIDENT_LIB_CHECK(Mpi, MPI_Comm_size(node, &g_world.local_size));
   MPI_Comm_free(&node);
   set_error_rank(g_world.rank);
   // The launcher's own idea of the local rank must agree with MPI's.

@@ -30,8 +30,4 @@ struct World {
   [[noreturn]] static void abort(const std::string& message, int exit_code);
 };
 
-// MPI_CHECK(call): throws trident::Error with the MPI error string.
-void mpi_check(int status, const char* call, const char* file, int line);
-#define MPI_CHECK(call) ::trident::dist::mpi_check((call), #call, __FILE__, __LINE__)
-
 }  // namespace trident::dist

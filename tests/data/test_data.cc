@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "framework/core/error.h"
+#include "framework/data/batch_source.h"
 #include "framework/data/byte_tokenizer.h"
 #include "framework/data/sampler.h"
 #include "framework/data/text_corpus.h"
@@ -53,6 +54,43 @@ TEST(TextCorpus, MissingOrTooSmallDataIsAUsageError) {
     EXPECT_NE(std::string(e.what()).find("--seq-length"), std::string::npos) << e.what();
   }
   fs::remove_all(d);
+}
+
+// --split a,b,c: training reads the first share, evaluation the second; the
+// third is nobody's.
+TEST(TextCorpus, SplitGivesTrainingThenValidationShares) {
+  const fs::path d = temp_dir("trident_corpus_split");
+  std::ofstream(d / "t.txt") << std::string(1000, 'x');
+  const TextCorpus c = TextCorpus::load((d / "t.txt").string(), 17, 256, "80,15,5");
+  EXPECT_EQ(c.train_tokens().size, 800);
+  EXPECT_EQ(c.valid_tokens().size, 150);
+  EXPECT_EQ(c.valid_tokens().data, c.train_tokens().data + 800);  // right after the training share
+  EXPECT_EQ(TextCorpus::load((d / "t.txt").string(), 17).valid_tokens().size, 0);  // "100,0,0"
+  fs::remove_all(d);
+}
+
+// The validation view: consecutive windows in order, the same for any split
+// of the batch among ranks, wrapping around at the end of the data.
+TEST(SequentialBatches, ReadConsecutiveWindowsAndWrapAround) {
+  std::vector<uint8_t> bytes(103);
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = uint8_t(i);
+  const TokenView view{bytes.data(), int64_t(bytes.size()), 1};
+  const SequentialBatches batches(view, /*seq_len=*/10, /*global_batch=*/4);
+  EXPECT_EQ(batches.num_windows(), 10);  // (103 − 1) / 10 windows of 11 tokens
+  EXPECT_EQ(batches.window_start(0, 0), 0);
+  EXPECT_EQ(batches.window_start(0, 3), 30);
+  EXPECT_EQ(batches.window_start(2, 1), 90);   // window 9: the last whole one
+  EXPECT_EQ(batches.window_start(2, 2), 0);    // window 10 wraps to 0
+  Tensor whole_in = Tensor::empty({4, 10}, DType::i32), whole_tg = Tensor::empty({4, 10}, DType::i32);
+  batches.fill(1, 0, 4, whole_in, whole_tg);
+  Tensor half_in = Tensor::empty({2, 10}, DType::i32), half_tg = Tensor::empty({2, 10}, DType::i32);
+  batches.fill(1, 2, 2, half_in, half_tg);
+  for (int64_t i = 0; i < 20; ++i) {
+    EXPECT_EQ(half_in.data<int32_t>()[i], whole_in.data<int32_t>()[20 + i]);
+    EXPECT_EQ(half_tg.data<int32_t>()[i], whole_tg.data<int32_t>()[20 + i]);
+  }
+  EXPECT_EQ(whole_in.data<int32_t>()[0], 40);  // batch 1 starts at window 4
+  EXPECT_EQ(whole_tg.data<int32_t>()[9], 50);  // the last target: the window's 11th token
 }
 
 // Note [layout-independent sampling]: any split of the global batch into

@@ -221,5 +221,49 @@ TEST(GptModel, RecomputeChangesNoResult) {
   }
 }
 
+// The checkpoint's "model" object: written and read by the config itself,
+// older checkpoints (fewer keys) keep the defaults, and every architecture
+// difference is named as a flag.
+TEST(GptConfig, SerialisesItselfAndNamesEveryDifference) {
+  GptConfig c;
+  c.num_layers = 3;
+  c.hidden_size = 48;
+  c.num_attention_heads = 6;
+  c.seq_length = 40;
+  c.vocab_size = 1000;
+  c.dtype = DType::bf16;
+  const GptConfig back = GptConfig::from_json(c.to_json());
+  EXPECT_EQ(back.to_json(), c.to_json());
+  EXPECT_TRUE(c.architecture_differences(back).empty());
+  EXPECT_EQ(back.dtype, DType::bf16);
+  const GptConfig old = GptConfig::from_json(nlohmann::json{{"num_layers", 3}, {"hidden_size", 48}});
+  EXPECT_EQ(old.seq_length, GptConfig{}.seq_length);
+  const auto diff = c.architecture_differences(old);
+  ASSERT_EQ(diff.size(), 3u);  // heads, seq length, vocabulary
+  EXPECT_EQ(diff[0].first, "--num-attention-heads 4");
+  EXPECT_EQ(diff[0].second, "--num-attention-heads 6");
+  GptConfig other_dtype = c;
+  other_dtype.dtype = DType::f32;  // precision may change on resume: not the architecture
+  EXPECT_TRUE(c.architecture_differences(other_dtype).empty());
+}
+
+// One init setting: every normal-initialised weight draws from --init-method-std
+// (the output projections from its scaled value).
+TEST(GptConfig, InitStdComesFromTheConfig) {
+  GptConfig c;
+  c.num_layers = 2;
+  c.hidden_size = 32;
+  c.num_attention_heads = 2;
+  c.seq_length = 8;
+  c.init_method_std = 0.05f;
+  GptModel m(c, 1);
+  for (const Param* p : m.params()) {
+    if (p->init != InitKind::normal) continue;
+    const bool output = p->name.find(".proj.weight") != std::string::npos || p->name.find(".fc2.weight") != std::string::npos;
+    EXPECT_FLOAT_EQ(p->init_std, output ? c.output_init_std() : 0.05f) << p->name;
+  }
+  EXPECT_FLOAT_EQ(c.output_init_std(), 0.05f / 2.f);
+}
+
 }  // namespace
 }  // namespace trident::gpt

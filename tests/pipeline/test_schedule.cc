@@ -86,6 +86,38 @@ TEST(Schedules, EverySendHasItsReceive) {
   }
 }
 
+// Evaluation: every (micro-batch, chunk) forward once on its rank, no
+// backward, every activation matched by its receive, no deadlock, and one
+// activation set alive at a time.
+TEST(Schedules, ForwardOnlyRunsEachForwardOnceWithoutBackward) {
+  for (int p : {1, 2, 3, 4})
+    for (int m : {1, 2, 5})
+      for (int v : {1, 2, 3}) {
+        const ScheduleShape shape{p, m, v};
+        SCOPED_TRACE("p=" + std::to_string(p) + " m=" + std::to_string(m) + " v=" + std::to_string(v));
+        const Schedule s = forward_only_schedule(shape);
+        ASSERT_EQ(s.size(), size_t(p));
+        std::multiset<std::tuple<int, int, int>> sent, received;  // (from, to, tag)
+        for (int r = 0; r < p; ++r) {
+          std::set<std::pair<int, int>> forwards;
+          for (const Action& a : s[size_t(r)]) {
+            EXPECT_NE(a.kind, ActionKind::backward);
+            EXPECT_NE(a.kind, ActionKind::send_grad);
+            EXPECT_NE(a.kind, ActionKind::recv_grad);
+            if (a.kind == ActionKind::forward) EXPECT_TRUE(forwards.insert({a.micro_batch, a.chunk}).second);
+            if (a.kind == ActionKind::send_activation) sent.insert({r, a.peer, message_tag(a, shape)});
+            if (a.kind == ActionKind::recv_activation) received.insert({a.peer, r, message_tag(a, shape)});
+          }
+          EXPECT_EQ(forwards.size(), size_t(m * v));
+          EXPECT_EQ(peak_live_activations(s[size_t(r)]), m * v);  // held if nobody frees them: the executor does
+        }
+        EXPECT_EQ(sent, received);
+        EXPECT_EQ(sent.size(), size_t((p * v - 1) * m));
+        const Simulation sim = simulate(s, shape, {1.0, 2.0, 0.3});
+        EXPECT_FALSE(sim.deadlock) << sim.deadlock_report;
+      }
+}
+
 TEST(Schedules, HaveTheTextbookBubbleWithUnitCosts) {
   for (const Case& c : valid_cases()) {
     SCOPED_TRACE(describe(c));

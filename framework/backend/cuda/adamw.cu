@@ -74,7 +74,7 @@ void CudaBackend::adamw_update(Tensor& param, const Tensor& grad, Tensor& m, Ten
       adamw_kernel<T, false><<<grid_for(n), kThreads, 0, stream_>>>(f32_out(param), f32_in(grad), f32_out(m),
                                                                     f32_out(v), rounded, n, args);
   });
-  CUDA_CHECK_LAUNCH();
+  TRIDENT_LIB_CHECK(CudaRuntime, cudaGetLastError());
 }
 
 }  // namespace trident::backend::cuda

@@ -123,14 +123,14 @@ void CudaBackend::attention_forward(const Tensor& qkv, int n_heads, Tensor& out,
     split_heads_kernel<E><<<grid_for(n), kThreads, 0, stream_>>>(in<E>(qkv), B, T, H, D, 3 * C, C, cuda::out<E>(k));
     split_heads_kernel<E><<<grid_for(n), kThreads, 0, stream_>>>(in<E>(qkv), B, T, H, D, 3 * C, 2 * C,
                                                                  cuda::out<E>(v));
-    CUDA_CHECK_LAUNCH();
+    TRIDENT_LIB_CHECK(CudaRuntime, cudaGetLastError());
     gemm(q, false, k, true, p, 1.f / std::sqrt(float(D)), 0.f);
     causal_softmax_kernel<E><<<warp_rows_grid(B * H * T), kThreads, 0, stream_>>>(
         f32_out(p), dt == DType::f32 ? nullptr : cuda::out<E>(p_low), B * H * T, T);
-    CUDA_CHECK_LAUNCH();
+    TRIDENT_LIB_CHECK(CudaRuntime, cudaGetLastError());
     gemm(p_low, false, v, false, y, 1.f, 0.f);
     merge_heads_kernel<E><<<grid_for(n), kThreads, 0, stream_>>>(in<E>(y), B, T, H, D, C, 0, cuda::out<E>(out));
-    CUDA_CHECK_LAUNCH();
+    TRIDENT_LIB_CHECK(CudaRuntime, cudaGetLastError());
   });
 }
 
@@ -165,19 +165,19 @@ void CudaBackend::attention_backward(const Tensor& dout, const Tensor& qkv, cons
     split_heads_kernel<E><<<grid_for(n), kThreads, 0, stream_>>>(in<E>(qkv), B, T, H, D, 3 * C, C, cuda::out<E>(k));
     split_heads_kernel<E><<<grid_for(n), kThreads, 0, stream_>>>(in<E>(qkv), B, T, H, D, 3 * C, 2 * C, cuda::out<E>(v));
     split_heads_kernel<E><<<grid_for(n), kThreads, 0, stream_>>>(in<E>(dout), B, T, H, D, C, 0, cuda::out<E>(dy));
-    CUDA_CHECK_LAUNCH();
+    TRIDENT_LIB_CHECK(CudaRuntime, cudaGetLastError());
     if (low) convert_on_device(p.raw(), DType::f32, p_low.raw(), dt, p.numel(), stream_);
     gemm(p_low, true, dy, false, dv, 1.f, 0.f);  // dV = Pᵀ dY
     gemm(dy, false, v, true, dp, 1.f, 0.f);      // dP = dY Vᵀ (f32)
     causal_softmax_backward_kernel<E><<<warp_rows_grid(B * H * T), kThreads, 0, stream_>>>(
         f32_in(p), f32_in(dp), cuda::out<E>(ds), B * H * T, T, 1.f / std::sqrt(float(D)));
-    CUDA_CHECK_LAUNCH();
+    TRIDENT_LIB_CHECK(CudaRuntime, cudaGetLastError());
     gemm(ds, false, k, false, dq, 1.f, 0.f);  // dQ = dS K
     gemm(ds, true, q, false, dk, 1.f, 0.f);   // dK = dSᵀ Q
     merge_heads_kernel<E><<<grid_for(n), kThreads, 0, stream_>>>(in<E>(dq), B, T, H, D, 3 * C, 0, cuda::out<E>(dqkv));
     merge_heads_kernel<E><<<grid_for(n), kThreads, 0, stream_>>>(in<E>(dk), B, T, H, D, 3 * C, C, cuda::out<E>(dqkv));
     merge_heads_kernel<E><<<grid_for(n), kThreads, 0, stream_>>>(in<E>(dv), B, T, H, D, 3 * C, 2 * C, cuda::out<E>(dqkv));
-    CUDA_CHECK_LAUNCH();
+    TRIDENT_LIB_CHECK(CudaRuntime, cudaGetLastError());
   });
 }
 

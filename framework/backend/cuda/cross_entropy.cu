@@ -64,7 +64,7 @@ void CudaBackend::cross_entropy_row_max(const Tensor& logits, int64_t vocab_star
   if (N == 0) return;
   row_max_kernel<<<unsigned(N), kThreads, 0, stream_>>>(f32_in(logits), V, real_columns(V, vocab_start, vocab_size),
                                                         f32_out(row_max));
-  CUDA_CHECK_LAUNCH();
+  TRIDENT_LIB_CHECK(CudaRuntime, cudaGetLastError());
 }
 
 void CudaBackend::cross_entropy_exp_sums(Tensor& logits, const Tensor& row_max, const Tensor& targets,
@@ -77,7 +77,7 @@ void CudaBackend::cross_entropy_exp_sums(Tensor& logits, const Tensor& row_max, 
   exp_sums_kernel<<<unsigned(N), kThreads, 0, stream_>>>(f32_out(logits), f32_in(row_max), i32_in(targets),
                                                          vocab_start, V, real_columns(V, vocab_start, vocab_size), N,
                                                          f32_out(stats));
-  CUDA_CHECK_LAUNCH();
+  TRIDENT_LIB_CHECK(CudaRuntime, cudaGetLastError());
 }
 
 void CudaBackend::cross_entropy_finish(Tensor& logits, const Tensor& stats, Tensor& losses) {
@@ -86,7 +86,7 @@ void CudaBackend::cross_entropy_finish(Tensor& logits, const Tensor& stats, Tens
   TRIDENT_CHECK(stats.numel() == 2 * N && losses.numel() == N, "cross-entropy shapes");
   if (N == 0) return;
   finish_kernel<<<unsigned(N), kThreads, 0, stream_>>>(f32_out(logits), f32_in(stats), V, N, f32_out(losses));
-  CUDA_CHECK_LAUNCH();
+  TRIDENT_LIB_CHECK(CudaRuntime, cudaGetLastError());
 }
 
 void CudaBackend::cross_entropy_backward(Tensor& probs, const Tensor& targets, int64_t vocab_start, float scale) {
@@ -94,7 +94,7 @@ void CudaBackend::cross_entropy_backward(Tensor& probs, const Tensor& targets, i
   const int64_t V = probs.size(-1);
   cross_entropy_backward_kernel<<<grid_for(probs.numel()), kThreads, 0, stream_>>>(
       f32_out(probs), i32_in(targets), vocab_start, scale, probs.numel(), V);
-  CUDA_CHECK_LAUNCH();
+  TRIDENT_LIB_CHECK(CudaRuntime, cudaGetLastError());
 }
 
 }  // namespace trident::backend::cuda

@@ -40,11 +40,11 @@ cudaMemcpyKind copy_kind(Device dst, Device src) {
 const DeviceMemoryOps kCudaMemory = {
     [](size_t bytes) { return device_allocator().allocate(bytes); },
     [](void* p, size_t bytes) { device_allocator().release(p, bytes); },
-    [](void* p, size_t bytes) { CUDA_CHECK(cudaMemset(p, 0, bytes)); },
+    [](void* p, size_t bytes) { TRIDENT_LIB_CHECK(CudaRuntime, cudaMemset(p, 0, bytes)); },
     [](void* dst, Device dd, const void* src, Device sd, size_t bytes) {
       // cudaMemcpy on the legacy default stream waits for the compute
       // stream's work (created blocking), so a copy sees finished results.
-      CUDA_CHECK(cudaMemcpy(dst, src, bytes, copy_kind(dd, sd)));
+      TRIDENT_LIB_CHECK(CudaRuntime, cudaMemcpy(dst, src, bytes, copy_kind(dd, sd)));
     },
     [](const void* src, DType st, void* dst, DType dt, size_t n) {
       // On the legacy default stream too: ordered after the compute stream's
@@ -58,14 +58,14 @@ const DeviceMemoryOps kCudaMemory = {
 CudaBackend::CudaBackend(int device) : device_(device) {
   const char* prof = std::getenv("TRIDENT_CUDA_PROFILE");
   profiling_ = prof && *prof && std::string(prof) != "0";
-  CUDA_CHECK(cudaSetDevice(device));
-  CUDA_CHECK(cudaStreamCreate(&stream_));
-  CUBLAS_CHECK(cublasLtCreate(&lt_));
+  TRIDENT_LIB_CHECK(CudaRuntime, cudaSetDevice(device));
+  TRIDENT_LIB_CHECK(CudaRuntime, cudaStreamCreate(&stream_));
+  TRIDENT_LIB_CHECK(CublasLt, cublasLtCreate(&lt_));
   // TRIDENT_GEMM_WORKSPACE_MB: cuBLASLt's workspace (default 32 MiB), for experiments.
   if (const char* mb = std::getenv("TRIDENT_GEMM_WORKSPACE_MB"); mb && std::atoi(mb) > 0)
     workspace_bytes_ = size_t(std::atoi(mb)) << 20;
   gemm_verbose_ = std::getenv("TRIDENT_GEMM_VERBOSE") != nullptr;
-  CUDA_CHECK(cudaMalloc(&workspace_, workspace_bytes_));
+  TRIDENT_LIB_CHECK(CudaRuntime, cudaMalloc(&workspace_, workspace_bytes_));
   register_device_memory(Device::cuda, kCudaMemory);
 }
 
@@ -86,11 +86,11 @@ CudaBackend::~CudaBackend() {
 
 std::string CudaBackend::name() const {
   cudaDeviceProp prop{};
-  CUDA_CHECK(cudaGetDeviceProperties(&prop, device_));
+  TRIDENT_LIB_CHECK(CudaRuntime, cudaGetDeviceProperties(&prop, device_));
   return "cuda(" + std::to_string(device_) + ": " + prop.name + ")";
 }
 
-void CudaBackend::synchronize() { CUDA_CHECK(cudaStreamSynchronize(stream_)); }
+void CudaBackend::synchronize() { TRIDENT_LIB_CHECK(CudaRuntime, cudaStreamSynchronize(stream_)); }
 
 Tensor CudaBackend::scratch(int slot, Shape shape, DType dtype) {
   if (scratch_.size() <= size_t(slot)) scratch_.resize(size_t(slot) + 1);

@@ -1,27 +1,37 @@
-// CUDA_CHECK / CUBLAS_CHECK: the check macros of DESIGN.md idea 7 for CUDA
-// runtime and cuBLASLt calls; a failure throws trident::Error with the
+// The CUDA runtime and cuBLASLt as libraries for TRIDENT_LIB_CHECK
+// (framework/core/error.h): a failed call throws trident::Error with the
 // rank, file:line, the call and the library's own message.
+//
+//   TRIDENT_LIB_CHECK(CudaRuntime, cudaMalloc(&p, bytes));
+//   TRIDENT_LIB_CHECK(CublasLt, cublasLtCreate(&lt));
+//
+// Note [launch check]: after every kernel launch comes
+// TRIDENT_LIB_CHECK(CudaRuntime, cudaGetLastError()), so that a
+// launch-configuration error surfaces at the launch that caused it, not at
+// some later synchronisation.
 #pragma once
 
 #include <cublasLt.h>
 #include <cuda_runtime.h>
 
+#include <string>
+
 #include "framework/core/error.h"
 
-#define CUDA_CHECK(call)                                                                     \
-  do {                                                                                       \
-    const cudaError_t trident_err_ = (call);                                                 \
-    if (trident_err_ != cudaSuccess) [[unlikely]]                                            \
-      ::trident::detail::throw_error(__FILE__, __LINE__, #call, cudaGetErrorString(trident_err_)); \
-  } while (0)
+namespace trident::backend::cuda {
 
-#define CUBLAS_CHECK(call)                                                                   \
-  do {                                                                                       \
-    const cublasStatus_t trident_st_ = (call);                                               \
-    if (trident_st_ != CUBLAS_STATUS_SUCCESS) [[unlikely]]                                   \
-      ::trident::detail::throw_error(__FILE__, __LINE__, #call, cublasLtGetStatusString(trident_st_)); \
-  } while (0)
+struct CudaRuntime {
+  using Status = cudaError_t;
+  static constexpr const char* name = "CUDA";
+  static bool ok(Status s) { return s == cudaSuccess; }
+  static std::string message(Status s) { return cudaGetErrorString(s); }
+};
 
-// After every kernel launch: launch-configuration errors surface here, at
-// the launch that caused them, not at some later synchronisation.
-#define CUDA_CHECK_LAUNCH() CUDA_CHECK(cudaGetLastError())
+struct CublasLt {
+  using Status = cublasStatus_t;
+  static constexpr const char* name = "cuBLASLt";
+  static bool ok(Status s) { return s == CUBLAS_STATUS_SUCCESS; }
+  static std::string message(Status s) { return cublasLtGetStatusString(s); }
+};
+
+}  // namespace trident::backend::cuda

@@ -14,7 +14,8 @@ CachingAllocator& device_allocator() {
         }
         return p;
       },
-      [](void* p) { CUDA_CHECK(cudaFree(p)); }, /*small_unit=*/512, /*large_unit=*/512, /*large_threshold=*/0);
+      [](void* p) { TRIDENT_LIB_CHECK(CudaRuntime, cudaFree(p)); }, /*small_unit=*/512, /*large_unit=*/512,
+      /*large_threshold=*/0);
   return *allocator;
 }
 

@@ -146,7 +146,7 @@ void convert_on_device(const void* src, DType st, void* dst, DType dt, int64_t n
       else
         convert_kernel<S, D, false><<<grid_for(n), kThreads, 0, stream>>>(static_cast<const S*>(src),
                                                                          static_cast<D*>(dst), n);
-      CUDA_CHECK_LAUNCH();
+      TRIDENT_LIB_CHECK(CudaRuntime, cudaGetLastError());
     });
   });
 }
@@ -162,7 +162,7 @@ void CudaBackend::gelu_forward(const Tensor& x, Tensor& out) {
     else
       gelu_forward_kernel<T, false><<<grid_for(n), kThreads, 0, stream_>>>(in<T>(x), cuda::out<T>(out), n);
   });
-  CUDA_CHECK_LAUNCH();
+  TRIDENT_LIB_CHECK(CudaRuntime, cudaGetLastError());
 }
 
 void CudaBackend::gelu_backward(const Tensor& x, const Tensor& dout, Tensor& dx) {
@@ -177,7 +177,7 @@ void CudaBackend::gelu_backward(const Tensor& x, const Tensor& dout, Tensor& dx)
     else
       gelu_backward_kernel<T, false><<<grid_for(n), kThreads, 0, stream_>>>(in<T>(x), in<T>(dout), out<T>(dx), n);
   });
-  CUDA_CHECK_LAUNCH();
+  TRIDENT_LIB_CHECK(CudaRuntime, cudaGetLastError());
 }
 
 void CudaBackend::bias_add(Tensor& y, const Tensor& b) {
@@ -187,7 +187,7 @@ void CudaBackend::bias_add(Tensor& y, const Tensor& b) {
   dispatch_float(y.dtype(), "bias_add", [&]<typename T>() {
     bias_add_kernel<T><<<grid_for(y.numel()), kThreads, 0, stream_>>>(out<T>(y), in<T>(b), y.numel(), b.numel());
   });
-  CUDA_CHECK_LAUNCH();
+  TRIDENT_LIB_CHECK(CudaRuntime, cudaGetLastError());
 }
 
 void CudaBackend::column_sums_accumulate(const Tensor& m, int64_t rows, int64_t cols, float* out) {
@@ -198,10 +198,10 @@ void CudaBackend::column_sums_accumulate(const Tensor& m, int64_t rows, int64_t 
     column_partials_kernel<T><<<grid, kThreads, 0, stream_>>>(in<T>(m), rows, cols, rows_per_chunk,
                                                               f32_out(partial));
   });
-  CUDA_CHECK_LAUNCH();
+  TRIDENT_LIB_CHECK(CudaRuntime, cudaGetLastError());
   sum_partials_kernel<<<unsigned((cols + kThreads - 1) / kThreads), kThreads, 0, stream_>>>(f32_in(partial), chunks,
                                                                                            cols, out);
-  CUDA_CHECK_LAUNCH();
+  TRIDENT_LIB_CHECK(CudaRuntime, cudaGetLastError());
 }
 
 void CudaBackend::bias_backward(const Tensor& dy, Tensor& db) {
@@ -223,13 +223,13 @@ void CudaBackend::add(const Tensor& a, const Tensor& b, Tensor& out) {
     else
       add_kernel<T, false><<<grid_for(n), kThreads, 0, stream_>>>(in<T>(a), in<T>(b), cuda::out<T>(out), n);
   });
-  CUDA_CHECK_LAUNCH();
+  TRIDENT_LIB_CHECK(CudaRuntime, cudaGetLastError());
 }
 
 void CudaBackend::scale(Tensor& x, float s) {
   const OpScope prof(*this, "scale");
   scale_kernel<<<grid_for(x.numel()), kThreads, 0, stream_>>>(f32_out(x), s, x.numel());
-  CUDA_CHECK_LAUNCH();
+  TRIDENT_LIB_CHECK(CudaRuntime, cudaGetLastError());
 }
 
 std::vector<double> CudaBackend::sum_squares_each(const std::vector<const Tensor*>& xs) {
@@ -242,15 +242,17 @@ std::vector<double> CudaBackend::sum_squares_each(const std::vector<const Tensor
   for (int64_t i = 0; i < n; ++i) {
     const Tensor& x = *xs[size_t(i)];
     if (x.numel() == 0) {
-      CUDA_CHECK(cudaMemsetAsync(dev + i * kSumBlocks, 0, sizeof(double) * kSumBlocks, stream_));
+      TRIDENT_LIB_CHECK(CudaRuntime,
+                        cudaMemsetAsync(dev + i * kSumBlocks, 0, sizeof(double) * kSumBlocks, stream_));
       continue;
     }
     sum_squares_kernel<<<kSumBlocks, kThreads, 0, stream_>>>(f32_in(x), x.numel(), dev + i * kSumBlocks);
-    CUDA_CHECK_LAUNCH();
+    TRIDENT_LIB_CHECK(CudaRuntime, cudaGetLastError());
   }
   std::vector<double> host(size_t(n * kSumBlocks));
-  CUDA_CHECK(cudaMemcpyAsync(host.data(), dev, sizeof(double) * host.size(), cudaMemcpyDeviceToHost, stream_));
-  CUDA_CHECK(cudaStreamSynchronize(stream_));
+  TRIDENT_LIB_CHECK(CudaRuntime, cudaMemcpyAsync(host.data(), dev, sizeof(double) * host.size(),
+                                                 cudaMemcpyDeviceToHost, stream_));
+  TRIDENT_LIB_CHECK(CudaRuntime, cudaStreamSynchronize(stream_));
   for (int64_t i = 0; i < n; ++i)  // blocks in order: sum_squares' bits
     for (int b = 0; b < kSumBlocks; ++b) sums[size_t(i)] += host[size_t(i * kSumBlocks + b)];
   return sums;
@@ -266,16 +268,16 @@ bool CudaBackend::all_finite(const Tensor& x) {
   const OpScope prof(*this, "all_finite");
   Tensor flag = scratch(11, {1});  // an int in an f32 slot; slots 3-10 are attention's
   int* dev = reinterpret_cast<int*>(f32_out(flag));
-  CUDA_CHECK(cudaMemsetAsync(dev, 0, sizeof(int), stream_));
+  TRIDENT_LIB_CHECK(CudaRuntime, cudaMemsetAsync(dev, 0, sizeof(int), stream_));
   if (x.numel() > 0) {
     dispatch_float(x.dtype(), "all_finite", [&]<typename T>() {
       non_finite_kernel<T><<<grid_for(x.numel()), kThreads, 0, stream_>>>(in<T>(x), x.numel(), dev);
     });
-    CUDA_CHECK_LAUNCH();
+    TRIDENT_LIB_CHECK(CudaRuntime, cudaGetLastError());
   }
   int found = 0;
-  CUDA_CHECK(cudaMemcpyAsync(&found, dev, sizeof(int), cudaMemcpyDeviceToHost, stream_));
-  CUDA_CHECK(cudaStreamSynchronize(stream_));
+  TRIDENT_LIB_CHECK(CudaRuntime, cudaMemcpyAsync(&found, dev, sizeof(int), cudaMemcpyDeviceToHost, stream_));
+  TRIDENT_LIB_CHECK(CudaRuntime, cudaStreamSynchronize(stream_));
   return found == 0;
 }
 

@@ -63,7 +63,7 @@ void CudaBackend::embedding_forward(const Tensor& tokens, const Tensor& wte, int
     embedding_forward_kernel<T><<<grid_for(BT * C), kThreads, 0, stream_>>>(i32_in(tokens), in<T>(wte), vocab_start,
                                                                             wte.size(0), cuda::out<T>(out), BT, C);
   });
-  CUDA_CHECK_LAUNCH();
+  TRIDENT_LIB_CHECK(CudaRuntime, cudaGetLastError());
 }
 
 void CudaBackend::embedding_backward(const Tensor& tokens, const Tensor& dout, int64_t vocab_start, Tensor& dwte) {
@@ -77,20 +77,20 @@ void CudaBackend::embedding_backward(const Tensor& tokens, const Tensor& dout, i
   Tensor sorted_tok = scratch(kEmbSortedTokens, {BT}, DType::i32);
   Tensor sorted_pos = scratch(kEmbSortedPositions, {BT}, DType::i32);
   iota_kernel<<<grid_for(BT), kThreads, 0, stream_>>>(out<int32_t>(positions), BT);
-  CUDA_CHECK_LAUNCH();
+  TRIDENT_LIB_CHECK(CudaRuntime, cudaGetLastError());
   size_t temp_bytes = 0;
-  CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, temp_bytes, i32_in(tokens), out<int32_t>(sorted_tok),
-                                             in<int32_t>(positions), out<int32_t>(sorted_pos), int(BT), 0, 32,
-                                             stream_));
+  TRIDENT_LIB_CHECK(CudaRuntime, cub::DeviceRadixSort::SortPairs(nullptr, temp_bytes, i32_in(tokens),
+                                                                 out<int32_t>(sorted_tok), in<int32_t>(positions),
+                                                                 out<int32_t>(sorted_pos), int(BT), 0, 32, stream_));
   Tensor temp = scratch(kEmbSortTemp, {int64_t(temp_bytes / 4 + 1)});
-  CUDA_CHECK(cub::DeviceRadixSort::SortPairs(temp.raw(), temp_bytes, i32_in(tokens), out<int32_t>(sorted_tok),
-                                             in<int32_t>(positions), out<int32_t>(sorted_pos), int(BT), 0, 32,
-                                             stream_));
+  TRIDENT_LIB_CHECK(CudaRuntime, cub::DeviceRadixSort::SortPairs(temp.raw(), temp_bytes, i32_in(tokens),
+                                                                 out<int32_t>(sorted_tok), in<int32_t>(positions),
+                                                                 out<int32_t>(sorted_pos), int(BT), 0, 32, stream_));
   dispatch_float(dout.dtype(), "embedding_backward", [&]<typename T>() {
     embedding_backward_runs_kernel<T><<<unsigned(BT), kThreads, 0, stream_>>>(
         in<int32_t>(sorted_tok), in<int32_t>(sorted_pos), in<T>(dout), f32_out(dwte), vocab_start, V, BT, C);
   });
-  CUDA_CHECK_LAUNCH();
+  TRIDENT_LIB_CHECK(CudaRuntime, cudaGetLastError());
 }
 
 }  // namespace trident::backend::cuda

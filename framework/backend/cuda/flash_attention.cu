@@ -363,7 +363,8 @@ void check_launchable(std::initializer_list<const Tensor*> ts, int64_t B, int64_
 
 template <typename Kernel>
 void allow_smem(Kernel kernel, size_t bytes) {
-  CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)));
+  TRIDENT_LIB_CHECK(CudaRuntime,
+                    cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)));
 }
 
 template <typename T, int D>
@@ -374,7 +375,7 @@ void forward_for(const Tensor& qkv, int64_t B, int64_t T_, int64_t H, Tensor& ou
   const dim3 grid(unsigned((T_ + kTile - 1) / kTile), unsigned(B * H));
   flash_forward_kernel<T, D><<<grid, kFlashThreads, smem, stream>>>(in<T>(qkv), cuda::out<T>(out), f32_out(lse), T_, H,
                                                                     1.f / std::sqrt(float(D)));
-  CUDA_CHECK_LAUNCH();
+  TRIDENT_LIB_CHECK(CudaRuntime, cudaGetLastError());
 }
 
 template <typename T, int D>
@@ -383,7 +384,7 @@ void backward_for(const Tensor& dout, const Tensor& qkv, const Tensor& out, cons
   const int64_t rows = B * H * T_;
   flash_row_dot_kernel<T, D><<<unsigned((rows * 32 + kThreads - 1) / kThreads), kThreads, 0, stream>>>(
       in<T>(dout), in<T>(out), f32_out(dq_term), B, T_, H);
-  CUDA_CHECK_LAUNCH();
+  TRIDENT_LIB_CHECK(CudaRuntime, cudaGetLastError());
   const dim3 grid(unsigned((T_ + kTile - 1) / kTile), unsigned(B * H));
   const float scale = 1.f / std::sqrt(float(D));
   const size_t kv_smem = backward_kv_smem<D, T>(), q_smem = backward_q_smem<D, T>();
@@ -392,10 +393,10 @@ void backward_for(const Tensor& dout, const Tensor& qkv, const Tensor& out, cons
   (void)allowed;
   flash_backward_kv_kernel<T, D><<<grid, kFlashThreads, kv_smem, stream>>>(
       in<T>(qkv), in<T>(dout), f32_in(lse), f32_in(dq_term), cuda::out<T>(dqkv), T_, H, scale);
-  CUDA_CHECK_LAUNCH();
+  TRIDENT_LIB_CHECK(CudaRuntime, cudaGetLastError());
   flash_backward_q_kernel<T, D><<<grid, kFlashThreads, q_smem, stream>>>(
       in<T>(qkv), in<T>(dout), f32_in(lse), f32_in(dq_term), cuda::out<T>(dqkv), T_, H, scale);
-  CUDA_CHECK_LAUNCH();
+  TRIDENT_LIB_CHECK(CudaRuntime, cudaGetLastError());
 }
 
 }  // namespace

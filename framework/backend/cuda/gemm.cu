@@ -27,12 +27,14 @@ cudaDataType_t cuda_type(DType t) {
 // Column-major layout of a row-major (rows, cols) buffer: (cols, rows), ld = cols.
 cublasLtMatrixLayout_t layout(DType t, int64_t rows, int64_t cols, int64_t batch) {
   cublasLtMatrixLayout_t l = nullptr;
-  CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&l, cuda_type(t), uint64_t(cols), uint64_t(rows), cols));
+  TRIDENT_LIB_CHECK(CublasLt, cublasLtMatrixLayoutCreate(&l, cuda_type(t), uint64_t(cols), uint64_t(rows), cols));
   if (batch > 1) {
     const int32_t count = int32_t(batch);
     const int64_t stride = rows * cols;
-    CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count, sizeof(count)));
-    CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride, sizeof(stride)));
+    TRIDENT_LIB_CHECK(CublasLt,
+                      cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count, sizeof(count)));
+    TRIDENT_LIB_CHECK(CublasLt, cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET,
+                                                                 &stride, sizeof(stride)));
   }
   return l;
 }
@@ -85,21 +87,25 @@ void CudaBackend::run_gemm(const Tensor& a, bool trans_a, const Tensor& b, bool 
   auto it = gemm_cache_.find(key);
   if (it == gemm_cache_.end()) {
     CachedGemm g;
-    CUBLAS_CHECK(cublasLtMatmulDescCreate(&g.op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+    TRIDENT_LIB_CHECK(CublasLt, cublasLtMatmulDescCreate(&g.op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
     // cuBLASLt's first operand is the b buffer: op = T when b is stored transposed.
     const cublasOperation_t op_first = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
     const cublasOperation_t op_second = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
-    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(g.op, CUBLASLT_MATMUL_DESC_TRANSA, &op_first, sizeof(op_first)));
-    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(g.op, CUBLASLT_MATMUL_DESC_TRANSB, &op_second, sizeof(op_second)));
+    TRIDENT_LIB_CHECK(CublasLt, cublasLtMatmulDescSetAttribute(g.op, CUBLASLT_MATMUL_DESC_TRANSA, &op_first,
+                                                               sizeof(op_first)));
+    TRIDENT_LIB_CHECK(CublasLt, cublasLtMatmulDescSetAttribute(g.op, CUBLASLT_MATMUL_DESC_TRANSB, &op_second,
+                                                               sizeof(op_second)));
     if (bias) {
       // The bias runs along cuBLASLt's rows, which are trident's columns (the output features).
       const cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_BIAS;
-      CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(g.op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof(epilogue)));
+      TRIDENT_LIB_CHECK(CublasLt, cublasLtMatmulDescSetAttribute(g.op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue,
+                                                                 sizeof(epilogue)));
       const void* ptr = bias->raw();
-      CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(g.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &ptr, sizeof(ptr)));
+      TRIDENT_LIB_CHECK(CublasLt,
+                        cublasLtMatmulDescSetAttribute(g.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &ptr, sizeof(ptr)));
       const cudaDataType_t bias_type = cuda_type(bias->dtype());
-      CUBLAS_CHECK(
-          cublasLtMatmulDescSetAttribute(g.op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bias_type, sizeof(bias_type)));
+      TRIDENT_LIB_CHECK(CublasLt, cublasLtMatmulDescSetAttribute(g.op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bias_type,
+                                                                 sizeof(bias_type)));
     }
     g.a = trans_b ? layout(b.dtype(), N, K, batch) : layout(b.dtype(), K, N, batch);  // b stored (N,K) or (K,N)
     g.b = trans_a ? layout(a.dtype(), K, M, batch) : layout(a.dtype(), M, K, batch);  // a stored (K,M) or (M,K)
@@ -110,10 +116,11 @@ void CudaBackend::run_gemm(const Tensor& a, bool trans_a, const Tensor& b, bool 
   const CachedGemm& g = it->second;
   if (bias) {
     const void* ptr = bias->raw();  // the cached descriptor serves every bias of this shape
-    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(g.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &ptr, sizeof(ptr)));
+    TRIDENT_LIB_CHECK(CublasLt,
+                      cublasLtMatmulDescSetAttribute(g.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &ptr, sizeof(ptr)));
   }
-  CUBLAS_CHECK(cublasLtMatmul(lt_, g.op, &alpha, b.raw(), g.a, a.raw(), g.b, &beta, c.raw(), g.c, c.raw(), g.c,
-                              &g.algo, workspace_, workspace_bytes_, stream_));
+  TRIDENT_LIB_CHECK(CublasLt, cublasLtMatmul(lt_, g.op, &alpha, b.raw(), g.a, a.raw(), g.b, &beta, c.raw(), g.c,
+                                             c.raw(), g.c, &g.algo, workspace_, workspace_bytes_, stream_));
 }
 
 // The heuristic's first choice is not guaranteed to be the fastest, so the
@@ -128,29 +135,31 @@ cublasLtMatmulAlgo_t CudaBackend::choose_algorithm(const CachedGemm& g, const Te
                                                    uint32_t align_second, uint32_t align_c) {
   constexpr int kCandidates = 8;
   cublasLtMatmulPreference_t pref = nullptr;
-  CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
+  TRIDENT_LIB_CHECK(CublasLt, cublasLtMatmulPreferenceCreate(&pref));
   const uint64_t ws = workspace_bytes_;
-  CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws)));
-  CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &align_first,
-                                                    sizeof(align_first)));
-  CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &align_second,
-                                                    sizeof(align_second)));
+  TRIDENT_LIB_CHECK(CublasLt, cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                                                   &ws, sizeof(ws)));
+  TRIDENT_LIB_CHECK(CublasLt, cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES,
+                                                                   &align_first, sizeof(align_first)));
+  TRIDENT_LIB_CHECK(CublasLt, cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+                                                                   &align_second, sizeof(align_second)));
   // The scratch output below is freshly allocated (256-aligned); c's own alignment is the binding one.
-  CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &align_c,
-                                                    sizeof(align_c)));
-  CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &align_c,
-                                                    sizeof(align_c)));
+  TRIDENT_LIB_CHECK(CublasLt, cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES,
+                                                                   &align_c, sizeof(align_c)));
+  TRIDENT_LIB_CHECK(CublasLt, cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES,
+                                                                   &align_c, sizeof(align_c)));
   cublasLtMatmulHeuristicResult_t results[kCandidates] = {};
   int found = 0;
-  CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(lt_, g.op, g.a, g.b, g.c, g.c, pref, kCandidates, results, &found));
+  TRIDENT_LIB_CHECK(CublasLt,
+                    cublasLtMatmulAlgoGetHeuristic(lt_, g.op, g.a, g.b, g.c, g.c, pref, kCandidates, results, &found));
   cublasLtMatmulPreferenceDestroy(pref);
   TRIDENT_CHECK(found > 0, "cuBLASLt has no algorithm for gemm ", shape_str(a.shape()), " x ", shape_str(b.shape()));
   if (found == 1) return results[0].algo;
 
   Tensor out = Tensor::empty(c.shape(), c.dtype(), Device::cuda);
   cudaEvent_t start = nullptr, stop = nullptr;
-  CUDA_CHECK(cudaEventCreate(&start));
-  CUDA_CHECK(cudaEventCreate(&stop));
+  TRIDENT_LIB_CHECK(CudaRuntime, cudaEventCreate(&start));
+  TRIDENT_LIB_CHECK(CudaRuntime, cudaEventCreate(&stop));
   std::vector<float> times(size_t(found), -1.f);  // -1: did not run
   for (int i = 0; i < found; ++i) {
     if (results[i].state != CUBLAS_STATUS_SUCCESS) continue;
@@ -159,12 +168,12 @@ cublasLtMatmulAlgo_t CudaBackend::choose_algorithm(const CachedGemm& g, const Te
                             &results[i].algo, workspace_, workspace_bytes_, stream_);
     };
     if (run() != CUBLAS_STATUS_SUCCESS) continue;  // warm-up; an algorithm that fails here is not a candidate
-    CUDA_CHECK(cudaEventRecord(start, stream_));
+    TRIDENT_LIB_CHECK(CudaRuntime, cudaEventRecord(start, stream_));
     const cublasStatus_t st = run();
-    CUDA_CHECK(cudaEventRecord(stop, stream_));
-    CUDA_CHECK(cudaEventSynchronize(stop));
+    TRIDENT_LIB_CHECK(CudaRuntime, cudaEventRecord(stop, stream_));
+    TRIDENT_LIB_CHECK(CudaRuntime, cudaEventSynchronize(stop));
     float ms = 0.f;
-    CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+    TRIDENT_LIB_CHECK(CudaRuntime, cudaEventElapsedTime(&ms, start, stop));
     if (st == CUBLAS_STATUS_SUCCESS) times[size_t(i)] = ms;
   }
   cudaEventDestroy(start);

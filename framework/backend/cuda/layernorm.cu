@@ -94,7 +94,7 @@ void CudaBackend::layernorm_forward(const Tensor& x, const Tensor& w, const Tens
     layernorm_forward_kernel<T><<<blocks, kThreads, 0, stream_>>>(in<T>(x), in<T>(w), in<T>(b), eps,
                                                                   cuda::out<T>(out), f32_out(mean), f32_out(rstd), N, C);
   });
-  CUDA_CHECK_LAUNCH();
+  TRIDENT_LIB_CHECK(CudaRuntime, cudaGetLastError());
 }
 
 void CudaBackend::layernorm_backward(const Tensor& dout, const Tensor& x, const Tensor& w, const Tensor& mean,
@@ -109,17 +109,17 @@ void CudaBackend::layernorm_backward(const Tensor& dout, const Tensor& x, const 
   dispatch_float(x.dtype(), "layernorm_backward", [&]<typename T>() {
     layernorm_backward_dx_kernel<T><<<blocks, kThreads, 0, stream_>>>(in<T>(dout), in<T>(x), in<T>(w),
                                                                       f32_in(mean), f32_in(rstd), out<T>(dx), N, C);
-    CUDA_CHECK_LAUNCH();
+    TRIDENT_LIB_CHECK(CudaRuntime, cudaGetLastError());
     layernorm_backward_partials_kernel<T><<<grid, kThreads, 0, stream_>>>(
         in<T>(dout), in<T>(x), f32_in(mean), f32_in(rstd), N, C, rows_per_chunk, f32_out(partial),
         f32_out(partial) + chunks * C);
   });
-  CUDA_CHECK_LAUNCH();
+  TRIDENT_LIB_CHECK(CudaRuntime, cudaGetLastError());
   const unsigned cblocks = unsigned((C + kThreads - 1) / kThreads);
   sum_partials_kernel<<<cblocks, kThreads, 0, stream_>>>(f32_in(partial), chunks, C, f32_out(dw));
-  CUDA_CHECK_LAUNCH();
+  TRIDENT_LIB_CHECK(CudaRuntime, cudaGetLastError());
   sum_partials_kernel<<<cblocks, kThreads, 0, stream_>>>(f32_in(partial) + chunks * C, chunks, C, f32_out(db));
-  CUDA_CHECK_LAUNCH();
+  TRIDENT_LIB_CHECK(CudaRuntime, cudaGetLastError());
 }
 
 }  // namespace trident::backend::cuda

@@ -23,7 +23,7 @@ CudaBackend::OpScope::OpScope(CudaBackend& be, const char* op, const std::string
   if (g_op_depth++ > 0) return;  // nested: the outer operation's time includes it
   be_ = &be;
   key_ = detail.empty() ? std::string(op) : std::string(op) + " " + detail;
-  CUDA_CHECK(cudaStreamSynchronize(be.stream_));
+  TRIDENT_LIB_CHECK(CudaRuntime, cudaStreamSynchronize(be.stream_));
   start_ = now_seconds();
 }
 

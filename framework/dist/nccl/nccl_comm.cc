@@ -1,15 +1,9 @@
 #include "framework/dist/nccl/nccl_comm.h"
 
-#include "framework/backend/cuda/cuda_check.h"
 #include "framework/core/error.h"
+#include "framework/dist/mpi_check.h"
+#include "framework/dist/nccl/nccl_check.h"
 #include "framework/dist/process_groups.h"
-
-#define NCCL_CHECK(call)                                                                          \
-  do {                                                                                            \
-    const ncclResult_t trident_nccl_ = (call);                                                    \
-    if (trident_nccl_ != ncclSuccess) [[unlikely]]                                                \
-      ::trident::detail::throw_error(__FILE__, __LINE__, #call, ncclGetErrorString(trident_nccl_)); \
-  } while (0)
 
 namespace trident::dist {
 namespace {
@@ -46,8 +40,8 @@ class NcclRequest final : public Request {
     cudaEventDestroy(done_);
   }
   void wait() override {
-    CUDA_CHECK(cudaStreamWaitEvent(compute_, done_, 0));
-    CUDA_CHECK(cudaStreamWaitEvent(cudaStreamLegacy, done_, 0));
+    TRIDENT_LIB_CHECK(CudaRuntime, cudaStreamWaitEvent(compute_, done_, 0));
+    TRIDENT_LIB_CHECK(CudaRuntime, cudaStreamWaitEvent(cudaStreamLegacy, done_, 0));
     waited_ = true;
   }
   bool test() override {
@@ -56,7 +50,7 @@ class NcclRequest final : public Request {
       (void)cudaGetLastError();  // "not ready" is an answer, not an error for the next launch check
       return false;
     }
-    CUDA_CHECK(state);
+    TRIDENT_LIB_CHECK(CudaRuntime, state);
     return true;
   }
 
@@ -72,7 +66,7 @@ class NcclRequest final : public Request {
 
 NcclComm::NcclComm(MPI_Comm comm, std::string name, cudaStream_t compute_stream)
     : Comm(name), mpi_(comm, name), compute_(compute_stream) {
-  CUDA_CHECK(cudaStreamCreateWithFlags(&comm_stream_, cudaStreamNonBlocking));
+  TRIDENT_LIB_CHECK(CudaRuntime, cudaStreamCreateWithFlags(&comm_stream_, cudaStreamNonBlocking));
   // Rank 0's id and whether it got one, so that a failure there stops every
   // rank with NCCL's message instead of leaving them waiting in init.
   struct {
@@ -80,9 +74,9 @@ NcclComm::NcclComm(MPI_Comm comm, std::string name, cudaStream_t compute_stream)
     int32_t result;
   } root{};
   if (mpi_.rank() == 0) root.result = int32_t(ncclGetUniqueId(&root.id));
-  MPI_CHECK(MPI_Bcast(&root, sizeof(root), MPI_BYTE, 0, mpi_.handle()));
-  NCCL_CHECK(ncclResult_t(root.result));
-  NCCL_CHECK(ncclCommInitRank(&nccl_, mpi_.size(), root.id, mpi_.rank()));
+  TRIDENT_LIB_CHECK(Mpi, MPI_Bcast(&root, sizeof(root), MPI_BYTE, 0, mpi_.handle()));
+  TRIDENT_LIB_CHECK(Nccl, ncclResult_t(root.result), "ncclGetUniqueId on rank 0 of group ", name);
+  TRIDENT_LIB_CHECK(Nccl, ncclCommInitRank(&nccl_, mpi_.size(), root.id, mpi_.rank()));
 }
 
 NcclComm::~NcclComm() {
@@ -94,25 +88,26 @@ void NcclComm::all_reduce(Tensor& t, ReduceOp op) {
   if (!on_device(t)) return mpi_.all_reduce(t, op);
   count(CommKind::all_reduce, t.bytes(), 2.0 * ring_fraction(size()) * double(t.bytes()));
   // Groups of one call NCCL too (a copy in place): the same path at every size.
-  NCCL_CHECK(ncclAllReduce(t.raw(), t.raw(), size_t(t.numel()), nccl_type(t.dtype()), nccl_op(op), nccl_, compute_));
+  TRIDENT_LIB_CHECK(Nccl, ncclAllReduce(t.raw(), t.raw(), size_t(t.numel()), nccl_type(t.dtype()), nccl_op(op), nccl_,
+                                        compute_));
 }
 
 std::unique_ptr<Request> NcclComm::all_reduce_async(Tensor& t, ReduceOp op) {
   if (!on_device(t)) return mpi_.all_reduce_async(t, op);
   count(CommKind::all_reduce, t.bytes(), 2.0 * ring_fraction(size()) * double(t.bytes()));
   cudaEvent_t ready, done;
-  CUDA_CHECK(cudaEventCreateWithFlags(&ready, cudaEventDisableTiming));
-  CUDA_CHECK(cudaEventCreateWithFlags(&done, cudaEventDisableTiming));
-  CUDA_CHECK(cudaEventRecord(ready, compute_));  // the gradient kernels queued so far
-  CUDA_CHECK(cudaStreamWaitEvent(comm_stream_, ready, 0));
+  TRIDENT_LIB_CHECK(CudaRuntime, cudaEventCreateWithFlags(&ready, cudaEventDisableTiming));
+  TRIDENT_LIB_CHECK(CudaRuntime, cudaEventCreateWithFlags(&done, cudaEventDisableTiming));
+  TRIDENT_LIB_CHECK(CudaRuntime, cudaEventRecord(ready, compute_));  // the gradient kernels queued so far
+  TRIDENT_LIB_CHECK(CudaRuntime, cudaStreamWaitEvent(comm_stream_, ready, 0));
   // and the copies into the bucket on the default stream (which the blocking
   // compute stream already waits for: this says so explicitly).
-  CUDA_CHECK(cudaEventRecord(ready, cudaStreamLegacy));
-  CUDA_CHECK(cudaStreamWaitEvent(comm_stream_, ready, 0));
+  TRIDENT_LIB_CHECK(CudaRuntime, cudaEventRecord(ready, cudaStreamLegacy));
+  TRIDENT_LIB_CHECK(CudaRuntime, cudaStreamWaitEvent(comm_stream_, ready, 0));
   cudaEventDestroy(ready);  // released once recorded work completes
-  NCCL_CHECK(ncclAllReduce(t.raw(), t.raw(), size_t(t.numel()), nccl_type(t.dtype()), nccl_op(op), nccl_,
-                           comm_stream_));
-  CUDA_CHECK(cudaEventRecord(done, comm_stream_));
+  TRIDENT_LIB_CHECK(Nccl, ncclAllReduce(t.raw(), t.raw(), size_t(t.numel()), nccl_type(t.dtype()), nccl_op(op), nccl_,
+                                        comm_stream_));
+  TRIDENT_LIB_CHECK(CudaRuntime, cudaEventRecord(done, comm_stream_));
   return std::make_unique<NcclRequest>(done, compute_, t);
 }
 
@@ -123,8 +118,8 @@ void NcclComm::reduce_scatter(const Tensor& in, Tensor& out, ReduceOp op) {
   TRIDENT_CHECK(out.numel() == sizes[size_t(rank())] && in.dtype() == out.dtype(), "reduce_scatter of ", in.numel(),
                 " elements into ", out.numel(), " on rank ", rank(), " of ", size());
   count(CommKind::reduce_scatter, in.bytes(), ring_fraction(size()) * double(in.bytes()));
-  NCCL_CHECK(ncclReduceScatter(in.raw(), out.raw(), size_t(out.numel()), nccl_type(in.dtype()), nccl_op(op), nccl_,
-                               compute_));
+  TRIDENT_LIB_CHECK(Nccl, ncclReduceScatter(in.raw(), out.raw(), size_t(out.numel()), nccl_type(in.dtype()),
+                                            nccl_op(op), nccl_, compute_));
 }
 
 void NcclComm::all_gather(const Tensor& in, Tensor& out) {
@@ -133,13 +128,15 @@ void NcclComm::all_gather(const Tensor& in, Tensor& out) {
   TRIDENT_CHECK(in.dtype() == out.dtype() && in.numel() * size() == out.numel(), "all_gather of ", in.numel(),
                 " elements into ", out.numel(), " on rank ", rank(), " of ", size());
   count(CommKind::all_gather, out.bytes(), ring_fraction(size()) * double(out.bytes()));
-  NCCL_CHECK(ncclAllGather(in.raw(), out.raw(), size_t(in.numel()), nccl_type(in.dtype()), nccl_, compute_));
+  TRIDENT_LIB_CHECK(Nccl,
+                    ncclAllGather(in.raw(), out.raw(), size_t(in.numel()), nccl_type(in.dtype()), nccl_, compute_));
 }
 
 void NcclComm::broadcast(Tensor& t, int root) {
   if (!on_device(t)) return mpi_.broadcast(t, root);
   count(CommKind::broadcast, t.bytes(), size() > 1 && rank() == root ? double(t.bytes()) : 0.0);
-  NCCL_CHECK(ncclBroadcast(t.raw(), t.raw(), size_t(t.numel()), nccl_type(t.dtype()), root, nccl_, compute_));
+  TRIDENT_LIB_CHECK(Nccl,
+                    ncclBroadcast(t.raw(), t.raw(), size_t(t.numel()), nccl_type(t.dtype()), root, nccl_, compute_));
 }
 
 void NcclComm::send(const Tensor& t, int dst, int tag) { mpi_.send(t, dst, tag); }

@@ -1,0 +1,93 @@
+// The flag table is the one place a flag is written down: every flag's
+// value comes back out of TrainConfig::to_json() under its name, and that
+// JSON, given back as a --config file, sets every field again.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+#include "launch/config_file.h"
+#include "launch/train_flags.h"
+
+namespace trident::launch {
+namespace {
+
+// A value of the same kind as `v` that differs from it.
+nlohmann::json other_value(const nlohmann::json& v) {
+  if (v.is_boolean()) return !v.get<bool>();
+  if (v.is_number_unsigned()) return v.get<uint64_t>() + 3;
+  if (v.is_number_integer()) return v.get<int64_t>() + 3;
+  if (v.is_number_float()) return v.get<double>() * 2.0 + 0.5;  // 0.5 steps are exact in float too
+  if (v.is_string()) return v.get<std::string>() + "x";
+  return nlohmann::json::array({"3", "5"});  // list flags: ints and strings both parse "3"
+}
+
+// Floats pass through float fields, lists of numbers through strings: compare what they mean.
+bool same(const nlohmann::json& a, const nlohmann::json& b) {
+  if (a.is_number_float() || b.is_number_float())  // through a float field: float's rounding
+    return std::abs(a.get<double>() - b.get<double>()) <= 1e-6 * std::abs(a.get<double>());
+  if (a.is_array() && b.is_array()) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i)
+      if ((a[i].is_string() ? a[i].get<std::string>() : a[i].dump()) !=
+          (b[i].is_string() ? b[i].get<std::string>() : b[i].dump()))
+        return false;
+    return true;
+  }
+  return a == b;
+}
+
+nlohmann::json parse_config_file(const nlohmann::json& j, TrainConfig& cfg) {
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            ("trident_flags_" + std::to_string(::getpid()) + ".json")).string();
+  std::ofstream(path) << j.dump();
+  CLI::App app;
+  add_train_flags(app, cfg);
+  std::vector<std::string> args = expand_config_file(app, {"--config", path});
+  std::reverse(args.begin(), args.end());  // CLI11 takes a vector last-first
+  app.parse(args);
+  std::filesystem::remove(path);
+  return cfg.to_json();
+}
+
+TEST(TrainFlags, EveryFlagRoundTripsThroughTheConfigJson) {
+  TrainConfig defaults;
+  CLI::App app;
+  const nlohmann::json before = add_train_flags(app, defaults).to_json();
+  // Every long flag of the table has its key.
+  size_t flags = 0;
+  for (const CLI::Option* o : app.get_options()) {
+    if (o->get_lnames().empty() || o->get_lnames().front() == "help") continue;
+    std::string key = o->get_lnames().front();
+    std::replace(key.begin(), key.end(), '-', '_');
+    EXPECT_TRUE(before.contains(key)) << key;
+    ++flags;
+  }
+  EXPECT_EQ(before.size(), flags);
+  nlohmann::json changed = nlohmann::json::object();
+  for (const auto& [key, value] : before.items()) changed[key] = other_value(value);
+  TrainConfig cfg;
+  const nlohmann::json after = parse_config_file(changed, cfg);
+  for (const auto& [key, value] : changed.items()) {
+    ASSERT_TRUE(after.contains(key)) << key;
+    EXPECT_TRUE(same(after[key], value)) << key << ": set " << value << ", read back " << after[key];
+    EXPECT_FALSE(same(after[key], before[key])) << key << " kept its default";
+  }
+  EXPECT_EQ(cfg.model.num_layers, defaults.model.num_layers + 3);  // the fields themselves changed
+  EXPECT_EQ(cfg.overlap_grad_reduce, !defaults.overlap_grad_reduce);
+}
+
+TEST(TrainFlags, TheReferenceListsEveryGroup) {
+  TrainConfig cfg;
+  CLI::App app;
+  add_train_flags(app, cfg);
+  const std::string reference = flag_reference(app);
+  for (const char* group : {"model", "training", "data", "evaluation", "parallelism", "device", "precision",
+                            "checkpointing", "divergence guard", "logging"})
+    EXPECT_NE(reference.find(std::string("\n## ") + group + "\n"), std::string::npos) << group;
+  EXPECT_NE(reference.find("`--eval-interval`"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace trident::launch
