@@ -29,6 +29,7 @@ GradBuckets::GradBuckets(const std::vector<Param*>& params, dist::Comm& dp, int6
       p->grad = view;
       offset += p->grad.numel();
       bucket_of_[p] = buckets_.size();
+      reported_[p] = false;
     }
     b.params = std::move(group);
     b.pending = b.params.size();
@@ -42,7 +43,11 @@ void GradBuckets::mark_ready(Param& p) {
   auto it = bucket_of_.find(&p);
   TRIDENT_CHECK(it != bucket_of_.end(), "parameter ", p.name, " is in no gradient bucket");
   Bucket& b = buckets_[it->second];
-  TRIDENT_CHECK(b.pending > 0, "gradient of ", p.name, " reported ready twice in one step");
+  // Per parameter, not per bucket: a repeat inside a bucket would otherwise start its
+  // all-reduce before the bucket's other gradients are final.
+  bool& reported = reported_.at(&p);
+  TRIDENT_CHECK(!reported, "gradient of ", p.name, " reported ready twice in one step");
+  reported = true;
   if (--b.pending == 0 && overlap_) start(b);
   // Non-blocking MPI collectives advance only inside MPI calls: poke the running ones.
   for (Bucket& other : buckets_)
@@ -56,6 +61,7 @@ void GradBuckets::finish() {
     b.request->wait();
     b.request.reset();
     b.pending = b.params.size();
+    for (const Param* p : b.params) reported_[p] = false;
   }
 }
 

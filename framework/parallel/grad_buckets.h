@@ -43,6 +43,7 @@ class GradBuckets {
   bool overlap_;
   std::vector<Bucket> buckets_;
   std::unordered_map<const Param*, size_t> bucket_of_;
+  std::unordered_map<const Param*, bool> reported_;  // ready this step: a second report is a bug upstream
 };
 
 }  // namespace trident::parallel

@@ -14,6 +14,7 @@
 #include "framework/dist/world.h"
 #include "launch/export.h"
 #include "launch/trainer.h"
+#include "tests/support/small_configs.h"
 
 namespace trident::launch {
 namespace {
@@ -26,18 +27,9 @@ TEST(CheckpointClient, H5pyAndPyTorchReproduceOurLogits) {
   int pid = int(::getpid());
   MPI_Bcast(&pid, 1, MPI_INT, 0, MPI_COMM_WORLD);
   const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("trident_h5py_" + std::to_string(pid));
-  TrainConfig cfg;
-  cfg.model.num_layers = 4;
-  cfg.model.hidden_size = 32;
-  cfg.model.num_attention_heads = 4;
-  cfg.model.seq_length = 16;
-  cfg.micro_batch_size = 2;
-  cfg.global_batch_size = 4;
-  cfg.train_iters = 3;
+  TrainConfig cfg = test::small_train_config(4, 32, 4, 16);
   cfg.tensor_model_parallel_size = 2;
   cfg.pipeline_model_parallel_size = 2;
-  cfg.threads = 1;
-  cfg.device = "cpu";
   cfg.save = (dir / "ck").string();
   auto trainer = std::make_unique<Trainer>(cfg, world);
   trainer->train();

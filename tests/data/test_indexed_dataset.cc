@@ -18,6 +18,7 @@
 #include "framework/data/text_corpus.h"
 #include "framework/dist/world.h"
 #include "launch/trainer.h"
+#include "tests/support/small_configs.h"
 
 namespace trident::data {
 namespace {
@@ -174,23 +175,15 @@ TEST_F(Megatron, CorpusChecksTheVocabularyAndSplitsByDocument) {
   int64_t first30 = 0;
   for (int d = 0; d < 30; ++d) first30 += int64_t(docs_[size_t(d)].size());
   EXPECT_EQ(split.train_tokens().size, first30);
+  EXPECT_EQ(split.valid_tokens().size, split.tokens().size - first30);  // documents 30..39
   EXPECT_THROW(TextCorpus::load(prefix("c"), 17, 1000, "0,1,0"), UsageError);
   EXPECT_THROW(TextCorpus::load(prefix("missing"), 17, 1000), UsageError);
 }
 
 TEST_F(Megatron, AModelTrainsOnIt) {
   write_dataset(prefix("t"), docs_, 2);
-  launch::TrainConfig cfg;
-  cfg.model.num_layers = 1;
-  cfg.model.hidden_size = 32;
-  cfg.model.num_attention_heads = 2;
-  cfg.model.seq_length = 16;
+  launch::TrainConfig cfg = test::small_train_config(1, 32, 2, 16);
   cfg.model.vocab_size = 1000;
-  cfg.micro_batch_size = 4;
-  cfg.global_batch_size = 4;
-  cfg.train_iters = 5;
-  cfg.threads = 1;
-  cfg.device = "cpu";
   cfg.data_path = prefix("t");
   const dist::World& world = dist::World::init(nullptr, nullptr);
   launch::Trainer trainer(cfg, world);

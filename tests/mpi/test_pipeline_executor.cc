@@ -11,24 +11,18 @@
 #include "framework/dist/world.h"
 #include "framework/pipeline/simulator.h"
 #include "launch/trainer.h"
+#include "tests/support/small_configs.h"
 
 namespace trident::launch {
 namespace {
 
 TrainConfig small_config(int pp, const std::string& schedule, int chunks) {
-  TrainConfig cfg;
-  cfg.model.num_layers = 8;
-  cfg.model.hidden_size = 16;
-  cfg.model.num_attention_heads = 2;
-  cfg.model.seq_length = 16;
+  TrainConfig cfg = test::small_train_config(8, 16, 2, 16);  // 8 layers: up to 4 ranks x 2 chunks
   cfg.micro_batch_size = 1;
   cfg.global_batch_size = 8;
-  cfg.train_iters = 2;
   cfg.pipeline_model_parallel_size = pp;
   cfg.pipeline_schedule = schedule;
   cfg.num_virtual_stages = chunks;
-  cfg.threads = 1;
-  cfg.device = "cpu";
   return cfg;
 }
 

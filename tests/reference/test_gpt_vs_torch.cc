@@ -14,6 +14,7 @@
 #include "models/gpt/gpt_model.h"
 #include "optim/adamw.h"
 #include "optim/grad_clip.h"
+#include "tests/support/small_configs.h"
 
 namespace trident {
 namespace {
@@ -44,16 +45,6 @@ class GptVsTorch : public ::testing::Test {
   }
 
   // The model both tests compare: 2 layers, 64 wide, 4 heads, 32 positions.
-  static gpt::GptConfig small_config(DType dtype) {
-    gpt::GptConfig cfg;
-    cfg.num_layers = 2;
-    cfg.hidden_size = 64;
-    cfg.num_attention_heads = 4;
-    cfg.seq_length = 32;
-    cfg.vocab_size = 256;
-    cfg.dtype = dtype;
-    return cfg;
-  }
   // A batch of 4 sequences of random bytes, the same in every run.
   static void reference_batch(int64_t T, Tensor& tokens, Tensor& targets) {
     const int64_t B = 4;
@@ -83,7 +74,7 @@ class GptVsTorch : public ::testing::Test {
 };
 
 TEST_F(GptVsTorch, LogitsLossGradientsAndTenAdamWSteps) {
-  const gpt::GptConfig cfg = small_config(DType::f32);
+  const gpt::GptConfig cfg = test::small_gpt(DType::f32);
   const float lr = 1e-3f, weight_decay = 0.1f, clip = 1.0f;
   const int steps = 10;
 
@@ -143,7 +134,7 @@ TEST_F(GptVsTorch, LogitsLossGradientsAndTenAdamWSteps) {
 // loss) against PyTorch's CPU autocast to bfloat16 on the same bf16 weights:
 // the two round at different places, so they agree to bf16 precision.
 TEST_F(GptVsTorch, Bf16LogitsAndLossAgainstAutocast) {
-  const gpt::GptConfig cfg = small_config(DType::bf16);
+  const gpt::GptConfig cfg = test::small_gpt(DType::bf16);
   auto be = backend::make_cpu_backend(2);
   gpt::GptModel model(cfg, 7);
   Tensor tokens, targets;
