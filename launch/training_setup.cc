@@ -33,7 +33,8 @@ void load_data(TrainingParts& parts) {
   const size_t window = size_t(cfg.model.seq_length + 1);
   parts.corpus = data::TextCorpus::load(cfg.data_path, window, cfg.model.vocab_size, cfg.split);
   if (!cfg.valid_data_path.empty())
-    parts.valid_data = data::TextCorpus::load(cfg.valid_data_path, window, cfg.model.vocab_size);
+    parts.valid_data = data::TextCorpus::load(cfg.valid_data_path, window, cfg.model.vocab_size, "100,0,0",
+                                              "--valid-data-path");
   if (!cfg.evaluates()) return;
   const char* asked = cfg.skip_train ? "--skip-train" : "--eval-interval";
   TRIDENT_USAGE_CHECK(parts.validation_tokens().size >= int64_t(window), asked,

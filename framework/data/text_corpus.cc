@@ -31,7 +31,8 @@ TokenView TextCorpus::tokens() const {
   return indexed_ ? indexed_->tokens() : TokenView{bytes_.data(), int64_t(bytes_.size()), 1};
 }
 
-TextCorpus TextCorpus::load(const std::string& path, size_t min_bytes, int64_t vocab_size, const std::string& split) {
+TextCorpus TextCorpus::load(const std::string& path, size_t min_bytes, int64_t vocab_size, const std::string& split,
+                            const char* flag) {
   TextCorpus corpus;
   std::error_code ec;
   const auto [train_share, valid_share] = split_ends(split);
@@ -53,7 +54,7 @@ TextCorpus TextCorpus::load(const std::string& path, size_t min_bytes, int64_t v
   }
   TRIDENT_USAGE_CHECK(fs::exists(path, ec), "data path '", path,
                       "' does not exist: pass a text file, a directory of text files, or the prefix of a Megatron "
-                      ".bin/.idx pair with --data-path");
+                      ".bin/.idx pair with ", flag);
   TRIDENT_USAGE_CHECK(vocab_size >= 256, "text data is read as bytes: --vocab-size must be at least 256, got ",
                       vocab_size);
   if (fs::is_directory(path, ec)) {

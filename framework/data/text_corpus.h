@@ -25,8 +25,9 @@ class TextCorpus {
   // Throws UsageError naming the path when it is missing, unreadable,
   // malformed, holds a token id ≥ vocab_size, or its training share holds
   // fewer than `min_tokens` tokens.
+  // `flag` is the one a user fixes (--data-path, --valid-data-path).
   static TextCorpus load(const std::string& path, size_t min_tokens, int64_t vocab_size = 256,
-                         const std::string& split = "100,0,0");
+                         const std::string& split = "100,0,0", const char* flag = "--data-path");
 
   const std::vector<uint8_t>& bytes() const { return bytes_; }  // text only
   // All tokens, and the training share.

@@ -71,6 +71,20 @@ if [ "$(wc -l < "$work/metrics.jsonl")" -eq 2 ] && grep -q "overlap off" "$work/
 else
   echo "FAIL: --config precedence"; cat "$work/out"; failures=$((failures + 1))
 fi
+# Evaluation needs held-out data, and sane counts.
+expect_error "--eval-interval needs validation data" --eval-interval 5
+expect_error "--skip-train needs validation data" --skip-train --split 100,0,0
+expect_error "--eval-iters must be positive" --eval-interval 5 --split 90,10,0 --eval-iters 0
+expect_error "--eval-interval must not be negative" --eval-interval -1
+expect_error "with --valid-data-path" --eval-interval 5 --valid-data-path "$work/missing.txt"
+# --valid-data-path: evaluation reads that file, and all of the --data-path trains.
+"$train" --data-path "$work/small.txt" --seq-length 16 --hidden-size 32 --num-layers 1 --num-attention-heads 2 \
+         --micro-batch-size 2 --global-batch-size 4 --train-iters 2 --eval-interval 2 --eval-iters 1 \
+         --valid-data-path "$work/small.txt" > "$work/out" 2>&1 \
+  && grep -q "validation loss at iteration 2 | lm loss value" "$work/out" \
+  && grep -q "1400 for training, 1400 for validation from --valid-data-path" "$work/out" \
+  && echo "ok   --valid-data-path: evaluated on it" \
+  || { echo "FAIL: --valid-data-path"; cat "$work/out"; failures=$((failures + 1)); }
 
 # And the good case writes one JSON object per iteration with the promised keys.
 "$train" --data-path "$work/small.txt" --seq-length 16 --hidden-size 32 --num-layers 1 --num-attention-heads 2 \
