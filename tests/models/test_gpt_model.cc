@@ -12,6 +12,7 @@
 #include "models/gpt/gpt_model.h"
 #include "optim/adamw.h"
 #include "optim/grad_clip.h"
+#include "tests/support/small_configs.h"
 #include "tests/support/tolerances.h"
 
 namespace trident::gpt {
@@ -256,11 +257,7 @@ TEST(GptConfig, SerialisesItselfAndNamesEveryDifference) {
 // One init setting: every normal-initialised weight draws from --init-method-std
 // (the output projections from its scaled value).
 TEST(GptConfig, InitStdComesFromTheConfig) {
-  GptConfig c;
-  c.num_layers = 2;
-  c.hidden_size = 32;
-  c.num_attention_heads = 2;
-  c.seq_length = 8;
+  GptConfig c = test::small_gpt();  // 2 layers
   c.init_method_std = 0.05f;
   GptModel m(c, 1);
   for (const Param* p : m.params()) {
