@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <spdlog/fmt/ranges.h>
 
 #include "framework/backend/gemm_peak.h"
@@ -32,6 +33,9 @@ void Reporter::open_metrics(int64_t start_iteration) {
   // A resumed run continues the metrics of the run it resumes.
   if (parts_.world->rank == 0 && !parts_.cfg.metrics_file.empty())
     metrics_.open(parts_.cfg.metrics_file, start_iteration > 0 ? std::ios::app : std::ios::trunc);
+  // Marks where this run's timeline starts (a resume appends after records it replaces).
+  event({{"event", "start"}, {"iteration", start_iteration},
+         {"loss_unit", parts_.corpus.indexed() ? "nats/token" : "nats/byte"}});
 }
 
 void Reporter::start_up(const TrainStep& step) const {
@@ -80,24 +84,36 @@ void Reporter::iteration(const IterationStats& s, const RunState& state) {
                          {"skipped_iterations", state.skipped_iterations}, {"nan_iterations", nan_iterations_}};
   if (s.skipped) line["grad_norm"] = nullptr;  // JSON has no NaN
   event(line);
-  interval_seconds_ += s.seconds;
-  ++interval_iterations_;
-  const double eta = interval_seconds_ / double(interval_iterations_) * double(cfg.train_iters - s.iteration);
-  if (terminal_) std::fputs("\r\033[K", stdout);  // clear the progress bar before a log line
-  if (s.skipped)
-    spdlog::warn("iteration {}: non-finite gradient, step skipped (loss scale {:.0f}, {} skipped so far)", s.iteration,
-                 s.loss_scale, state.skipped_iterations);
-  if (s.iteration % cfg.log_interval == 0 || s.iteration == cfg.train_iters) {
-    spdlog::info("iteration {:>6}/{:<6} | consumed samples {:>8} | ms/iter {:8.1f} | lr {:.3E} | loss {:.4f} | "
-                 "grad norm {:.3f} | loss scale {:.0f} | skipped {} | nan {} | tokens/s {:8.0f} | "
-                 "TFLOP/s per rank {:.3f} | MFU {:.3f} | ETA {:.0f}:{:02.0f}",
-                 s.iteration, cfg.train_iters, consumed, interval_seconds_ / double(interval_iterations_) * 1e3, s.lr,
-                 s.loss, s.grad_norm, s.loss_scale, state.skipped_iterations, nan_iterations_, s.tokens_per_s,
-                 tflops_per_rank, mfu, std::floor(eta / 60.0), std::fmod(eta, 60.0));
-    interval_seconds_ = 0.0;
-    interval_iterations_ = 0;
-  }
+  Interval& in = interval_;
+  if (in.iterations++ == 0) in.first = s.iteration;
+  in.seconds += s.seconds;
+  if (s.skipped) ++in.skipped, in.last_skipped = s.iteration;
+  if (!s.skipped && std::isfinite(s.loss)) in.loss_sum += s.loss, ++in.losses;
+  const double eta = in.seconds / double(in.iterations) * double(cfg.train_iters - s.iteration);
+  if (s.iteration % cfg.log_interval == 0 || s.iteration == cfg.train_iters || s.stop_requested) log_line(s, state, eta);
   progress_bar(s, eta);
+}
+
+// Megatron's line: the loss is the mean over the interval's updated
+// iterations (the metrics file keeps each one); skipped steps are summed up.
+void Reporter::log_line(const IterationStats& s, const RunState& state, double eta_s) {
+  const TrainConfig& cfg = parts_.cfg;
+  Interval& in = interval_;
+  if (terminal_) std::fputs("\r\033[K", stdout);  // clear the progress bar before a log line
+  if (in.skipped > 0)
+    spdlog::warn("non-finite gradients: {} step(s) skipped in iterations {}..{} (the last at iteration {}); "
+                 "loss scale now {:.0f}", in.skipped, in.first, s.iteration, in.last_skipped, s.loss_scale);
+  const double tflops_per_rank = s.tflops / parts_.world->size;
+  const double mfu = peak_tflops_ > 0.0 ? tflops_per_rank / peak_tflops_ : 0.0;
+  const double loss = in.losses > 0 ? in.loss_sum / double(in.losses) : std::numeric_limits<double>::quiet_NaN();
+  spdlog::info("iteration {:>6}/{:<6} | consumed samples {:>8} | ms/iter {:8.1f} | lr {:.3E} | loss {:.4f} | "
+               "grad norm {:.3f} | loss scale {:.0f} | skipped {} | nan {} | tokens/s {:8.0f} | "
+               "TFLOP/s per rank {:.3f} | MFU {:.3f} | ETA {:.0f}:{:02.0f}",
+               s.iteration, cfg.train_iters, s.data_batch * cfg.global_batch_size,
+               in.seconds / double(in.iterations) * 1e3, s.lr, loss, s.grad_norm, s.loss_scale,
+               state.skipped_iterations, nan_iterations_, s.tokens_per_s, tflops_per_rank, mfu,
+               std::floor(eta_s / 60.0), std::fmod(eta_s, 60.0));
+  in = Interval{};
 }
 
 void Reporter::progress_bar(const IterationStats& s, double eta_s) const {

@@ -19,7 +19,8 @@ class Reporter {
   // `peak_tflops`: per rank, the denominator of the MFU.
   Reporter(const TrainingParts& parts, double peak_tflops);
 
-  // Opens the metrics file (appending when the run resumes after `start_iteration`).
+  // Opens the metrics file (appending when the run resumes after `start_iteration`)
+  // and records {"event": "start", "iteration": start_iteration, "loss_unit": ...}.
   void open_metrics(int64_t start_iteration);
   void start_up(const TrainStep& step) const;
   void iteration(const IterationStats& s, const RunState& state);
@@ -32,14 +33,20 @@ class Reporter {
 
  private:
   void progress_bar(const IterationStats& s, double eta_s) const;
+  void log_line(const IterationStats& s, const RunState& state, double eta_s);
 
   const TrainingParts& parts_;
   double peak_tflops_;
   bool terminal_;                  // a progress bar is drawn (rank 0 on a terminal)
   std::ofstream metrics_;
   int64_t nan_iterations_ = 0;     // iterations whose loss was not finite
-  double interval_seconds_ = 0.0;  // since the last log line
-  int64_t interval_iterations_ = 0;
+  struct Interval {                // since the last log line
+    double seconds = 0.0;
+    int64_t iterations = 0;
+    double loss_sum = 0.0;         // over updated iterations with a finite loss (Megatron's mean)
+    int64_t losses = 0;
+    int64_t skipped = 0, first = 0, last_skipped = 0;
+  } interval_;
 };
 
 // The peak behind the MFU: --peak-tflops, or this rank's GEMM peak measured

@@ -52,6 +52,9 @@ void check_checkpointing(const TrainConfig& c) {
   TRIDENT_USAGE_CHECK(c.save_interval >= 0, "--save-interval must not be negative, got ", c.save_interval);
   TRIDENT_USAGE_CHECK(c.keep_last >= 0, "--keep-last must not be negative, got ", c.keep_last);
   TRIDENT_USAGE_CHECK(c.load_iteration >= -1, "--load-iteration must not be negative, got ", c.load_iteration);
+  TRIDENT_USAGE_CHECK(c.exit_interval >= 0, "--exit-interval must not be negative (0: never), got ", c.exit_interval);
+  TRIDENT_USAGE_CHECK(c.exit_duration_in_mins >= 0.0, "--exit-duration-in-mins must not be negative (0: never), got ",
+                      c.exit_duration_in_mins);
   TRIDENT_USAGE_CHECK(!c.load.empty() || (c.load_iteration < 0 && !c.no_load_optim && !c.no_load_rng && !c.finetune),
                       "--load-iteration, --no-load-optim, --no-load-rng and --finetune need --load DIR");
 }

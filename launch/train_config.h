@@ -23,7 +23,7 @@ struct TrainConfig {
   int64_t global_batch_size = 8;
   int64_t train_iters = 300;
   float lr = 1e-3f;
-  float min_lr = 1e-4f;
+  float min_lr = 0.f;  // Megatron's default
   int64_t lr_warmup_iters = 0;
   int64_t lr_decay_iters = 0;  // 0: decay until train_iters
   std::string lr_decay_style = "cosine";
@@ -59,6 +59,9 @@ struct TrainConfig {
   bool no_load_optim = false;
   bool no_load_rng = false;
   bool finetune = false;        // load weights only; start at iteration 0
+  // Stopping early (Megatron's names): save (with --save) and exit 0.
+  int64_t exit_interval = 0;           // after every Nth iteration; 0: never
+  double exit_duration_in_mins = 0.0;  // once the job has run this long; 0: never
   // Divergence guard (divergence_guard.h) and fault injection (fault_injection.h).
   DivergenceGuardConfig guard;
   int64_t rollback_skip_batches = 0;  // data batches skipped beyond those up to the anomaly

@@ -120,6 +120,11 @@ void add_checkpoint_flags(FlagTable& f, TrainConfig& c) {
   f.flag("--no-load-optim", c.no_load_optim, "with --load: fresh optimizer state and loss scale");
   f.flag("--no-load-rng", c.no_load_rng, "with --load: data order from this run's --seed");
   f.flag("--finetune", c.finetune, "with --load: weights only; iteration count, optimizer and data restart");
+  f.option("--exit-interval", c.exit_interval,
+           "save (with --save) and exit 0 after an iteration divisible by this (0: never)")->capture_default_str();
+  f.option("--exit-duration-in-mins", c.exit_duration_in_mins,
+           "save (with --save) and exit 0 after the first iteration that ends this many minutes after start (0: never)")
+      ->capture_default_str();
   f.option("--export-safetensors", c.export_safetensors,
            "after training, write every parameter as one whole tensor to this safetensors file");
 }

@@ -58,15 +58,28 @@ double TrainStep::forward_backward(int64_t data_batch, uint64_t data_seed, float
   return stage.loss_sum;
 }
 
-std::pair<bool, bool> TrainStep::found_inf_or_stop(const std::vector<double>& grad_sums) {
+const char* stop_reason_text(StopReason reason) {
+  switch (reason) {
+    case StopReason::none: return "";
+    case StopReason::exit_interval: return "--exit-interval reached";
+    case StopReason::time_limit: return "--exit-duration-in-mins reached";
+    case StopReason::signal: return "stop signal received";
+  }
+  return "";
+}
+
+std::pair<bool, StopReason> TrainStep::found_inf_or_stop(const std::vector<double>& grad_sums, bool time_up) {
   // Σg² is non-finite exactly when some element is: found-inf on any rank (TP, PP and DP alike).
   const bool bad = !std::all_of(grad_sums.begin(), grad_sums.end(), [](double v) { return std::isfinite(v); });
   // With it, whether a stop signal reached any rank: every rank then stops at the same iteration.
   Tensor found = Tensor::empty({2}, DType::i32);
   found.data<int32_t>()[0] = bad ? 1 : 0;
-  found.data<int32_t>()[1] = stop_signal_received() != 0;
+  const StopReason mine = stop_signal_received() != 0 ? StopReason::signal
+                          : time_up                    ? StopReason::time_limit
+                                                       : StopReason::none;
+  found.data<int32_t>()[1] = int32_t(mine);
   parts_.groups->world().all_reduce(found, dist::ReduceOp::max);
-  return {found.data<int32_t>()[0] != 0, found.data<int32_t>()[1] != 0};
+  return {found.data<int32_t>()[0] != 0, StopReason(found.data<int32_t>()[1])};
 }
 
 void TrainStep::update(IterationStats& s, const std::vector<double>& grad_sums, float loss_scale, Trace* trace) {
@@ -84,7 +97,7 @@ void TrainStep::update(IterationStats& s, const std::vector<double>& grad_sums, 
   if (trace) trace->span("clip + AdamW", "optimizer", start, trace_clock());
 }
 
-IterationStats TrainStep::run(int64_t iteration, RunState& state, Trace* trace) {
+IterationStats TrainStep::run(int64_t iteration, RunState& state, Trace* trace, bool time_up) {
   const auto start = std::chrono::steady_clock::now();
   const TrainConfig& cfg = parts_.cfg;
   dist::ProcessGroups& g = *parts_.groups;
@@ -101,14 +114,18 @@ IterationStats TrainStep::run(int64_t iteration, RunState& state, Trace* trace) 
   std::vector<const Tensor*> grads;
   for (const Param* p : params) grads.push_back(&p->grad);
   const std::vector<double> grad_sums = parts_.backend->sum_squares_each(grads);  // for the check and the norm
-  std::tie(s.skipped, s.stop_requested) = found_inf_or_stop(grad_sums);
+  std::tie(s.skipped, s.stop) = found_inf_or_stop(grad_sums, time_up);
+  if (s.stop == StopReason::none && cfg.exit_interval > 0 && iteration % cfg.exit_interval == 0)
+    s.stop = StopReason::exit_interval;
+  s.stop_requested = s.stop != StopReason::none;
   // For the log only: the last stage's loss, to every stage, averaged over DP.
   const int64_t n_mb = cfg.num_micro_batches(g.layout().dp);
   Tensor loss_t = Tensor::from_vector({float(loss_sum / double(n_mb))}, {1});
   if (g.layout().pp > 1) g.pp().broadcast(loss_t, g.layout().pp - 1);
   g.dp().all_reduce(loss_t, dist::ReduceOp::sum);
   s.loss = double(loss_t.item(0)) / g.layout().dp;
-  s.lr = float(lr_.at(iteration) * state.lr_scale);
+  // The schedule advances on successful updates only (as Megatron's): a skipped step retries its LR.
+  s.lr = float(lr_.at(optimizer_->steps_taken() + 1) * state.lr_scale);
   // --inject-fault spike@I: one step at 1000x the learning rate (every rank alike).
   if (faults_.fires(InjectedFault::Kind::spike, iteration, parts_.world->rank)) s.lr *= 1000.f;
   if (s.skipped) ++state.skipped_iterations;

@@ -22,6 +22,10 @@
 
 namespace trident::launch {
 
+// Why the run stops after this iteration; decided together by every rank.
+enum class StopReason : int32_t { none = 0, exit_interval, time_limit, signal };
+const char* stop_reason_text(StopReason reason);
+
 struct IterationStats {
   int64_t iteration = 0;
   double loss = 0.0;      // mean over the global batch, nats per token
@@ -32,7 +36,8 @@ struct IterationStats {
   double tflops = 0.0;    // model TFLOP/s of the whole job
   double loss_scale = 1.0;  // the scale this step's backward used
   bool skipped = false;     // a non-finite gradient somewhere: no update
-  bool stop_requested = false;  // SIGTERM/SIGUSR1 reached some rank: save and stop
+  bool stop_requested = false;  // save and stop after this iteration: `stop` says why
+  StopReason stop = StopReason::none;
   int64_t data_batch = 0;   // the data batch trained on: iteration + batches skipped by rollbacks
 };
 
@@ -42,7 +47,8 @@ class TrainStep {
 
   // Iteration `iteration` (1-based) on the data batch `state` gives it;
   // counts a skipped step in `state`. `trace`: record spans (null: don't).
-  IterationStats run(int64_t iteration, RunState& state, Trace* trace);
+  // `time_up`: this rank's clock says --exit-duration-in-mins has passed.
+  IterationStats run(int64_t iteration, RunState& state, Trace* trace, bool time_up = false);
 
   optim::AdamW& optimizer() { return *optimizer_; }
   optim::LossScaler& scaler() { return *scaler_; }
@@ -53,8 +59,8 @@ class TrainStep {
  private:
   // Forward and backward of every micro-batch, then the gradient reductions; returns the loss sum.
   double forward_backward(int64_t data_batch, uint64_t data_seed, float loss_scale, Trace* trace);
-  // Whether some rank's gradients are not finite, and whether some rank was asked to stop.
-  std::pair<bool, bool> found_inf_or_stop(const std::vector<double>& grad_sums);
+  // Whether some rank's gradients are not finite, and the strongest reason any rank has to stop.
+  std::pair<bool, StopReason> found_inf_or_stop(const std::vector<double>& grad_sums, bool time_up);
   void update(IterationStats& s, const std::vector<double>& grad_sums, float loss_scale, Trace* trace);
 
   TrainingParts& parts_;

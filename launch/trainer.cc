@@ -10,7 +10,8 @@
 namespace trident::launch {
 
 Trainer::Trainer(TrainConfig cfg, const dist::World& world)
-    : parts_(set_up_training(std::move(cfg), world)),
+    : started_(std::chrono::steady_clock::now()),
+      parts_(set_up_training(std::move(cfg), world)),
       step_(parts_),
       checkpoint_(parts_, step_),
       reporter_(parts_, peak_tflops_per_rank(parts_)),
@@ -49,7 +50,9 @@ void Trainer::load() {
 IterationStats Trainer::step(int64_t iteration) {
   static const int64_t fail_at = test_fail_iteration(parts_.world->rank);
   TRIDENT_CHECK(iteration != fail_at, "injected test fault (TRIDENT_TEST_FAIL_AT) at iteration ", iteration);
-  return step_.run(iteration, state_, iteration <= trace_until_ ? &trace_ : nullptr);
+  const double minutes = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count() / 60.0;
+  const bool time_up = parts_.cfg.exit_duration_in_mins > 0.0 && minutes >= parts_.cfg.exit_duration_in_mins;
+  return step_.run(iteration, state_, iteration <= trace_until_ ? &trace_ : nullptr, time_up);
 }
 
 double Trainer::evaluate() {
@@ -106,7 +109,7 @@ IterationStats Trainer::train() {
     if (cfg.eval_interval > 0 && it % cfg.eval_interval == 0) evaluate(), evaluated = it;
     const bool saved = save_if_due(s, verdict);
     if (s.stop_requested) {
-      spdlog::warn("stop signal received: stopping after iteration {}{}", it,
+      spdlog::warn("{}: stopping after iteration {}{}", stop_reason_text(s.stop), it,
                    saved ? ", checkpoint saved" : " (nothing saved)");
       finish();
       return s;

@@ -10,6 +10,7 @@
 // and the run's position (run_state.h) passed between them.
 #pragma once
 
+#include <chrono>
 #include <memory>
 
 #include "launch/evaluator.h"
@@ -53,6 +54,7 @@ class Trainer {
   bool save_if_due(const IterationStats& s, RunControl::Verdict verdict);
   void finish();  // trace and export
 
+  std::chrono::steady_clock::time_point started_;  // for --exit-duration-in-mins
   TrainingParts parts_;
   RunState state_;
   TrainStep step_;

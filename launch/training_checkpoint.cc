@@ -14,6 +14,8 @@ nlohmann::json TrainingCheckpoint::state_json(const RunState& state) const {
           {"consumed_samples", state.data_batch(it) * cfg.global_batch_size},
           {"sampler", {{"seed", state.data_seed}, {"kind", "philox(seed, sampler), counter (iteration, sample)"}}},
           {"model", cfg.model.to_json()},
+          // What the model reads: bytes of text, or ids of the tokenizer that made a Megatron dataset.
+          {"tokenizer", {{"type", parts_.corpus.indexed() ? "ids" : "bytes"}}},
           {"layout", {{"tp", l.tp}, {"pp", l.pp}, {"dp", l.dp}}},
           {"optimizer", {{"steps", step_.optimizer().steps_taken()}}},
           {"loss_scaler",

@@ -34,6 +34,8 @@ struct GenerateConfig {
   std::string load;
   int64_t load_iteration = -1;
   std::string prompt = "The ";
+  std::vector<int64_t> prompt_tokens;  // instead of --prompt: token ids
+  bool print_tokens = false;           // ids instead of text
   int64_t max_tokens = 200;
   float temperature = 0.8f;
   int64_t top_k = 40;
@@ -65,12 +67,13 @@ int32_t sample(const std::vector<float>& logits, float temperature, int64_t top_
 
 // Each new byte: the window of the last seq-length tokens through the
 // pipeline stages in turn; the last stage draws the token, every stage gets it.
-std::vector<int32_t> sample_text(const GenerateConfig& g, gpt::GptModel& model, dist::ProcessGroups& groups) {
+// `vocabulary`: the ids that may be drawn (the bytes, for a model of text).
+std::vector<int32_t> sample_text(const GenerateConfig& g, gpt::GptModel& model, dist::ProcessGroups& groups,
+                                 std::vector<int32_t> tokens, int64_t vocabulary) {
   const gpt::GptConfig& model_cfg = model.config();
   const dist::Layout& layout = groups.layout();
   const int pp_rank = groups.coord().pp, last = layout.pp - 1;
   auto be = backend::make_cpu_backend(g.threads);
-  std::vector<int32_t> tokens = data::ByteTokenizer::encode(g.prompt);
   const Philox rng(g.seed, "generate");
   for (int64_t step = 0; step < g.max_tokens; ++step) {
     const int64_t T = std::min<int64_t>(int64_t(tokens.size()), model_cfg.seq_length);
@@ -87,7 +90,7 @@ std::vector<int32_t> sample_text(const GenerateConfig& g, gpt::GptModel& model, 
       Tensor row = out.slice(T - 1, T).view({shard}).clone(), full = Tensor::empty({shard * layout.tp});
       groups.tp().all_gather(row, full);
       std::vector<float> logits = full.to_vector();
-      logits.resize(size_t(model_cfg.vocab_size));  // vocabulary padding is never a token
+      logits.resize(size_t(vocabulary));  // vocabulary padding is never a token
       next.data<int32_t>()[0] = sample(logits, g.temperature, g.top_k, rng.uniform(uint64_t(step)));
     }
     if (layout.pp > 1) groups.pp().broadcast(next, last);
@@ -96,12 +99,40 @@ std::vector<int32_t> sample_text(const GenerateConfig& g, gpt::GptModel& model, 
   return tokens;
 }
 
+// What the model reads and writes: bytes of text (trained on text), or
+// token ids of a tokenizer trident does not have (trained on a Megatron
+// dataset). Checkpoints older than the "tokenizer" entry: a vocabulary of 256 is bytes.
+bool reads_bytes(const nlohmann::json& state, int64_t vocab_size) {
+  if (state.contains("tokenizer")) return state.at("tokenizer").value("type", "") == "bytes";
+  return vocab_size == 256;
+}
+
+// The prompt as token ids, checked against what the model reads.
+std::vector<int32_t> prompt_ids(const GenerateConfig& g, bool bytes, int64_t vocab_size) {
+  TRIDENT_USAGE_CHECK(bytes || !g.prompt_tokens.empty(), "this checkpoint's model reads token ids (vocabulary ",
+                      vocab_size, ") of a tokenizer trident-generate does not have: give the prompt as "
+                      "--prompt-tokens ID,ID,... and add --print-tokens (text in and out is planned: issue 12)");
+  TRIDENT_USAGE_CHECK(bytes || g.print_tokens, "this checkpoint's model writes token ids (vocabulary ", vocab_size,
+                      "), not text: add --print-tokens");
+  if (g.prompt_tokens.empty()) return data::ByteTokenizer::encode(g.prompt);
+  const int64_t limit = bytes ? 256 : vocab_size;
+  std::vector<int32_t> ids;
+  for (const int64_t id : g.prompt_tokens) {
+    TRIDENT_USAGE_CHECK(id >= 0 && id < limit, "--prompt-tokens: token id ", id, " is outside the model's ",
+                        bytes ? "bytes (0..255)" : "vocabulary", " (0..", limit - 1, ")");
+    ids.push_back(int32_t(id));
+  }
+  return ids;
+}
+
 int run(const GenerateConfig& g, const dist::World& world) {
   // 1. The checkpoint and this rank's part of the model; any failure is agreed on first.
   std::string error;
   std::unique_ptr<checkpoint::CheckpointReader> reader;
   gpt::GptConfig model_cfg;
   dist::Layout layout;
+  std::vector<int32_t> prompt;
+  bool bytes = true;
   try {
     TRIDENT_USAGE_CHECK(!g.load.empty(), "--load DIR is required: the --save directory of a training run");
     TRIDENT_USAGE_CHECK(g.max_tokens >= 0, "--max-tokens must not be negative, got ", g.max_tokens);
@@ -114,6 +145,8 @@ int run(const GenerateConfig& g, const dist::World& world) {
     model_cfg.dtype = DType::f32;  // sampling reads the FP32 master weights and computes in f32
     model_cfg.validate(layout.tp);
     (void)gpt::PipelineStages::even(model_cfg.num_layers, layout.pp);
+    bytes = reads_bytes(reader->state(), model_cfg.vocab_size);
+    prompt = prompt_ids(g, bytes, model_cfg.vocab_size);
   } catch (const UsageError& e) {
     error = e.what();
   }
@@ -135,11 +168,15 @@ int run(const GenerateConfig& g, const dist::World& world) {
                reader->state().at("iteration").get<int64_t>(), layout.tp, layout.pp, layout.dp);
 
   // 2. Sampling, one byte at a time.
-  const std::vector<int32_t> tokens = sample_text(g, model, groups);
-  if (world.rank == 0) {
+  const std::vector<int32_t> tokens =
+      sample_text(g, model, groups, prompt, bytes ? std::min<int64_t>(256, model_cfg.vocab_size) : model_cfg.vocab_size);
+  if (world.rank != 0) return 0;
+  if (g.print_tokens) {
+    for (size_t i = 0; i < tokens.size(); ++i) std::printf("%s%d", i ? " " : "", tokens[i]);
+  } else {
     std::fwrite(data::ByteTokenizer::decode(tokens).data(), 1, tokens.size(), stdout);
-    std::fputc('\n', stdout);
   }
+  std::fputc('\n', stdout);
   return 0;
 }
 
@@ -152,6 +189,9 @@ int main(int argc, char** argv) {
   app.add_option("--load", g.load, "the --save directory of a training run (its latest checkpoint)");
   app.add_option("--load-iteration", g.load_iteration, "this iteration instead of the latest");
   app.add_option("--prompt", g.prompt, "text to continue")->capture_default_str();
+  app.add_option("--prompt-tokens", g.prompt_tokens, "token ids to continue, e.g. 13,7,42 (instead of --prompt)")
+      ->delimiter(',');
+  app.add_flag("--print-tokens", g.print_tokens, "print token ids, not text");
   app.add_option("--max-tokens", g.max_tokens, "bytes to generate")->capture_default_str();
   app.add_option("--temperature", g.temperature, "softmax temperature (0: greedy)")->capture_default_str();
   app.add_option("--top-k", g.top_k, "sample among the k most likely (0: all)")->capture_default_str();

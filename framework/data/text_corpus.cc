@@ -25,6 +25,30 @@ std::pair<double, double> split_ends(const std::string& split) {
   return {w[0] / sum, (w[0] + w[1]) / sum};
 }
 
+// The prefix of the Megatron indexed dataset `path` names, or "" for text.
+// A path ending in .bin or .idx means its prefix; a directory holding an
+// .idx is refused, naming the prefix to give: binary data is never text.
+std::string indexed_prefix(const std::string& path, const char* flag) {
+  std::error_code ec;
+  if (!fs::exists(path, ec) && fs::exists(path + ".idx", ec)) return path;
+  const fs::path p(path);
+  if (p.extension() == ".bin" || p.extension() == ".idx") {
+    const std::string prefix = (p.parent_path() / p.stem()).string();
+    for (const char* ext : {".bin", ".idx"})
+      TRIDENT_USAGE_CHECK(fs::exists(prefix + ext, ec), flag, " ", path, " names half of a Megatron indexed dataset, ",
+                          "but ", prefix, ext, " is missing: give the prefix of a complete .bin/.idx pair");
+    return prefix;
+  }
+  if (fs::is_directory(p, ec)) {
+    std::string found;
+    for (const auto& entry : fs::directory_iterator(p, ec))
+      if (entry.path().extension() == ".idx") found += (found.empty() ? "" : ", ") + (p / entry.path().stem()).string();
+    TRIDENT_USAGE_CHECK(found.empty(), flag, " ", path, " is a directory holding the Megatron indexed dataset(s) ",
+                        found, ": give the prefix of one, e.g. ", flag, " ", found.substr(0, found.find(',')));
+  }
+  return "";
+}
+
 }  // namespace
 
 TokenView TextCorpus::tokens() const {
@@ -36,7 +60,8 @@ TextCorpus TextCorpus::load(const std::string& path, size_t min_bytes, int64_t v
   TextCorpus corpus;
   std::error_code ec;
   const auto [train_share, valid_share] = split_ends(split);
-  if (!fs::exists(path, ec) && fs::exists(path + ".idx", ec)) {
+  if (const std::string prefix = indexed_prefix(path, flag); !prefix.empty()) {
+    const std::string& path = prefix;  // the messages below name the prefix
     corpus.indexed_ = IndexedDataset::open(path);
     corpus.files_ = {path + ".bin", path + ".idx"};
     const TokenView all = corpus.tokens();

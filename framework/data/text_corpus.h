@@ -4,7 +4,9 @@
 //    one text file per topic beside its .dat indexes and .u8 links, which
 //    are skipped): tokens are bytes (vocabulary 256);
 //  - or the prefix of a Megatron-LM indexed dataset (PREFIX.bin and
-//    PREFIX.idx): token ids of any vocabulary, memory-mapped.
+//    PREFIX.idx; PREFIX.bin or PREFIX.idx mean the same): token ids of any
+//    vocabulary, memory-mapped. A directory holding an .idx is refused:
+//    binary data is never read as text.
 // `split` ("98,2,0", Megatron's --split) keeps the first share of the data
 // (documents, or bytes of text) for training and the second for
 // validation; the third (test) is held out.

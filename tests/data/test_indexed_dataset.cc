@@ -180,6 +180,31 @@ TEST_F(Megatron, CorpusChecksTheVocabularyAndSplitsByDocument) {
   EXPECT_THROW(TextCorpus::load(prefix("missing"), 17, 1000), UsageError);
 }
 
+// A path to the .bin or the .idx means the dataset; a directory holding one
+// is refused with the prefix to give; binary data is never read as text.
+TEST_F(Megatron, DataPathsCannotBeMisreadAsText) {
+  write_dataset(prefix("toy"), docs_, 2);
+  const TextCorpus by_prefix = TextCorpus::load(prefix("toy"), 17, 1000);
+  for (const char* ext : {".bin", ".idx"}) {
+    const TextCorpus c = TextCorpus::load(prefix("toy") + ext, 17, 1000);
+    EXPECT_TRUE(c.indexed()) << ext;
+    EXPECT_EQ(c.size(), by_prefix.size()) << ext;
+  }
+  auto message = [&](const std::string& path) {
+    try {
+      TextCorpus::load(path, 17, 1000);
+    } catch (const UsageError& e) {
+      return std::string(e.what());
+    }
+    return std::string("loaded");
+  };
+  EXPECT_NE(message(dir_.string()).find("give the prefix of one, e.g. --data-path " + prefix("toy")), std::string::npos)
+      << message(dir_.string());
+  fs::remove(prefix("toy") + ".idx");
+  EXPECT_NE(message(prefix("toy") + ".bin").find(prefix("toy") + ".idx is missing"), std::string::npos)
+      << message(prefix("toy") + ".bin");
+}
+
 TEST_F(Megatron, AModelTrainsOnIt) {
   write_dataset(prefix("t"), docs_, 2);
   launch::TrainConfig cfg = test::small_train_config(1, 32, 2, 16);

@@ -2,7 +2,8 @@
 # launch/trident-run composes the right command (without starting it) for
 # mpirun on this machine (oversubscribed or not), a hostfile and Slurm's
 # srun (no progress bar: the output here is not a terminal); then a real
-# 2-rank pipeline run through it.
+# 2-rank pipeline run through it (no colour codes in its log file), a
+# SIGTERM to it (save, exit 0), and --exit-interval / --exit-duration-in-mins.
 # Usage: launcher.sh <trident-train>
 set -uo pipefail
 train=$1
@@ -34,9 +35,38 @@ out=$("$run" -n 0 2>&1); rc=$?
 # A real run: 2 ranks as a 2-stage pipeline.
 if OMP_WAIT_POLICY=passive "$run" -n 2 -- --pp 2 --num-layers 2 --hidden-size 32 --num-attention-heads 2 --seq-length 16 \
      --micro-batch-size 2 --global-batch-size 4 --train-iters 3 --data-path /usr/share/games/fortunes \
-     --metrics-file "$work/m.jsonl" > "$work/log" 2>&1 && [ "$(wc -l < "$work/m.jsonl")" -eq 3 ]; then
+     --metrics-file "$work/m.jsonl" > "$work/log" 2>&1 && [ "$(grep -vc '"event"' "$work/m.jsonl")" -eq 3 ]; then
   echo "ok   a real 2-rank run through trident-run"
 else
   echo "FAIL: a real 2-rank run"; cat "$work/log"; status=1
 fi
+# Its log went to a file: no colour codes in it.
+if grep -q $'\033' "$work/log"; then echo "FAIL: ANSI colour codes in a log file"; status=1
+else echo "ok   no colour codes in the log file"; fi
+
+# SIGTERM to trident-run: every rank saves at the next iteration and the job exits 0.
+small=(--num-layers 1 --hidden-size 32 --num-attention-heads 2 --seq-length 16 --micro-batch-size 2
+       --global-batch-size 4 --data-path /usr/share/games/fortunes --log-interval 1)
+OMP_WAIT_POLICY=passive "$run" -n 2 -- "${small[@]}" --dp 2 --train-iters 100000 --save "$work/ck_term" \
+  > "$work/term.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 600); do grep -q "iteration      2/" "$work/term.log" && break; sleep 0.1; done
+kill -TERM "$pid"
+wait "$pid"; rc=$?
+if [ "$rc" -eq 0 ] && grep -q "stop signal received: stopping after iteration" "$work/term.log" \
+   && [ -e "$work/ck_term/latest" ]; then
+  echo "ok   SIGTERM to trident-run: saved $(cat "$work/ck_term/latest"), exit 0"
+else
+  echo "FAIL: SIGTERM to trident-run: exit $rc"; tail -5 "$work/term.log"; status=1
+fi
+
+# Megatron's --exit-interval and --exit-duration-in-mins: save, stop, exit 0.
+"$train" "${small[@]}" --train-iters 50 --exit-interval 3 --save "$work/ck_interval" > "$work/interval.log" 2>&1; rc=$?
+[ "$rc" -eq 0 ] && grep -q -- "--exit-interval reached: stopping after iteration 3, checkpoint saved" "$work/interval.log" \
+  && [ "$(cat "$work/ck_interval/latest")" = iter_0000003 ] && echo "ok   --exit-interval 3: saved iteration 3, exit 0" \
+  || { echo "FAIL: --exit-interval: exit $rc"; tail -3 "$work/interval.log"; status=1; }
+"$train" "${small[@]}" --train-iters 50 --exit-duration-in-mins 0.0001 --save "$work/ck_time" > "$work/time.log" 2>&1; rc=$?
+[ "$rc" -eq 0 ] && grep -q -- "--exit-duration-in-mins reached: stopping after iteration 1, checkpoint saved" "$work/time.log" \
+  && echo "ok   --exit-duration-in-mins: saved iteration 1, exit 0" \
+  || { echo "FAIL: --exit-duration-in-mins: exit $rc"; tail -3 "$work/time.log"; status=1; }
 exit $status

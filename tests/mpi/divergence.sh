@@ -33,7 +33,7 @@ job recurring --train-iters 60 --inject-fault nan@30:3:repeat --max-rollbacks 2 
 import json, math, sys
 work = sys.argv[1]
 def load(name):
-    rows = [json.loads(l) for l in open(f"{work}/{name}.jsonl")]
+    rows = [r for r in map(json.loads, open(f"{work}/{name}.jsonl")) if r.get("event") != "start"]
     return rc(name), [r for r in rows if "event" not in r], [r for r in rows if "event" in r], rows
 def rc(name):
     return int(open(f"{work}/{name}.rc").read())
