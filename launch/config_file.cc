@@ -1,8 +1,12 @@
 #include "launch/config_file.h"
 
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "framework/core/error.h"
 
@@ -31,13 +35,75 @@ const CLI::Option* find_flag(const CLI::App& app, const std::string& name) {
   return nullptr;
 }
 
-}  // namespace
-
-std::string nearest_flag(const CLI::App& app, const std::string& unknown) {
-  std::string bare = unknown;
+// "--num_layers=3" -> "num-layers": a flag as the user wrote it, as a name of the table.
+std::string bare_flag_name(const std::string& flag) {
+  std::string bare = flag;
   bare.erase(0, bare.find_first_not_of('-'));
   bare = bare.substr(0, bare.find('='));
   std::replace(bare.begin(), bare.end(), '_', '-');
+  return bare;
+}
+
+}  // namespace
+
+// Note [Megatron-LM flags trident lacks]
+// Scripts written for Megatron-LM carry flags trident does not have. Taken
+// for typos they drew wrong guesses (--ffn-hidden-size: "did you mean
+// --hidden-size?"), so they are refused by name, with the roadmap issue that
+// brings them or why trident does without. A flag trident gains must leave
+// this table: test_config_file fails while a name is in both.
+const std::vector<MissingMegatronFlags>& missing_megatron_flags() {
+  static const std::vector<MissingMegatronFlags> table = {
+      {12, "tokenizers", {"tokenizer-type", "tokenizer-model", "vocab-file", "merge-file"}},
+      {12, "dataset index cache", {"data-cache-path"}},
+      {12, "resume", {"override-opt-param-scheduler", "use-checkpoint-opt-param-scheduler"}},
+      {13, "distributed optimizer", {"use-distributed-optimizer", "overlap-param-gather"}},
+      {13, "sequence parallelism", {"sequence-parallel"}},
+      {14, "Llama-family models",
+       {"position-embedding-type", "use-rotary-position-embeddings", "no-position-embedding", "rotary-base",
+        "rotary-percent", "normalization", "norm-epsilon", "swiglu", "ffn-hidden-size", "group-query-attention",
+        "num-query-groups", "untie-embeddings-and-output-weights", "disable-bias-linear"}},
+      {0, "trident trains without dropout", {"hidden-dropout", "attention-dropout"}},
+      {0, "attention is fused on GPUs automatically (--bf16 or --fp16, head size 64 or 128)", {"use-flash-attn"}},
+      {0, "trident computes in fp32, --bf16 or --fp16", {"fp8-format"}},
+      {0, "trident parallelises with --tp, --pp and --dp", {"context-parallel-size"}},
+      {0, "trident's models are dense, without experts", {"num-experts", "expert-model-parallel-size"}},
+      {0, "metrics go to --metrics-file (JSON lines; launch/plot_metrics.py draws them)",
+       {"tensorboard-dir", "wandb-project"}},
+      {0, "the training process reads its batches itself", {"num-workers"}},
+      {0, "ranks communicate through MPI (and NCCL with --comm nccl)", {"distributed-backend"}},
+      {0, "trident chooses its fused kernels itself",
+       {"bias-gelu-fusion", "no-bias-gelu-fusion", "masked-softmax-fusion", "no-masked-softmax-fusion",
+        "no-gradient-accumulation-fusion"}},
+      {0, "gradients are always accumulated and all-reduced in fp32", {"accumulate-allreduce-grads-in-fp32"}},
+      {0, "attention's softmax always runs in fp32", {"attention-softmax-in-fp32"}},
+      {0, "attention's softmax runs in fp32, so its scores need no per-layer scaling",
+       {"apply-query-key-layer-scaling"}},
+      {0, "trident has one model implementation", {"use-mcore-models", "transformer-impl"}},
+      {0, "trident uses --seq-length for the learned positions", {"max-position-embeddings"}},
+      {0, "trident counts iterations: use --train-iters", {"train-samples"}},
+      {0, "trident counts iterations: use --lr-decay-iters", {"lr-decay-samples"}},
+      {0, "trident counts iterations: use --lr-warmup-iters", {"lr-warmup-samples", "lr-warmup-fraction"}},
+      {0, "use --num-virtual-stages-per-pipeline-rank", {"num-layers-per-virtual-pipeline-stage"}},
+  };
+  return table;
+}
+
+std::optional<std::string> missing_megatron_flag_message(const std::string& flag) {
+  const std::string name = bare_flag_name(flag);
+  for (const MissingMegatronFlags& group : missing_megatron_flags()) {
+    if (std::find(group.names.begin(), group.names.end(), name) == group.names.end()) continue;
+    const std::string what = "--" + name + " is a Megatron-LM flag ";
+    if (group.issue > 0)
+      return what + "trident does not support yet (planned: issue " + std::to_string(group.issue) + ", " +
+             std::string(group.note) + ")";
+    return what + "not supported by trident" + (group.note.empty() ? "" : ": " + std::string(group.note));
+  }
+  return std::nullopt;
+}
+
+std::string nearest_flag(const CLI::App& app, const std::string& unknown) {
+  const std::string bare = bare_flag_name(unknown);
   std::string best;
   size_t best_distance = SIZE_MAX;
   for (const CLI::Option* o : app.get_options())
@@ -49,57 +115,124 @@ std::string nearest_flag(const CLI::App& app, const std::string& unknown) {
   return best;
 }
 
+namespace {
+
+bool is_numeric(const CLI::Option& opt) {
+  const std::string type = opt.get_type_name();
+  return type == "INT" || type == "UINT" || type == "FLOAT";
+}
+
+// What one value of `opt` is, for messages: "integer", "non-negative integer", "number" or "string".
+std::string value_noun(const CLI::Option& opt) {
+  const std::string type = opt.get_type_name();
+  return type == "INT" ? "integer" : type == "UINT" ? "non-negative integer" : type == "FLOAT" ? "number" : "string";
+}
+
+// Whether `text` converts to one value of `opt` (as CLI11 converts: strtoll and kin, base 0).
+bool text_reads_as(const CLI::Option& opt, const std::string& text) {
+  if (!is_numeric(opt)) return true;
+  if (text.empty() || std::isspace(static_cast<unsigned char>(text[0]))) return false;
+  const std::string type = opt.get_type_name();
+  char* end = nullptr;
+  errno = 0;
+  if (type == "INT") {
+    std::strtoll(text.c_str(), &end, 0);
+  } else if (type == "UINT") {
+    if (text[0] == '-') return false;  // strtoull would wrap it round
+    std::strtoull(text.c_str(), &end, 0);
+  } else {
+    std::strtod(text.c_str(), &end);
+  }
+  return errno == 0 && end == text.c_str() + text.size();
+}
+
+// Whether the JSON value `v` is one value of `opt` (a delimited list flag: one or more, "3,5").
+bool json_reads_as(const CLI::Option& opt, const nlohmann::json& v) {
+  if (v.is_string()) {
+    std::string text = v.get<std::string>(), piece;
+    if (opt.get_delimiter() == '\0') return text_reads_as(opt, text);
+    std::istringstream pieces(text);
+    while (std::getline(pieces, piece, opt.get_delimiter()))
+      if (!text_reads_as(opt, piece)) return false;
+    return true;
+  }
+  const std::string type = opt.get_type_name();
+  if (type == "INT") return v.is_number_integer();
+  if (type == "UINT") return v.is_number_unsigned();  // nlohmann reads non-negative integers as unsigned
+  return v.is_number();  // a number for a string flag is its digits
+}
+
+// `key: value` of --config as command-line tokens for the flag `name` (of
+// `opt`), after checking that the value is of the flag's kind. `where` is
+// "key 'K' in --config FILE", the start of every message.
+void append_config_flag(const CLI::App& app, const CLI::Option& opt, const std::string& name,
+                        const nlohmann::json& value, const std::string& where, std::vector<std::string>& out) {
+  const std::string flag = "--" + name, noun = value_noun(opt);
+  if (opt.get_expected_max() == 0) {  // a switch
+    TRIDENT_USAGE_CHECK(value.is_boolean(), where, ": expected true or false, got ", value.dump());
+    if (value.get<bool>()) {
+      out.push_back(flag);
+    } else if (find_flag(app, "no-" + name) != nullptr) {
+      out.push_back("--no-" + name);  // else false is the default: nothing to say
+    }
+    return;
+  }
+  const bool list = opt.get_expected_max() > 1;
+  TRIDENT_USAGE_CHECK(list || !value.is_array(), where, ": expected one ", noun, ", got a list: ", value.dump());
+  const std::string expected = list ? "a list of " + noun + "s" : (noun[0] == 'i' ? "an " : "a ") + noun;
+  for (const nlohmann::json& v : value.is_array() ? value : nlohmann::json::array({value})) {
+    TRIDENT_USAGE_CHECK((v.is_string() || v.is_number()) && json_reads_as(opt, v), where, ": expected ", expected,
+                        ", got ", v.dump());
+    out.push_back(flag);
+    out.push_back(v.is_string() ? v.get<std::string>() : v.dump());
+  }
+}
+
+nlohmann::json read_config_file(const std::string& path) {
+  std::ifstream in(path);
+  TRIDENT_USAGE_CHECK(in.good(), "--config ", path, " cannot be read: check the path");
+  nlohmann::json j;
+  try {
+    in >> j;
+  } catch (const std::exception& e) {
+    throw UsageError("--config " + path + " is not valid JSON (" + e.what() + ")");
+  }
+  TRIDENT_USAGE_CHECK(j.is_object(), "--config ", path, " must hold a JSON object of flag names and values");
+  return j;
+}
+
+// The flags of the --config file `path`, appended to `out`.
+void append_config_file(const CLI::App& app, const std::string& path, std::vector<std::string>& out) {
+  const nlohmann::json file = read_config_file(path);
+  for (const auto& [key, value] : file.items()) {
+    std::string name = key;
+    name.erase(0, name.find_first_not_of('-'));
+    std::replace(name.begin(), name.end(), '_', '-');
+    const std::string where = "key '" + key + "' in --config " + path;
+    TRIDENT_USAGE_CHECK(name != "config", where, ": a config file cannot name another");
+    const CLI::Option* opt = find_flag(app, name);
+    if (opt == nullptr) {
+      if (const std::optional<std::string> missing = missing_megatron_flag_message(name))
+        throw UsageError(where + ": " + *missing);
+      throw UsageError("unknown key '" + key + "' in --config " + path + ": did you mean '" +
+                       nearest_flag(app, name).substr(2) + "'?");
+    }
+    append_config_flag(app, *opt, name, value, where, out);
+  }
+}
+
+}  // namespace
+
 std::vector<std::string> expand_config_file(const CLI::App& app, const std::vector<std::string>& args) {
   std::vector<std::string> from_file, rest;
   for (size_t i = 0; i < args.size(); ++i) {
-    std::string path;
     if (args[i] == "--config") {
       TRIDENT_USAGE_CHECK(i + 1 < args.size(), "--config needs a file name");
-      path = args[++i];
+      append_config_file(app, args[++i], from_file);
     } else if (args[i].starts_with("--config=")) {
-      path = args[i].substr(9);
+      append_config_file(app, args[i].substr(9), from_file);
     } else {
       rest.push_back(args[i]);
-      continue;
-    }
-    std::ifstream in(path);
-    TRIDENT_USAGE_CHECK(in.good(), "--config ", path, " cannot be read: check the path");
-    nlohmann::json j;
-    try {
-      in >> j;
-    } catch (const std::exception& e) {
-      throw UsageError("--config " + path + " is not valid JSON (" + e.what() + ")");
-    }
-    TRIDENT_USAGE_CHECK(j.is_object(), "--config ", path, " must hold a JSON object of flag names and values");
-    for (const auto& [key, value] : j.items()) {
-      std::string name = key;
-      name.erase(0, name.find_first_not_of('-'));
-      std::replace(name.begin(), name.end(), '_', '-');
-      const CLI::Option* opt = find_flag(app, name);
-      TRIDENT_USAGE_CHECK(opt != nullptr && name != "config", "unknown key '", key, "' in --config ", path,
-                          ": did you mean '", nearest_flag(app, name).substr(2), "'?");
-      const std::string flag = "--" + name;
-      auto token = [&](const nlohmann::json& v) {
-        TRIDENT_USAGE_CHECK(v.is_number() || v.is_string(), "key '", key, "' in --config ", path,
-                            ": expected a number, a string, true/false or a list, got ", v.dump());
-        return v.is_string() ? v.get<std::string>() : v.dump();
-      };
-      if (value.is_boolean()) {
-        if (value.get<bool>()) {
-          from_file.push_back(flag);
-        } else {
-          const bool negatable = find_flag(app, "no-" + name) != nullptr;
-          if (negatable) from_file.push_back("--no-" + name);  // else false is the default: nothing to say
-        }
-      } else if (value.is_array()) {
-        for (const auto& v : value) {
-          from_file.push_back(flag);
-          from_file.push_back(token(v));
-        }
-      } else {
-        from_file.push_back(flag);
-        from_file.push_back(token(value));
-      }
     }
   }
   from_file.insert(from_file.end(), rest.begin(), rest.end());

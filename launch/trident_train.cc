@@ -87,12 +87,16 @@ std::optional<int> parse_flags(int argc, char** argv, trident::launch::TrainConf
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
   } catch (const CLI::ExtrasError& e) {
-    // An unknown flag: name the nearest known one.
+    // The first unknown flag: a Megatron-LM flag trident lacks (say so), else a typo (name the nearest known one).
     std::string first;
     for (int i = 1; i < argc && first.empty(); ++i)
       if (std::string_view(argv[i]).starts_with("--") && !app.get_option_no_throw(std::string(argv[i]).substr(0, std::string(argv[i]).find('='))))
         first = argv[i];
-    if (speaks)
+    const std::optional<std::string> missing =
+        first.empty() ? std::nullopt : trident::launch::missing_megatron_flag_message(first);
+    if (speaks && missing)
+      std::fprintf(stderr, "trident-train: error: %s\n", missing->c_str());
+    else if (speaks)
       std::fprintf(stderr, "trident-train: error: %s%s (see trident-train --help)\n", e.what(),
                    first.empty() ? "" : (": did you mean " + trident::launch::nearest_flag(app, first) + "?").c_str());
     return 2;

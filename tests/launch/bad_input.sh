@@ -60,13 +60,42 @@ expect_error "unknown key 'num-layer' in --config $work/typo.json: did you mean 
 echo '{"num-layers": [1' > "$work/broken.json"
 expect_error "is not valid JSON" --config "$work/broken.json"
 expect_error "cannot be read" --config "$work/missing.json"
+# Megatron-LM flags trident lacks are named as such (with the plan), not taken for a typo.
+planned="is a Megatron-LM flag trident does not support yet (planned: issue"
+expect_error "--ffn-hidden-size $planned 14, Llama-family models)" --ffn-hidden-size 1024
+expect_error "--hidden-dropout is a Megatron-LM flag not supported by trident: trident trains without dropout" \
+             --hidden-dropout 0.1
+expect_error "--use-distributed-optimizer $planned 13, distributed optimizer)" --use-distributed-optimizer
+expect_error "--use-distributed-optimizer $planned 13, distributed optimizer)" --use-distributed-optimizer=true
+expect_error "--sequence-parallel $planned 13, sequence parallelism)" --sequence-parallel
+expect_error "--sequence-parallel $planned 13, sequence parallelism)" --sequence-parallel --num-layer 3
+expect_error "did you mean --num-layers?" --num-layer 2 --sequence-parallel
+echo '{"sequence-parallel": true}' > "$work/megatron.json"
+expect_error "key 'sequence-parallel' in --config $work/megatron.json: --sequence-parallel $planned 13" \
+             --config "$work/megatron.json"
+# A --config value of the wrong kind names its key and the file.
+config_error() {  # config_error <JSON object> <what the message says after the file name>
+  echo "$1" > "$work/kind.json"
+  local key=${1#*\"}; key=${key%%\"*}
+  expect_error "key '$key' in --config $work/kind.json: $2" --config "$work/kind.json"
+}
+config_error '{"bf16": "true"}' 'expected true or false, got "true"'
+config_error '{"overlap-grad-reduce": 1}' 'expected true or false, got 1'
+config_error '{"num-layers": "four"}' 'expected an integer, got "four"'
+config_error '{"num-layers": true}' 'expected an integer, got true'
+config_error '{"num-layers": 2.5}' 'expected an integer, got 2.5'
+config_error '{"num-layers": [1, 2]}' 'expected one integer, got a list'
+config_error '{"seed": -1}' 'expected a non-negative integer, got -1'
+config_error '{"lr": "fast"}' 'expected a number, got "fast"'
+config_error '{"data-path": true}' 'expected a string, got true'
+config_error '{"pipeline-layers-per-stage": [1, "x"]}' 'expected a list of integers, got "x"'
 
 # A config file's flags, overridden by the command line's.
 echo '{"train-iters": 30, "micro_batch_size": 2, "global-batch-size": 4, "overlap-grad-reduce": false}' > "$work/run.json"
 "$train" --data-path "$work/small.txt" --seq-length 16 --hidden-size 32 --num-layers 1 --num-attention-heads 2 \
          --config "$work/run.json" --train-iters 2 --metrics-file "$work/metrics.jsonl" > "$work/out" 2>&1 \
   || { echo "FAIL: the config run exited non-zero"; cat "$work/out"; failures=$((failures + 1)); }
-if [ "$(wc -l < "$work/metrics.jsonl")" -eq 2 ] && grep -q "overlap off" "$work/out" && grep -q "global 4 = micro-batch 2" "$work/out"; then
+if [ "$(grep -vc '"event"' "$work/metrics.jsonl")" -eq 2 ] && grep -q "overlap off" "$work/out" && grep -q "global 4 = micro-batch 2" "$work/out"; then
   echo "ok   --config: its values used, --train-iters from the command line wins"
 else
   echo "FAIL: --config precedence"; cat "$work/out"; failures=$((failures + 1))
@@ -92,7 +121,7 @@ expect_error "with --valid-data-path" --eval-interval 5 --valid-data-path "$work
   || { echo "FAIL: the good run exited non-zero"; cat "$work/out"; failures=$((failures + 1)); }
 python3 - "$work/metrics.jsonl" <<'PY' || failures=$((failures + 1))
 import json, math, sys
-rows = [json.loads(line) for line in open(sys.argv[1])]
+rows = [r for r in map(json.loads, open(sys.argv[1])) if "event" not in r]  # iteration records
 assert [r["iteration"] for r in rows] == [1, 2, 3], rows
 for r in rows:
     for key in ("loss", "lr", "grad_norm", "tokens_per_s"):
