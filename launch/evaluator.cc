@@ -6,7 +6,7 @@ namespace trident::launch {
 
 Evaluator::Evaluator(TrainingParts& parts)
     : parts_(parts),
-      batches_(parts.validation_tokens(), parts.cfg.model.seq_length, parts.cfg.global_batch_size) {
+      batches_(parts.validation_tokens(), parts.cfg.model.seq_length) {
   const pipeline::ScheduleShape shape = parts.cfg.schedule_shape(parts.groups->layout().dp);
   executor_ = std::make_unique<pipeline::Executor>(
       pipeline::forward_only_schedule(shape)[size_t(parts.groups->coord().pp)], shape, parts.groups->pp());
@@ -22,8 +22,8 @@ double Evaluator::evaluate() {
   {
     const backend::FixedWeights fixed(*parts_.backend, parts_.model->params());  // Note [fixed weights]
     for (int64_t batch = 0; batch < cfg.eval_iters; ++batch) {
-      ModelStage stage(*parts_.model, *parts_.backend, batches_, batch, first_sample, cfg.micro_batch_size, n_mb,
-                       /*loss_grad=*/0.f, /*ready=*/nullptr);
+      ModelStage stage(*parts_.model, *parts_.backend, batches_, batch * cfg.global_batch_size + first_sample,
+                       cfg.micro_batch_size, n_mb, /*loss_grad=*/0.f, /*ready=*/nullptr);
       executor_->run(stage);
       loss_sum += stage.loss_sum;
     }

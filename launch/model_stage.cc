@@ -9,7 +9,7 @@ std::unique_ptr<ModelStage::Activations> ModelStage::forward(int mb, int chunk, 
     const int64_t T = model_.config().seq_length;
     Tensor tokens = Tensor::empty({mbs_, T}, DType::i32);
     targets = Tensor::empty({mbs_, T}, DType::i32);
-    data_.fill(batch_, first_sample_ + mb * mbs_, mbs_, tokens, targets);
+    data_.fill(first_sample_ + mb * mbs_, mbs_, tokens, targets);
     const Device device = model_.config().device;
     if (device != Device::cpu) {
       tokens = tokens.to(device);

@@ -17,12 +17,11 @@ class ModelStage final : public pipeline::PipelineStage {
   struct MicroBatch final : Activations {
     gpt::GptActivations act;
   };
-  // This rank's micro-batches are global samples first_sample + mb · micro_batch_size
-  // of batch `batch`; `ready` is told when a parameter's gradient is final.
-  ModelStage(gpt::GptModel& model, backend::Backend& be, const data::BatchSource& data, int64_t batch,
-             int64_t first_sample, int64_t micro_batch_size, int64_t micro_batches, float loss_grad,
-             const gpt::GradReadyHook* ready)
-      : model_(model), be_(be), data_(data), batch_(batch), first_sample_(first_sample), mbs_(micro_batch_size),
+  // This rank's micro-batch mb is global samples first_sample + mb · micro_batch_size
+  // onwards; `ready` is told when a parameter's gradient is final.
+  ModelStage(gpt::GptModel& model, backend::Backend& be, const data::BatchSource& data, int64_t first_sample,
+             int64_t micro_batch_size, int64_t micro_batches, float loss_grad, const gpt::GradReadyHook* ready)
+      : model_(model), be_(be), data_(data), first_sample_(first_sample), mbs_(micro_batch_size),
         n_mb_(micro_batches), loss_grad_(loss_grad), ready_(ready) {}
 
   std::unique_ptr<Activations> forward(int mb, int chunk, const Tensor& input, Tensor& output) override;
@@ -35,7 +34,7 @@ class ModelStage final : public pipeline::PipelineStage {
   gpt::GptModel& model_;
   backend::Backend& be_;
   const data::BatchSource& data_;
-  int64_t batch_, first_sample_, mbs_, n_mb_;
+  int64_t first_sample_, mbs_, n_mb_;
   float loss_grad_;
   const gpt::GradReadyHook* ready_;
 };

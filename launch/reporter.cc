@@ -75,7 +75,7 @@ void Reporter::iteration(const IterationStats& s, const RunState& state) {
   if (!std::isfinite(s.loss)) ++nan_iterations_;
   const double tflops_per_rank = s.tflops / parts_.world->size;
   const double mfu = peak_tflops_ > 0.0 ? tflops_per_rank / peak_tflops_ : 0.0;
-  const int64_t consumed = s.data_batch * cfg.global_batch_size;
+  const int64_t consumed = state.consumed_samples;
   nlohmann::json line = {{"iteration", s.iteration},   {"loss", s.loss}, {"data_batch", s.data_batch},
                          {"lr", s.lr},                 {"grad_norm", s.grad_norm},
                          {"tokens_per_s", s.tokens_per_s}, {"ms_per_iter", s.seconds * 1e3},
@@ -109,7 +109,7 @@ void Reporter::log_line(const IterationStats& s, const RunState& state, double e
   spdlog::info("iteration {:>6}/{:<6} | consumed samples {:>8} | ms/iter {:8.1f} | lr {:.3E} | loss {:.4f} | "
                "grad norm {:.3f} | loss scale {:.0f} | skipped {} | nan {} | tokens/s {:8.0f} | "
                "TFLOP/s per rank {:.3f} | MFU {:.3f} | ETA {:.0f}:{:02.0f}",
-               s.iteration, cfg.train_iters, s.data_batch * cfg.global_batch_size,
+               s.iteration, cfg.train_iters, state.consumed_samples,
                in.seconds / double(in.iterations) * 1e3, s.lr, loss, s.grad_norm, s.loss_scale,
                state.skipped_iterations, nan_iterations_, s.tokens_per_s, tflops_per_rank, mfu,
                std::floor(eta_s / 60.0), std::fmod(eta_s, 60.0));

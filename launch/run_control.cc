@@ -77,8 +77,9 @@ void RunControl::roll_back(int64_t detected, int64_t target, RunState& state) {
   GoodCheckpoint good{};
   for (const GoodCheckpoint& g : good_)
     if (g.iteration == target) good = g;
-  // The data batch that diverged, and the --rollback-skip-batches after it, are never trained on.
-  const int64_t resume_batch = state.data_batch(detected) + 1 + parts_.cfg.rollback_skip_batches;
+  // The samples up to the diverging batch's end, and --rollback-skip-batches batches after it, are never trained on.
+  const int64_t B = parts_.cfg.global_batch_size;
+  const int64_t resume_sample = state.consumed_samples + parts_.cfg.rollback_skip_batches * B;
   const double lr_scale = state.lr_scale * parts_.cfg.rollback_lr_scale;  // compounds over rollbacks
   std::string error;
   int64_t bytes = 0;
@@ -89,8 +90,8 @@ void RunControl::roll_back(int64_t detected, int64_t target, RunState& state) {
     error = "divergence guard: rolling back to " + good.dir + " failed: " + e.what();
   }
   dist::agree_all_ranks_ok(error);
-  const int64_t skipped = resume_batch - (target + 1 + state.data_offset);  // the checkpoint's offset
-  state.data_offset = resume_batch - (target + 1);
+  const int64_t skipped = (resume_sample - state.consumed_samples) / B;  // from the checkpoint's position
+  state.consumed_samples = resume_sample;
   state.lr_scale = lr_scale;
   // Checkpoints after the target hold the diverging model: never targets again, never `latest`.
   std::erase_if(good_, [&](const GoodCheckpoint& g) { return g.iteration > target; });
@@ -107,7 +108,8 @@ void RunControl::roll_back(int64_t detected, int64_t target, RunState& state) {
                double(bytes) / 1e6, skipped, state.lr_scale, guard_.rollbacks(), parts_.cfg.guard.max_rollbacks);
   reporter_.event({{"event", "rollback"}, {"iteration", detected}, {"from_iteration", detected},
                    {"to_iteration", target}, {"reason", guard_.reason()}, {"batches_skipped", skipped},
-                   {"next_data_batch", resume_batch}, {"lr_scale", state.lr_scale}, {"checkpoint", good.dir}});
+                   {"next_data_batch", resume_sample / B + 1}, {"next_sample", resume_sample},
+                   {"lr_scale", state.lr_scale}, {"checkpoint", good.dir}});
 }
 
 }  // namespace trident::launch

@@ -11,12 +11,13 @@ struct RunState {
   int64_t iteration = 0;           // the last finished iteration; training continues after it
   int64_t loaded_iteration = 0;    // the loaded checkpoint's (differs under --finetune)
   int64_t skipped_iterations = 0;  // steps skipped for a non-finite gradient
-  int64_t data_offset = 0;         // data batches skipped by rollbacks so far
+  // Training samples consumed so far (trained on, or passed over by a
+  // rollback): the next iteration starts at this global sample, whatever
+  // its global batch (Megatron's consumed_train_samples).
+  int64_t consumed_samples = 0;
+  int64_t sampler_batch = 0;       // the global batch the run started with: keys the sampler (sampler.h)
   double lr_scale = 1.0;           // product of --rollback-lr-scale over the rollbacks so far
   uint64_t data_seed = 0;          // the training sampler's seed: --seed, or the checkpoint's
-
-  // The data batch iteration `it` trains on: rollbacks skip ahead in the data, never back.
-  int64_t data_batch(int64_t it) const { return it + data_offset; }
 };
 
 }  // namespace trident::launch

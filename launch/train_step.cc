@@ -25,18 +25,19 @@ TrainStep::TrainStep(TrainingParts& parts) : parts_(parts), faults_(parts.cfg.in
   lr_ = cfg.lr_schedule();
 }
 
-double TrainStep::forward_backward(int64_t data_batch, uint64_t data_seed, float loss_scale, Trace* trace) {
+double TrainStep::forward_backward(const RunState& state, float loss_scale, Trace* trace) {
   const TrainConfig& cfg = parts_.cfg;
   const int dp = parts_.groups->layout().dp;
   const int64_t n_mb = cfg.num_micro_batches(dp);
   // This DP rank's share of the global batch: Note [layout-independent sampling].
-  const int64_t first_sample = parts_.groups->coord().dp * (cfg.global_batch_size / dp);
-  const data::GlobalBatchSampler sampler(parts_.corpus.train_tokens(), cfg.model.seq_length, data_seed);
+  const int64_t first_sample = state.consumed_samples + parts_.groups->coord().dp * (cfg.global_batch_size / dp);
+  const data::GlobalBatchSampler sampler(parts_.corpus.train_tokens(), cfg.model.seq_length, state.data_seed,
+                                         state.sampler_batch);
   const gpt::GradReadyHook ready = [this](Param& p) { buckets_->mark_ready(p); };
   parts_.model->zero_grad();
   // The loss gradient is scaled by 1/(micro-batches · dp), so the DP sum of
   // gradients is the global mean; and by the loss scale, undone by the clip coefficient.
-  ModelStage stage(*parts_.model, *parts_.backend, sampler, data_batch, first_sample, cfg.micro_batch_size, n_mb,
+  ModelStage stage(*parts_.model, *parts_.backend, sampler, first_sample, cfg.micro_batch_size, n_mb,
                    loss_scale / float(n_mb * dp), &ready);
   {
     // Nothing writes a parameter until the optimizer: Note [fixed weights].
@@ -103,10 +104,11 @@ IterationStats TrainStep::run(int64_t iteration, RunState& state, Trace* trace, 
   dist::ProcessGroups& g = *parts_.groups;
   IterationStats s;
   s.iteration = iteration;
-  s.data_batch = state.data_batch(iteration);
+  s.data_batch = state.consumed_samples / cfg.global_batch_size + 1;
   const float loss_scale = float(scaler_->scale());
   s.loss_scale = loss_scale;
-  const double loss_sum = forward_backward(s.data_batch, state.data_seed, loss_scale, trace);
+  const double loss_sum = forward_backward(state, loss_scale, trace);
+  state.consumed_samples += cfg.global_batch_size;  // a skipped step consumes its samples too (as Megatron)
   const std::vector<Param*> params = parts_.model->params();
   // --inject-fault nan@I:R — after the DP reduction, so only rank R sees it.
   if (faults_.fires(InjectedFault::Kind::nan, iteration, parts_.world->rank))

@@ -38,15 +38,15 @@ struct IterationStats {
   bool skipped = false;     // a non-finite gradient somewhere: no update
   bool stop_requested = false;  // save and stop after this iteration: `stop` says why
   StopReason stop = StopReason::none;
-  int64_t data_batch = 0;   // the data batch trained on: iteration + batches skipped by rollbacks
+  int64_t data_batch = 0;   // first sample / global batch + 1: iteration + batches skipped, at a constant batch
 };
 
 class TrainStep {
  public:
   explicit TrainStep(TrainingParts& parts);
 
-  // Iteration `iteration` (1-based) on the data batch `state` gives it;
-  // counts a skipped step in `state`. `trace`: record spans (null: don't).
+  // Iteration `iteration` (1-based) on the global batch of samples from
+  // state.consumed_samples, which it advances; counts a skipped step in `state`. `trace`: record spans (null: don't).
   // `time_up`: this rank's clock says --exit-duration-in-mins has passed.
   IterationStats run(int64_t iteration, RunState& state, Trace* trace, bool time_up = false);
 
@@ -58,7 +58,7 @@ class TrainStep {
 
  private:
   // Forward and backward of every micro-batch, then the gradient reductions; returns the loss sum.
-  double forward_backward(int64_t data_batch, uint64_t data_seed, float loss_scale, Trace* trace);
+  double forward_backward(const RunState& state, float loss_scale, Trace* trace);
   // Whether some rank's gradients are not finite, and the strongest reason any rank has to stop.
   std::pair<bool, StopReason> found_inf_or_stop(const std::vector<double>& grad_sums, bool time_up);
   void update(IterationStats& s, const std::vector<double>& grad_sums, float loss_scale, Trace* trace);

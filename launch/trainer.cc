@@ -17,6 +17,7 @@ Trainer::Trainer(TrainConfig cfg, const dist::World& world)
       reporter_(parts_, peak_tflops_per_rank(parts_)),
       control_(parts_, checkpoint_, reporter_) {
   state_.data_seed = parts_.cfg.seed;
+  state_.sampler_batch = parts_.cfg.global_batch_size;
   if (!parts_.cfg.load.empty()) load();
   if (parts_.cfg.evaluates()) evaluator_ = std::make_unique<Evaluator>(parts_);
   trace_until_ = parts_.cfg.trace.empty() ? 0 : state_.iteration + parts_.cfg.trace_iterations;

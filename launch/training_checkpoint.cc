@@ -4,6 +4,20 @@
 #include "launch/checkpoint_slices.h"
 
 namespace trident::launch {
+namespace {
+
+// The global batch that keys the run's sampler (Note [layout-independent
+// sampling]). Checkpoints before it was recorded trained at one batch
+// throughout: consumed samples / data batches.
+int64_t sampler_batch_of(const nlohmann::json& saved) {
+  const nlohmann::json& sampler = saved.at("sampler");
+  if (sampler.contains("batch")) return sampler.at("batch").get<int64_t>();
+  const int64_t batches = saved.at("iteration").get<int64_t>() + saved.value("data_offset", int64_t{0});
+  TRIDENT_USAGE_CHECK(batches > 0, "checkpoint at iteration 0 records no sampler batch");
+  return saved.at("consumed_samples").get<int64_t>() / batches;
+}
+
+}  // namespace
 
 nlohmann::json TrainingCheckpoint::state_json(const RunState& state) const {
   const TrainConfig& cfg = parts_.cfg;
@@ -11,8 +25,9 @@ nlohmann::json TrainingCheckpoint::state_json(const RunState& state) const {
   const dist::Layout& l = parts_.groups->layout();
   const int64_t it = state.iteration;
   return {{"iteration", it},
-          {"consumed_samples", state.data_batch(it) * cfg.global_batch_size},
-          {"sampler", {{"seed", state.data_seed}, {"kind", "philox(seed, sampler), counter (iteration, sample)"}}},
+          {"consumed_samples", state.consumed_samples},
+          {"sampler", {{"seed", state.data_seed}, {"batch", state.sampler_batch},
+                       {"kind", "philox(seed, sampler), counter (sample / batch + 1, sample mod batch)"}}},
           {"model", cfg.model.to_json()},
           // What the model reads: bytes of text, or ids of the tokenizer that made a Megatron dataset.
           {"tokenizer", {{"type", parts_.corpus.indexed() ? "ids" : "bytes"}}},
@@ -24,7 +39,6 @@ nlohmann::json TrainingCheckpoint::state_json(const RunState& state) const {
                            {"warmup_iters", cfg.lr_warmup_iters}, {"decay_iters", cfg.lr_decay_iters},
                            {"decay_style", cfg.lr_decay_style}}},
           {"skipped_iterations", state.skipped_iterations},
-          {"data_offset", state.data_offset},
           {"lr_scale", state.lr_scale},
           {"flags", cfg.to_json()}};
 }
@@ -85,7 +99,8 @@ int64_t TrainingCheckpoint::load(const std::string& dir, Restore what, RunState&
     state.iteration = state.loaded_iteration;
     state.skipped_iterations = saved.value("skipped_iterations", int64_t{0});
     state.lr_scale = saved.value("lr_scale", 1.0);
-    state.data_offset = saved.value("data_offset", int64_t{0});
+    state.consumed_samples = saved.at("consumed_samples").get<int64_t>();
+    state.sampler_batch = sampler_batch_of(saved);
     if (what.data_position) state.data_seed = saved.at("sampler").at("seed").get<uint64_t>();
   }
   return reader.bytes_read();

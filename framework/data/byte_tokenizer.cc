@@ -13,7 +13,8 @@ std::vector<int32_t> ByteTokenizer::encode(std::string_view text) {
 std::string ByteTokenizer::decode(const std::vector<int32_t>& tokens) {
   std::string out(tokens.size(), '\0');
   for (size_t i = 0; i < tokens.size(); ++i) {
-    TRIDENT_CHECK(tokens[i] >= 0 && tokens[i] < kVocabSize, "token ", tokens[i], " is not a byte");
+    TRIDENT_USAGE_CHECK(tokens[i] >= 0 && tokens[i] < kVocabSize, "token id ", tokens[i],
+                        " is outside the byte tokenizer's vocabulary (0..255)");
     out[i] = char(tokens[i]);
   }
   return out;

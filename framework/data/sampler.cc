@@ -2,14 +2,15 @@
 
 namespace trident::data {
 
-GlobalBatchSampler::GlobalBatchSampler(TokenView tokens, int64_t seq_len, uint64_t seed)
-    : BatchSource(tokens, seq_len), rng_(seed, "sampler") {
+GlobalBatchSampler::GlobalBatchSampler(TokenView tokens, int64_t seq_len, uint64_t seed, int64_t sampler_batch)
+    : BatchSource(tokens, seq_len), rng_(seed, "sampler"), sampler_batch_(sampler_batch) {
+  TRIDENT_CHECK(sampler_batch > 0, "sampler batch ", sampler_batch);
   TRIDENT_CHECK(tokens.size > seq_len, "corpus of ", tokens.size, " tokens for windows of ", seq_len + 1);
 }
 
-int64_t GlobalBatchSampler::window_start(int64_t iteration, int64_t sample) const {
+int64_t GlobalBatchSampler::window_start(int64_t sample) const {
   const uint64_t n_starts = uint64_t(tokens_.size - seq_len_);  // windows of seq_len + 1 fit
-  return int64_t(rng_.below(n_starts, uint64_t(iteration), uint64_t(sample)));
+  return int64_t(rng_.below(n_starts, uint64_t(sample / sampler_batch_ + 1), uint64_t(sample % sampler_batch_)));
 }
 
 }  // namespace trident::data

@@ -75,16 +75,16 @@ TEST(SequentialBatches, ReadConsecutiveWindowsAndWrapAround) {
   std::vector<uint8_t> bytes(103);
   for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = uint8_t(i);
   const TokenView view{bytes.data(), int64_t(bytes.size()), 1};
-  const SequentialBatches batches(view, /*seq_len=*/10, /*global_batch=*/4);
+  const SequentialBatches batches(view, /*seq_len=*/10);
   EXPECT_EQ(batches.num_windows(), 10);  // (103 − 1) / 10 windows of 11 tokens
-  EXPECT_EQ(batches.window_start(0, 0), 0);
-  EXPECT_EQ(batches.window_start(0, 3), 30);
-  EXPECT_EQ(batches.window_start(2, 1), 90);   // window 9: the last whole one
-  EXPECT_EQ(batches.window_start(2, 2), 0);    // window 10 wraps to 0
+  EXPECT_EQ(batches.window_start(0), 0);
+  EXPECT_EQ(batches.window_start(3), 30);
+  EXPECT_EQ(batches.window_start(9), 90);   // the last whole window
+  EXPECT_EQ(batches.window_start(10), 0);   // wraps to the first
   Tensor whole_in = Tensor::empty({4, 10}, DType::i32), whole_tg = Tensor::empty({4, 10}, DType::i32);
-  batches.fill(1, 0, 4, whole_in, whole_tg);
+  batches.fill(4, 4, whole_in, whole_tg);  // the second batch of 4
   Tensor half_in = Tensor::empty({2, 10}, DType::i32), half_tg = Tensor::empty({2, 10}, DType::i32);
-  batches.fill(1, 2, 2, half_in, half_tg);
+  batches.fill(6, 2, half_in, half_tg);
   for (int64_t i = 0; i < 20; ++i) {
     EXPECT_EQ(half_in.data<int32_t>()[i], whole_in.data<int32_t>()[20 + i]);
     EXPECT_EQ(half_tg.data<int32_t>()[i], whole_tg.data<int32_t>()[20 + i]);
@@ -98,28 +98,32 @@ TEST(SequentialBatches, ReadConsecutiveWindowsAndWrapAround) {
 TEST(GlobalBatchSampler, SplitsOfTheGlobalBatchSeeTheSameSamples) {
   std::vector<uint8_t> text(5000);
   for (size_t i = 0; i < text.size(); ++i) text[i] = uint8_t((i * 7919) % 251);
-  const GlobalBatchSampler sampler(TokenView{text.data(), int64_t(text.size()), 1}, 16, 42);
   const int64_t G = 8;
+  const GlobalBatchSampler sampler(TokenView{text.data(), int64_t(text.size()), 1}, 16, 42, G);
   Tensor in_all = Tensor::empty({G, 16}, DType::i32), tg_all = Tensor::empty({G, 16}, DType::i32);
-  sampler.fill(3, 0, G, in_all, tg_all);
+  sampler.fill(2 * G, G, in_all, tg_all);  // the third global batch
   for (int64_t first = 0; first < G; first += 2) {
     Tensor in = Tensor::empty({2, 16}, DType::i32), tg = Tensor::empty({2, 16}, DType::i32);
-    sampler.fill(3, first, 2, in, tg);
+    sampler.fill(2 * G + first, 2, in, tg);
     for (int64_t i = 0; i < 32; ++i) {
       ASSERT_EQ(in.data<int32_t>()[i], in_all.data<int32_t>()[first * 16 + i]);
       ASSERT_EQ(tg.data<int32_t>()[i], tg_all.data<int32_t>()[first * 16 + i]);
     }
   }
   // Targets are the inputs shifted by one byte of the corpus.
-  const int64_t start = sampler.window_start(3, 0);
+  const int64_t start = sampler.window_start(2 * G);
   EXPECT_EQ(in_all.data<int32_t>()[0], text[size_t(start)]);
   EXPECT_EQ(tg_all.data<int32_t>()[0], text[size_t(start) + 1]);
   EXPECT_EQ(tg_all.data<int32_t>()[14], in_all.data<int32_t>()[15]);
   // Other iterations and seeds draw other windows; windows stay inside the text.
-  EXPECT_NE(sampler.window_start(4, 0), start);
-  EXPECT_NE(GlobalBatchSampler(TokenView{text.data(), int64_t(text.size()), 1}, 16, 43).window_start(3, 0), start);
-  for (int64_t it = 0; it < 200; ++it)
-    for (int64_t s = 0; s < G; ++s) ASSERT_LE(sampler.window_start(it, s) + 17, int64_t(text.size()));
+  EXPECT_NE(sampler.window_start(3 * G), start);
+  EXPECT_NE(GlobalBatchSampler(TokenView{text.data(), int64_t(text.size()), 1}, 16, 43, G).window_start(2 * G), start);
+  for (int64_t g = 0; g < 200 * G; ++g) ASSERT_LE(sampler.window_start(g) + 17, int64_t(text.size()));
+  // Sample g is sample g mod B of data batch g / B + 1, as the sampler has always drawn them,
+  // whoever asks and whatever global batch the run uses now.
+  const Philox rng(42, "sampler");
+  for (int64_t g : {0, 7, 8, 1000})
+    EXPECT_EQ(sampler.window_start(g), int64_t(rng.below(uint64_t(text.size() - 16), uint64_t(g / G + 1), uint64_t(g % G))));
 }
 
 }  // namespace
