@@ -56,7 +56,6 @@ const std::vector<MissingMegatronFlags>& missing_megatron_flags() {
   static const std::vector<MissingMegatronFlags> table = {
       {12, "tokenizers", {"tokenizer-type", "tokenizer-model", "vocab-file", "merge-file"}},
       {12, "dataset index cache", {"data-cache-path"}},
-      {12, "resume", {"override-opt-param-scheduler", "use-checkpoint-opt-param-scheduler"}},
       {13, "distributed optimizer", {"use-distributed-optimizer", "overlap-param-gather"}},
       {13, "sequence parallelism", {"sequence-parallel"}},
       {14, "Llama-family models",
@@ -222,6 +221,18 @@ void append_config_file(const CLI::App& app, const std::string& path, std::vecto
 }
 
 }  // namespace
+
+std::vector<std::string> flags_from_json(const CLI::App& app, const nlohmann::json& values, const std::string& source) {
+  std::vector<std::string> out;
+  for (const auto& [key, value] : values.items()) {
+    std::string name = key;
+    std::replace(name.begin(), name.end(), '_', '-');
+    const CLI::Option* opt = find_flag(app, name);
+    TRIDENT_USAGE_CHECK(opt != nullptr, "key '", key, "' in ", source, " is no flag of this trident-train");
+    append_config_flag(app, *opt, name, value, "key '" + key + "' in " + source, out);
+  }
+  return out;
+}
 
 std::vector<std::string> expand_config_file(const CLI::App& app, const std::vector<std::string>& args) {
   std::vector<std::string> from_file, rest;

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,6 +21,10 @@ namespace trident::launch {
 // replaced by the flags the file holds, placed first. UsageError for a
 // missing or malformed file, an unknown key or a value of the wrong kind.
 std::vector<std::string> expand_config_file(const CLI::App& app, const std::vector<std::string>& args);
+
+// Flag values by key ({"num_layers": 2, "bf16": true}) as command-line
+// tokens, checked as a --config file's are; `source` names them in errors.
+std::vector<std::string> flags_from_json(const CLI::App& app, const nlohmann::json& values, const std::string& source);
 
 // The valid long flag nearest to `unknown` (edit distance), e.g. "--num-layers" for "--num-layer".
 std::string nearest_flag(const CLI::App& app, const std::string& unknown);

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 #include <cstdint>
+#include <set>
 #include <string>
 
 #include "framework/pipeline/schedule.h"
@@ -59,6 +60,11 @@ struct TrainConfig {
   bool no_load_optim = false;
   bool no_load_rng = false;
   bool finetune = false;        // load weights only; start at iteration 0
+  // On --load the LR schedule is the checkpoint's; one given that differs is an error unless one of these says which wins.
+  bool override_opt_param_scheduler = false;        // the command line's
+  bool use_checkpoint_opt_param_scheduler = false;  // the checkpoint's
+  // Keys of the flags the command line (or --config) set: on --load the others come from the checkpoint.
+  std::set<std::string> flags_given;
   // Stopping early (Megatron's names): save (with --save) and exit 0.
   int64_t exit_interval = 0;           // after every Nth iteration; 0: never
   double exit_duration_in_mins = 0.0;  // once the job has run this long; 0: never

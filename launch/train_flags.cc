@@ -120,6 +120,10 @@ void add_checkpoint_flags(FlagTable& f, TrainConfig& c) {
   f.flag("--no-load-optim", c.no_load_optim, "with --load: fresh optimizer state and loss scale");
   f.flag("--no-load-rng", c.no_load_rng, "with --load: data order from this run's --seed");
   f.flag("--finetune", c.finetune, "with --load: weights only; iteration count, optimizer and data restart");
+  f.flag("--override-opt-param-scheduler", c.override_opt_param_scheduler,
+         "with --load: the LR schedule flags given here replace the checkpoint's");
+  f.flag("--use-checkpoint-opt-param-scheduler", c.use_checkpoint_opt_param_scheduler,
+         "with --load: keep the checkpoint's LR schedule, whatever flags are given");
   f.option("--exit-interval", c.exit_interval,
            "save (with --save) and exit 0 after an iteration divisible by this (0: never)")->capture_default_str();
   f.option("--exit-duration-in-mins", c.exit_duration_in_mins,

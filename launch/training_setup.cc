@@ -4,7 +4,10 @@
 
 #include <filesystem>
 
+#include "checkpoint/checkpoint.h"
+#include "framework/core/log.h"
 #include "framework/dist/agreement.h"
+#include "launch/resume_flags.h"
 
 namespace trident::launch {
 namespace {
@@ -43,9 +46,15 @@ void load_data(TrainingParts& parts) {
                       ": give a validation weight (--split 98,2,0) or --valid-data-path");
 }
 
-// Checks that need no other rank; a UsageError names the problem.
-void check_and_prepare(TrainingParts& parts, const dist::World& world) {
+// Checks that need no other rank; a UsageError names the problem. Returns
+// what the log should say about flags taken from a checkpoint.
+std::vector<std::string> check_and_prepare(TrainingParts& parts, const dist::World& world) {
   TrainConfig& cfg = parts.cfg;
+  std::vector<std::string> resumed;
+  if (!cfg.load.empty()) {  // the run it resumes: its shape and training flags (resume_flags.h)
+    const checkpoint::CheckpointReader reader(checkpoint::find_checkpoint(cfg.load, cfg.load_iteration));
+    resumed = take_flags_from_checkpoint(cfg, reader.state(), reader.dir());
+  }
   cfg.validate_and_resolve(world.size, world.local_size);
   load_data(parts);
   // Local rank r takes visible GPU r mod n: ranks beyond the GPUs share them (staged MPI).
@@ -54,6 +63,7 @@ void check_and_prepare(TrainingParts& parts, const dist::World& world) {
                                         gpus > 0 ? world.local_rank % gpus : 0);  // may refuse: no GPU
   cfg.model.device = cfg.resolved_device();
   if (world.rank == 0) check_writable_paths(cfg);
+  return resumed;
 }
 
 }  // namespace
@@ -63,12 +73,14 @@ TrainingParts set_up_training(TrainConfig cfg, const dist::World& world) {
   parts.cfg = std::move(cfg);
   parts.world = &world;
   std::string error;
+  std::vector<std::string> resumed;
   try {
-    check_and_prepare(parts, world);
-  } catch (const UsageError& e) {
+    resumed = check_and_prepare(parts, world);
+  } catch (const std::exception& e) {  // a checkpoint's HDF5 and JSON surprises too: one line, every rank stops
     error = e.what();
   }
   dist::agree_all_ranks_ok(error);  // throws on every rank if any failed
+  for (const std::string& line : resumed) spdlog::info("{}", line);
   const TrainConfig& c = parts.cfg;
   parts.groups = std::make_unique<dist::ProcessGroups>(
       world, dist::Layout{c.tensor_model_parallel_size, c.pipeline_model_parallel_size, c.data_parallel_size},

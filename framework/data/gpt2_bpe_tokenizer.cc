@@ -44,7 +44,7 @@ std::string read_file(const std::string& path, const char* flag, const char* wha
 
 // A symbol's text made printable for a message: the characters as they are,
 // control characters and quotes escaped.
-std::string quoted(std::string_view s) {
+std::string printable(std::string_view s) {
   std::ostringstream out;
   out << '\'';
   for (const char c : s) {
@@ -160,7 +160,7 @@ void Gpt2BpeTokenizer::read_vocab(const std::string& vocab_file) {
   int64_t largest = -1;
   for (const auto& [token, id] : json.items()) {
     if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() >= std::numeric_limits<int32_t>::max())
-      throw bad("the id of " + quoted(token) + " is " + id.dump() + ", not an integer from 0 to 2^31-2");
+      throw bad("the id of " + printable(token) + " is " + id.dump() + ", not an integer from 0 to 2^31-2");
     vocab_.emplace(token, int32_t(id.get<int64_t>()));
     largest = std::max(largest, id.get<int64_t>());
   }
@@ -171,7 +171,7 @@ void Gpt2BpeTokenizer::read_vocab(const std::string& vocab_file) {
   id_decodable_.assign(size_t(largest + 1), 0);
   for (const auto& [token, id] : vocab_) {
     if (id_decodable_[size_t(id)] != 0)
-      throw bad("the id " + std::to_string(id) + " is given to two tokens, one of them " + quoted(token));
+      throw bad("the id " + std::to_string(id) + " is given to two tokens, one of them " + printable(token));
     std::string bytes;
     bool decodable = true;
     for (size_t at = 0; at < token.size();) {
@@ -200,7 +200,7 @@ void Gpt2BpeTokenizer::read_merges(const std::string& merge_file, const std::str
                         " fields; a GPT-2 merges.txt line is two symbols separated by a space, such as 'Ġ t'");
     const std::string merged = parts[0] + parts[1];
     TRIDENT_USAGE_CHECK(vocab_.count(merged), "--merge-file ", merge_file, " line ", number, " merges ",
-                        quoted(parts[0]), " and ", quoted(parts[1]), " into ", quoted(merged), ", which --vocab-file ",
+                        printable(parts[0]), " and ", printable(parts[1]), " into ", printable(merged), ", which --vocab-file ",
                         vocab_file, " does not hold: are they the files of one tokenizer?");
     // As encoder.py's dict(zip(merges, ranks)): a repeated line takes the later rank.
     merges_[pair_key(intern(parts[0]), intern(parts[1]))] = Merge{rank++, intern(merged)};
@@ -235,8 +235,8 @@ std::vector<int32_t> Gpt2BpeTokenizer::encode_piece(std::string_view piece) cons
   }
   for (int32_t& s : word) {
     const int32_t id = symbol_id_[size_t(s)];
-    TRIDENT_USAGE_CHECK(id >= 0, "--vocab-file ", vocab_file_, " has no id for the symbol ", quoted(symbols_[size_t(s)]),
-                        " that BPE leaves of the text ", quoted(piece),
+    TRIDENT_USAGE_CHECK(id >= 0, "--vocab-file ", vocab_file_, " has no id for the symbol ", printable(symbols_[size_t(s)]),
+                        " that BPE leaves of the text ", printable(piece),
                         ": a GPT-2 vocab.json holds all 256 byte symbols and every merge");
     s = id;
   }
@@ -269,7 +269,7 @@ std::string Gpt2BpeTokenizer::decode(const std::vector<int32_t>& ids) const {
                         " is not in the vocabulary of --vocab-file ", vocab_file_, " (ids 0..", id_bytes_.size() - 1,
                         ")");
     TRIDENT_USAGE_CHECK(id_decodable_[size_t(id)] == 1, "token id ", id, " of --vocab-file ", vocab_file_, " is ",
-                        quoted(id_bytes_[size_t(id)]), ", which is not made of GPT-2's byte characters");
+                        printable(id_bytes_[size_t(id)]), ", which is not made of GPT-2's byte characters");
     text += id_bytes_[size_t(id)];
   }
   return text;

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <memory>
 
 #include "framework/core/error.h"
 
@@ -82,8 +83,8 @@ void IndexedDatasetWriter::add_document(const std::vector<int32_t>& tokens) {
 void IndexedDatasetWriter::finish() {
   TRIDENT_CHECK(!finished_, "finish called twice");
   close_synced(bin_, bin_tmp_);
-  std::FILE* idx = create(idx_tmp_);
-  const auto put = [&](const void* data, size_t bytes) { write(idx, idx_tmp_, data, bytes); };
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> idx(create(idx_tmp_), &std::fclose);
+  const auto put = [&](const void* data, size_t bytes) { write(idx.get(), idx_tmp_, data, bytes); };
   const uint64_t version = 1, n = sizes_.size(), d = documents_.size();
   const uint8_t code = width_ == 2 ? 8 : 4;  // uint16 : int32
   put("MMIDIDX\0\0", 9);
@@ -94,7 +95,8 @@ void IndexedDatasetWriter::finish() {
   put(sizes_.data(), n * 4);
   put(pointers_.data(), n * 8);
   put(documents_.data(), d * 8);
-  close_synced(idx, idx_tmp_);
+  std::FILE* idx_file = idx.release();
+  close_synced(idx_file, idx_tmp_);
   // An old .idx goes first, so that the new .bin never meets it.
   const std::string bin = prefix_ + ".bin", index = prefix_ + ".idx";
   std::error_code ec;

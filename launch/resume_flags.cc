@@ -1,0 +1,93 @@
+#include "launch/resume_flags.h"
+
+#include <spdlog/fmt/fmt.h>
+
+#include "framework/core/error.h"
+#include "launch/config_file.h"
+#include "launch/train_flags.h"
+
+namespace trident::launch {
+namespace {
+
+// The model's shape: the checkpoint's weights fix it.
+const std::vector<std::string> kShape = {"num_layers", "hidden_size", "num_attention_heads", "seq_length",
+                                         "vocab_size", "make_vocab_size_divisible_by"};
+// The LR schedule: the checkpoint's continues unless told otherwise.
+const std::vector<std::string> kSchedule = {"lr", "min_lr", "lr_warmup_iters", "lr_decay_iters", "lr_decay_style"};
+// The rest of what the run was: taken unless given.
+const std::vector<std::string> kTraining = {
+    "fp16", "bf16", "loss_scale", "initial_loss_scale", "min_loss_scale", "loss_scale_window", "hysteresis",
+    "micro_batch_size", "global_batch_size", "seed", "weight_decay", "adam_beta1", "adam_beta2", "adam_eps",
+    "clip_grad", "init_method_std", "data_path", "split", "valid_data_path"};
+
+std::string flag(const std::string& key, const nlohmann::json& value) {
+  std::string name = key;
+  for (char& ch : name)
+    if (ch == '_') ch = '-';
+  // Floats at float's precision: --lr 0.003, not 0.003000000026077032.
+  const std::string text = value.is_string()       ? value.get<std::string>()
+                           : value.is_number_float() ? fmt::format("{:.7g}", value.get<double>())
+                                                     : value.dump();
+  return "--" + name + " " + text;
+}
+
+std::string joined(const std::vector<std::string>& parts, const char* sep) {
+  std::string out;
+  for (const std::string& p : parts) out += (out.empty() ? "" : sep) + p;
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> take_flags_from_checkpoint(TrainConfig& cfg, const nlohmann::json& state,
+                                                    const std::string& checkpoint_dir) {
+  const nlohmann::json ours = cfg.to_json();
+  nlohmann::json saved = state.value("flags", nlohmann::json::object());
+  for (const std::string& key : kShape)  // the model object is authoritative for the shape
+    if (state.contains("model") && state.at("model").contains(key)) saved[key] = state.at("model").at(key);
+  auto given = [&](const std::string& key) { return cfg.flags_given.count(key) > 0; };
+  auto differs = [&](const std::string& key) { return saved.contains(key) && saved[key] != ours[key]; };
+  nlohmann::json take = nlohmann::json::object();
+  std::vector<std::string> taken, kept, theirs, mine;
+  for (const std::string& key : kShape) {
+    if (!saved.contains(key)) continue;
+    if (!given(key)) take[key] = saved[key];
+    else if (differs(key)) theirs.push_back(flag(key, saved[key])), mine.push_back(flag(key, ours[key]));
+  }
+  TRIDENT_USAGE_CHECK(theirs.empty(), "checkpoint ", checkpoint_dir, " holds a model with ", joined(theirs, " and "),
+                      ", but this run has ", joined(mine, " and "),
+                      ": leave the model flags out (they come from the checkpoint) or give the checkpoint's");
+  if (!cfg.finetune) {  // --finetune starts a new run from the weights alone
+    for (const std::string& key : kSchedule) {
+      if (!saved.contains(key)) continue;
+      if (!given(key) || cfg.use_checkpoint_opt_param_scheduler) {
+        take[key] = saved[key];
+        if (given(key) && differs(key)) kept.push_back(flag(key, ours[key]) + " ignored");
+        continue;
+      }
+      TRIDENT_USAGE_CHECK(!differs(key) || cfg.override_opt_param_scheduler, flag(key, ours[key]),
+                          " differs from checkpoint ", checkpoint_dir, "'s ", flag(key, saved[key]),
+                          ": the LR schedule continues from the checkpoint unless you add "
+                          "--override-opt-param-scheduler (use the new flags) or --use-checkpoint-opt-param-scheduler");
+      if (differs(key)) kept.push_back(flag(key, ours[key]) + " (checkpoint: " + flag(key, saved[key]) + ")");
+    }
+    for (const std::string& key : kTraining) {
+      if (!saved.contains(key)) continue;
+      if (!given(key)) take[key] = saved[key];
+      else if (differs(key)) kept.push_back(flag(key, ours[key]) + " (checkpoint: " + flag(key, saved[key]) + ")");
+    }
+  }
+  for (const auto& [key, value] : take.items())
+    if (value != ours[key]) taken.push_back(flag(key, value));
+  CLI::App app;
+  add_train_flags(app, cfg);
+  std::vector<std::string> args = flags_from_json(app, take, "checkpoint " + checkpoint_dir + "'s flags");
+  std::reverse(args.begin(), args.end());  // CLI11 takes a vector last-first
+  app.parse(args);
+  std::vector<std::string> lines;
+  if (!taken.empty()) lines.push_back("resume: from the checkpoint: " + joined(taken, ", "));
+  if (!kept.empty()) lines.push_back("resume: from the command line: " + joined(kept, ", "));
+  return lines;
+}
+
+}  // namespace trident::launch
