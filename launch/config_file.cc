@@ -220,6 +220,26 @@ void append_config_file(const CLI::App& app, const std::string& path, std::vecto
   }
 }
 
+// --data-path takes several values (a blend), so CLI11 would join its
+// occurrences; as for every other flag the last one given wins (the command
+// line's over the --config file's).
+std::vector<std::string> keep_last_data_path(const std::vector<std::string>& args) {
+  auto is_data_path = [](const std::string& a) { return a == "--data-path" || a.starts_with("--data-path="); };
+  size_t last = args.size();
+  for (size_t i = 0; i < args.size(); ++i)
+    if (is_data_path(args[i])) last = i;
+  std::vector<std::string> out;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (!is_data_path(args[i]) || i == last) {
+      out.push_back(args[i]);
+      continue;
+    }
+    if (args[i] == "--data-path")  // an earlier occurrence: skip it and its values
+      while (i + 1 < args.size() && !args[i + 1].starts_with("--")) ++i;
+  }
+  return out;
+}
+
 }  // namespace
 
 std::vector<std::string> flags_from_json(const CLI::App& app, const nlohmann::json& values, const std::string& source) {
@@ -247,7 +267,7 @@ std::vector<std::string> expand_config_file(const CLI::App& app, const std::vect
     }
   }
   from_file.insert(from_file.end(), rest.begin(), rest.end());
-  return from_file;
+  return keep_last_data_path(from_file);
 }
 
 }  // namespace trident::launch

@@ -6,7 +6,7 @@ namespace trident::launch {
 
 Evaluator::Evaluator(TrainingParts& parts)
     : parts_(parts),
-      batches_(parts.validation_tokens(), parts.cfg.model.seq_length) {
+      batches_(parts.validation_views(), parts.validation_weights(), parts.cfg.model.seq_length, parts.cfg.seed) {
   const pipeline::ScheduleShape shape = parts.cfg.schedule_shape(parts.groups->layout().dp);
   executor_ = std::make_unique<pipeline::Executor>(
       pipeline::forward_only_schedule(shape)[size_t(parts.groups->coord().pp)], shape, parts.groups->pp());

@@ -35,7 +35,7 @@ void Reporter::open_metrics(int64_t start_iteration) {
     metrics_.open(parts_.cfg.metrics_file, start_iteration > 0 ? std::ios::app : std::ios::trunc);
   // Marks where this run's timeline starts (a resume appends after records it replaces).
   event({{"event", "start"}, {"iteration", start_iteration},
-         {"loss_unit", parts_.corpus.indexed() ? "nats/token" : "nats/byte"}});
+         {"loss_unit", parts_.indexed() ? "nats/token" : "nats/byte"}});
 }
 
 void Reporter::start_up(const TrainStep& step) const {
@@ -47,10 +47,7 @@ void Reporter::start_up(const TrainStep& step) const {
   spdlog::info("peak per rank for MFU: {:.3f} TFLOP/s ({})", peak_tflops_,
                cfg.peak_tflops > 0.0 ? "--peak-tflops" : "measured GEMM peak in " + std::string(dtype_name(cfg.model.dtype)));
   memory("at start");
-  spdlog::info("data: {} {} from {} file(s) under {}; {} for training, {} for validation{} (--split {})",
-               parts_.corpus.size(), parts_.corpus.indexed() ? "tokens" : "bytes", parts_.corpus.files().size(),
-               cfg.data_path, parts_.corpus.train_tokens().size, parts_.validation_tokens().size,
-               cfg.valid_data_path.empty() ? "" : " from --valid-data-path", cfg.split);
+  data_report();
   spdlog::info("layout: {} ranks = tp {} x pp {} x dp {}; {} gradient bucket(s), overlap {}", parts_.world->size, l.tp,
                l.pp, l.dp, step.num_buckets(), cfg.overlap_grad_reduce ? "on" : "off");
   spdlog::info("batch: global {} = micro-batch {} x {} micro-batches x dp {}; {} iterations; backend {}",
@@ -67,6 +64,20 @@ void Reporter::start_up(const TrainStep& step) const {
                  100.0 * sim.bubble_fraction(), sim.peak_live[0],
                  cfg.recompute_granularity.empty() ? "none" : cfg.recompute_granularity);
   }
+}
+
+void Reporter::data_report() const {
+  const TrainConfig& cfg = parts_.cfg;
+  const auto sources = cfg.data_sources();
+  int64_t valid = 0;
+  for (const data::TokenView& v : parts_.validation_views()) valid += v.size;
+  for (size_t d = 0; d < parts_.corpora.size(); ++d) {
+    const data::TextCorpus& c = parts_.corpora[d];
+    const std::string share = parts_.corpora.size() > 1 ? fmt::format("weight {:.3g} ", sources[d].first) : "";
+    spdlog::info("data: {}{} {} from {} file(s) under {}; {} for training (--split {})", share, c.size(),
+                 c.indexed() ? "tokens" : "bytes", c.files().size(), sources[d].second, c.train_tokens().size, cfg.split);
+  }
+  spdlog::info("data: {} for validation{}", valid, cfg.valid_data_path.empty() ? "" : " from --valid-data-path");
 }
 
 void Reporter::iteration(const IterationStats& s, const RunState& state) {

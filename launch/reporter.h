@@ -33,6 +33,7 @@ class Reporter {
 
  private:
   void progress_bar(const IterationStats& s, double eta_s) const;
+  void data_report() const;  // each dataset (of a blend: its weight), and what evaluation reads
   void log_line(const IterationStats& s, const RunState& state, double eta_s);
 
   const TrainingParts& parts_;

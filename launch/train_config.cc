@@ -22,6 +22,21 @@ gpt::PipelineStages TrainConfig::pipeline_stages() const {
                                      num_virtual_stages);
 }
 
+std::vector<std::pair<double, std::string>> TrainConfig::data_sources() const {
+  if (data_path.size() == 1) return {{1.0, data_path[0]}};
+  std::vector<std::pair<double, std::string>> out;
+  for (size_t i = 0; i + 1 < data_path.size() && data_path.size() % 2 == 0; i += 2) {
+    char* end = nullptr;
+    const double w = std::strtod(data_path[i].c_str(), &end);
+    if (end == data_path[i].c_str() || *end != '\0' || !(w > 0.0)) break;
+    out.emplace_back(w, data_path[i + 1]);
+  }
+  TRIDENT_USAGE_CHECK(!out.empty() && out.size() * 2 == data_path.size(), "--data-path takes one path or ",
+                      "weight-path pairs such as --data-path 0.7 A 0.3 B (weights positive), got ", data_path.size(),
+                      " value(s)");
+  return out;
+}
+
 namespace {
 
 void check_precision(TrainConfig& c) {

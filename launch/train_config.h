@@ -31,7 +31,8 @@ struct TrainConfig {
   optim::AdamWConfig adam;
   float clip_grad = 1.0f;
   uint64_t seed = 1234;
-  std::string data_path = "/usr/share/games/fortunes";
+  // One path, or Megatron's blend of weight-path pairs: {"0.7", "A", "0.3", "B"}.
+  std::vector<std::string> data_path = {"/usr/share/games/fortunes"};
   std::string split = "100,0,0";  // train,validation,test weights: training uses the first share
   std::string valid_data_path;    // evaluation data instead of the validation share; empty: the share
   // Evaluation (launch/evaluator.h): Megatron's --eval-interval, --eval-iters, --skip-train.
@@ -97,6 +98,8 @@ struct TrainConfig {
     return {pipeline_model_parallel_size, int(num_micro_batches(dp)), num_virtual_stages};
   }
   gpt::PipelineStages pipeline_stages() const;
+  // --data-path as (weight, path) pairs; UsageError for another shape.
+  std::vector<std::pair<double, std::string>> data_sources() const;
   // Whether evaluation runs at all (periodically, at the end, or alone).
   bool evaluates() const { return eval_interval > 0 || skip_train; }
   // Every flag's value, resolved, by flag name (logged, stored in checkpoints):

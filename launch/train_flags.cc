@@ -43,7 +43,8 @@ void add_training_flags(FlagTable& f, TrainConfig& c) {
 void add_data_flags(FlagTable& f, TrainConfig& c) {
   f.group("data");
   f.option("--data-path", c.data_path,
-           "text file, directory of text files, or the prefix of a Megatron .bin/.idx pair")->capture_default_str();
+           "text file, directory of text files, or the prefix of a Megatron .bin/.idx pair; or a blend of "
+           "weight-path pairs: 0.7 A 0.3 B")->capture_default_str()->expected(1, -1);
   f.option("--split", c.split,
            "train,validation,test weights: training reads the first share (documents), evaluation the second")
       ->capture_default_str();

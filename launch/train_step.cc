@@ -31,7 +31,7 @@ double TrainStep::forward_backward(const RunState& state, float loss_scale, Trac
   const int64_t n_mb = cfg.num_micro_batches(dp);
   // This DP rank's share of the global batch: Note [layout-independent sampling].
   const int64_t first_sample = state.consumed_samples + parts_.groups->coord().dp * (cfg.global_batch_size / dp);
-  const data::GlobalBatchSampler sampler(parts_.corpus.train_tokens(), cfg.model.seq_length, state.data_seed,
+  const data::GlobalBatchSampler sampler(parts_.train_views(), parts_.weights, cfg.model.seq_length, state.data_seed,
                                          state.sampler_batch);
   const gpt::GradReadyHook ready = [this](Param& p) { buckets_->mark_ready(p); };
   parts_.model->zero_grad();

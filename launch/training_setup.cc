@@ -34,16 +34,21 @@ void check_writable_paths(const TrainConfig& cfg) {
 void load_data(TrainingParts& parts) {
   const TrainConfig& cfg = parts.cfg;
   const size_t window = size_t(cfg.model.seq_length + 1);
-  parts.corpus = data::TextCorpus::load(cfg.data_path, window, cfg.model.vocab_size, cfg.split);
+  for (const auto& [weight, path] : cfg.data_sources()) {
+    parts.corpora.push_back(data::TextCorpus::load(path, window, cfg.model.vocab_size, cfg.split));
+    parts.weights.push_back(weight);
+    TRIDENT_USAGE_CHECK(parts.corpora.back().indexed() == parts.corpora.front().indexed(), "--data-path blends ",
+                        "text with Megatron token data: every dataset of a blend must be of one kind");
+  }
   if (!cfg.valid_data_path.empty())
     parts.valid_data = data::TextCorpus::load(cfg.valid_data_path, window, cfg.model.vocab_size, "100,0,0",
                                               "--valid-data-path");
   if (!cfg.evaluates()) return;
   const char* asked = cfg.skip_train ? "--skip-train" : "--eval-interval";
-  TRIDENT_USAGE_CHECK(parts.validation_tokens().size >= int64_t(window), asked,
-                      " needs validation data, but the validation share of --split ", cfg.split, " holds ",
-                      parts.validation_tokens().size, " tokens and one sequence needs ", window,
-                      ": give a validation weight (--split 98,2,0) or --valid-data-path");
+  for (const data::TokenView& v : parts.validation_views())
+    TRIDENT_USAGE_CHECK(v.size >= int64_t(window), asked, " needs validation data, but the validation share of ",
+                        "--split ", cfg.split, " holds ", v.size, " tokens and one sequence needs ", window,
+                        ": give a validation weight (--split 98,2,0) or --valid-data-path");
 }
 
 // Checks that need no other rank; a UsageError names the problem. Returns
@@ -67,6 +72,23 @@ std::vector<std::string> check_and_prepare(TrainingParts& parts, const dist::Wor
 }
 
 }  // namespace
+
+std::vector<data::TokenView> TrainingParts::train_views() const {
+  std::vector<data::TokenView> out;
+  for (const data::TextCorpus& c : corpora) out.push_back(c.train_tokens());
+  return out;
+}
+
+std::vector<data::TokenView> TrainingParts::validation_views() const {
+  if (valid_data) return {valid_data->tokens()};
+  std::vector<data::TokenView> out;
+  for (const data::TextCorpus& c : corpora) out.push_back(c.valid_tokens());
+  return out;
+}
+
+std::vector<double> TrainingParts::validation_weights() const {
+  return valid_data ? std::vector<double>{1.0} : weights;
+}
 
 TrainingParts set_up_training(TrainConfig cfg, const dist::World& world) {
   TrainingParts parts;

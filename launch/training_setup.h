@@ -19,15 +19,17 @@ struct TrainingParts {
   TrainConfig cfg;  // validated and resolved
   const dist::World* world = nullptr;
   std::unique_ptr<backend::Backend> backend;
-  data::TextCorpus corpus;                     // training data (and its validation share)
+  std::vector<data::TextCorpus> corpora;      // training data (and validation shares): one per --data-path
+  std::vector<double> weights;                 // of each in the blend (1 for one)
   std::optional<data::TextCorpus> valid_data;  // --valid-data-path
   std::unique_ptr<dist::ProcessGroups> groups;
   std::unique_ptr<gpt::GptModel> model;        // this rank's chunks, initialised from --seed
 
-  // What evaluation reads: --valid-data-path, else the validation share of --split.
-  data::TokenView validation_tokens() const {
-    return valid_data ? valid_data->tokens() : corpus.valid_tokens();
-  }
+  bool indexed() const { return corpora.front().indexed(); }  // token ids (else bytes of text)
+  std::vector<data::TokenView> train_views() const;
+  // What evaluation reads: --valid-data-path, else the validation shares of --split.
+  std::vector<data::TokenView> validation_views() const;
+  std::vector<double> validation_weights() const;
 };
 
 // A UsageError reaches the caller on the first failing rank only

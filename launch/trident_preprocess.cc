@@ -145,6 +145,10 @@ int run(const PreprocessConfig& c) {
   TRIDENT_USAGE_CHECK(!c.tokenizer_type.empty(), "--tokenizer-type is required: GPT2BPETokenizer (with --vocab-file "
                       "and --merge-file) or ByteTokenizer");
   TRIDENT_USAGE_CHECK(c.workers >= 1, "--workers must be at least 1, got ", c.workers);
+  std::vector<std::string> keys = c.json_keys;
+  std::sort(keys.begin(), keys.end());
+  TRIDENT_USAGE_CHECK(!keys.empty() && std::adjacent_find(keys.begin(), keys.end()) == keys.end(),
+                      "--json-keys must name one or more different keys");
   const std::unique_ptr<data::Tokenizer> tokenizer = data::make_tokenizer(c.tokenizer_type, c.vocab_file, c.merge_file);
   TRIDENT_USAGE_CHECK(!c.append_eod || tokenizer->eod() >= 0, "--append-eod: --tokenizer-type ", c.tokenizer_type,
                       " has no end-of-document token", c.tokenizer_type == "GPT2BPETokenizer" ?
@@ -154,12 +158,14 @@ int run(const PreprocessConfig& c) {
   for (const std::string& key : c.json_keys)
     writers.push_back(std::make_unique<data::IndexedDatasetWriter>(c.output_prefix + "_" + key + "_document",
                                                                    tokenizer->vocab_size()));
-  int64_t documents = 0, bytes = 0;
+  int64_t documents = 0;
+  std::vector<int64_t> bytes(writers.size());  // of text, per key
   const auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
   for (bool more = true; more;) {
     std::vector<Document> batch(size_t(64 * c.workers));
     size_t n = 0;
-    while (n < batch.size() && (more = reader.next(batch[n]))) bytes += int64_t(batch[n][0].size()), ++n;
+    for (; n < batch.size() && (more = reader.next(batch[n])); ++n)
+      for (size_t k = 0; k < bytes.size(); ++k) bytes[k] += int64_t(batch[n][k].size());
     batch.resize(n);
     const auto ids = encode(*tokenizer, batch, c.append_eod, c.workers);
     for (const auto& doc : ids)
@@ -167,7 +173,7 @@ int run(const PreprocessConfig& c) {
     for (size_t d = 0; d < n; ++d)
       if (c.log_interval > 0 && (documents + int64_t(d) + 1) % c.log_interval == 0)
         std::printf("processed %lld documents (%.1f MB/s)\n", (long long)(documents + int64_t(d) + 1),
-                    double(bytes) / 1e6 / seconds());
+                    double(bytes[0]) / 1e6 / seconds());
     documents += int64_t(n);
   }
   for (size_t k = 0; k < writers.size(); ++k) {
@@ -175,7 +181,7 @@ int run(const PreprocessConfig& c) {
     const std::string prefix = c.output_prefix + "_" + c.json_keys[k] + "_document";
     std::printf("trident-preprocess: %lld documents, %lld tokens (%s, vocabulary %lld), %lld bytes of text, %.2f s\n",
                 (long long)documents, (long long)writers[k]->num_tokens(), writers[k]->width() == 2 ? "uint16" : "int32",
-                (long long)tokenizer->vocab_size(), (long long)bytes, seconds());
+                (long long)tokenizer->vocab_size(), (long long)bytes[k], seconds());
     std::printf("wrote %s.bin and %s.idx: train with --data-path %s --vocab-size %lld\n", prefix.c_str(),
                 prefix.c_str(), prefix.c_str(), (long long)tokenizer->vocab_size());
   }

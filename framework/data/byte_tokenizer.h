@@ -1,5 +1,7 @@
 // Byte-level tokenizer: token = byte value, vocabulary 256. Any file is
-// valid input and decoding is exact, which suits a reference trainer.
+// valid input and decoding is exact, which suits a reference trainer;
+// decoding an id outside 0..255 is a UsageError naming it. Behind the
+// Tokenizer interface as --tokenizer-type ByteTokenizer (tokenizer.h).
 #pragma once
 
 #include <cstdint>

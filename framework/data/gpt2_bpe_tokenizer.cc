@@ -106,10 +106,10 @@ std::vector<std::string_view> Gpt2BpeTokenizer::pretokenize(std::string_view tex
     // | ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+ : an optional space, then a run of one class
     const size_t first = is(i, ' ') && i + 1 < n && classes[i + 1] != CharClass::space ? i + 1 : i;
     if (classes[first] != CharClass::space) return run_end(first);
-    // |\s+(?!\S) : white space, but not the last space before a non-space ...
+    // |\s+(?!\S) : a run of white space, less its last character when a non-space follows ...
     const size_t end = run_end(i);
-    if (end == n || end - i >= 2) return end == n ? end : end - 1;
-    // |\s+ : ... unless that is all there is
+    if (end < n && end - i >= 2) return end - 1;
+    // |\s+ : ... unless that would leave nothing
     return end;
   };
   std::vector<std::string_view> pieces;

@@ -26,6 +26,9 @@ class GlobalBatchSampler final : public BatchSource {
  public:
   // `tokens` must outlive the sampler; windows are seq_len + 1 tokens long.
   GlobalBatchSampler(TokenView tokens, int64_t seq_len, uint64_t seed, int64_t sampler_batch);
+  // A blend (Note [blends] in batch_source.h): one view and weight per dataset.
+  GlobalBatchSampler(std::vector<TokenView> views, std::vector<double> weights, int64_t seq_len, uint64_t seed,
+                     int64_t sampler_batch);
 
   int64_t window_start(int64_t sample) const override;
 

@@ -93,6 +93,34 @@ TEST(SequentialBatches, ReadConsecutiveWindowsAndWrapAround) {
   EXPECT_EQ(whole_tg.data<int32_t>()[9], 50);  // the last target: the window's 11th token
 }
 
+// Note [blends]: each dataset's share of 10,000 samples is its weight
+// within 2%, the same whoever asks, and each window lies in its dataset.
+TEST(GlobalBatchSampler, ABlendSamplesEachDatasetByItsWeight) {
+  std::vector<uint8_t> a(3000, 'a'), b(500, 'b');
+  const std::vector<TokenView> views = {TokenView{a.data(), int64_t(a.size()), 1}, TokenView{b.data(), int64_t(b.size()), 1}};
+  const GlobalBatchSampler sampler(views, {0.7, 0.3}, 16, 42, 8);
+  const int64_t n = 10000;
+  int64_t from_b = 0;
+  for (int64_t g = 0; g < n; ++g) {
+    const int d = sampler.dataset_of(g);
+    from_b += d;
+    ASSERT_LE(sampler.window_start(g) + 17, views[size_t(d)].size);
+  }
+  EXPECT_NEAR(double(from_b) / double(n), 0.3, 0.02);
+  Tensor in = Tensor::empty({4, 16}, DType::i32), tg = Tensor::empty({4, 16}, DType::i32);
+  sampler.fill(100, 4, in, tg);
+  for (int64_t s = 0; s < 4; ++s)
+    EXPECT_EQ(in.data<int32_t>()[s * 16], sampler.dataset_of(100 + s) == 0 ? 'a' : 'b');
+  // Another seed draws other datasets for the same samples; the same seed, the same ones.
+  const GlobalBatchSampler same(views, {0.7, 0.3}, 16, 42, 8), other(views, {0.7, 0.3}, 16, 43, 8);
+  int differ = 0;
+  for (int64_t g = 0; g < 100; ++g) {
+    ASSERT_EQ(same.dataset_of(g), sampler.dataset_of(g));
+    differ += other.dataset_of(g) != sampler.dataset_of(g);
+  }
+  EXPECT_GT(differ, 10);
+}
+
 // Note [layout-independent sampling]: any split of the global batch into
 // pieces sees the same samples as the whole.
 TEST(GlobalBatchSampler, SplitsOfTheGlobalBatchSeeTheSameSamples) {

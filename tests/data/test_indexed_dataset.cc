@@ -209,7 +209,7 @@ TEST_F(Megatron, AModelTrainsOnIt) {
   write_dataset(prefix("t"), docs_, 2);
   launch::TrainConfig cfg = test::small_train_config(1, 32, 2, 16);
   cfg.model.vocab_size = 1000;
-  cfg.data_path = prefix("t");
+  cfg.data_path = {prefix("t")};
   const dist::World& world = dist::World::init(nullptr, nullptr);
   launch::Trainer trainer(cfg, world);
   const launch::IterationStats s = trainer.step(1);

@@ -87,7 +87,7 @@ config_error '{"num-layers": 2.5}' 'expected an integer, got 2.5'
 config_error '{"num-layers": [1, 2]}' 'expected one integer, got a list'
 config_error '{"seed": -1}' 'expected a non-negative integer, got -1'
 config_error '{"lr": "fast"}' 'expected a number, got "fast"'
-config_error '{"data-path": true}' 'expected a string, got true'
+config_error '{"data-path": true}' 'expected a list of strings, got true'
 config_error '{"pipeline-layers-per-stage": [1, "x"]}' 'expected a list of integers, got "x"'
 
 # A config file's flags, overridden by the command line's.
@@ -105,13 +105,14 @@ expect_error "--eval-interval needs validation data" --eval-interval 5
 expect_error "--skip-train needs validation data" --skip-train --split 100,0,0
 expect_error "--eval-iters must be positive" --eval-interval 5 --split 90,10,0 --eval-iters 0
 expect_error "--eval-interval must not be negative" --eval-interval -1
+expect_error "weight-path pairs such as --data-path 0.7 A 0.3 B" --data-path 0.7 "$work/small.txt" 0.3
 expect_error "with --valid-data-path" --eval-interval 5 --valid-data-path "$work/missing.txt"
 # --valid-data-path: evaluation reads that file, and all of the --data-path trains.
 "$train" --data-path "$work/small.txt" --seq-length 16 --hidden-size 32 --num-layers 1 --num-attention-heads 2 \
          --micro-batch-size 2 --global-batch-size 4 --train-iters 2 --eval-interval 2 --eval-iters 1 \
          --valid-data-path "$work/small.txt" > "$work/out" 2>&1 \
   && grep -q "validation loss at iteration 2 | lm loss value" "$work/out" \
-  && grep -q "1400 for training, 1400 for validation from --valid-data-path" "$work/out" \
+  && grep -q "1400 for training (--split 100,0,0)" "$work/out" && grep -q "data: 1400 for validation from --valid-data-path" "$work/out" \
   && echo "ok   --valid-data-path: evaluated on it" \
   || { echo "FAIL: --valid-data-path"; cat "$work/out"; failures=$((failures + 1)); }
 

@@ -30,6 +30,12 @@ flags=(--num-layers 1 --hidden-size 32 --num-attention-heads 2 --seq-length 16 -
   && grep -q "data: 2000 tokens from 2 file(s)" "$work/train.log" \
   && echo "ok   --data-path toy.bin trains on the dataset's 2000 tokens" \
   || { echo "FAIL: --data-path toy.bin"; cat "$work/train.log"; status=1; }
+# A blend: --data-path 0.7 toy 0.3 toy2, the weights in the log.
+cp "$work/toy.bin" "$work/toy2.bin"; cp "$work/toy.idx" "$work/toy2.idx"
+"$train" "${flags[@]}" --data-path 0.7 "$work/toy" 0.3 "$work/toy2" > "$work/blend.log" 2>&1 \
+  && grep -q "data: weight 0.7 2000 tokens" "$work/blend.log" && grep -q "data: weight 0.3 2000 tokens" "$work/blend.log" \
+  && echo "ok   --data-path 0.7 toy 0.3 toy2: a blend, weights logged" \
+  || { echo "FAIL: a blend"; cat "$work/blend.log"; status=1; }
 one_line_error() {  # one_line_error <label> <substring> <command...>
   local label=$1 want=$2; shift 2
   "$@" > "$work/out" 2> "$work/err"; local rc=$?
