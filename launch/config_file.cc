@@ -179,10 +179,11 @@ void append_config_flag(const CLI::App& app, const CLI::Option& opt, const std::
   const bool list = opt.get_expected_max() > 1;
   TRIDENT_USAGE_CHECK(list || !value.is_array(), where, ": expected one ", noun, ", got a list: ", value.dump());
   const std::string expected = list ? "a list of " + noun + "s" : (noun[0] == 'i' ? "an " : "a ") + noun;
+  if (value.is_array() && value.empty()) return;  // an empty list: the default
+  out.push_back(flag);  // once: a list's values follow it together (the last --data-path given wins)
   for (const nlohmann::json& v : value.is_array() ? value : nlohmann::json::array({value})) {
     TRIDENT_USAGE_CHECK((v.is_string() || v.is_number()) && json_reads_as(opt, v), where, ": expected ", expected,
                         ", got ", v.dump());
-    out.push_back(flag);
     out.push_back(v.is_string() ? v.get<std::string>() : v.dump());
   }
 }

@@ -80,7 +80,7 @@ TEST_F(ConfigFile, ValuesOfTheirKindBecomeFlags) {
   EXPECT_EQ(expand(R"({"num-layers": "4", "lr": "1e-3", "seed": 7, "bf16": true, "fp16": false,
                        "overlap-grad-reduce": false, "split": 100, "pipeline-layers-per-stage": [3, "5"],
                        "inject-fault": ["nan@3", "spike@5"]})"),
-            (std::vector<std::string>{"--bf16", "--inject-fault", "nan@3", "--inject-fault", "spike@5", "--lr", "1e-3",
+            (std::vector<std::string>{"--bf16", "--inject-fault", "nan@3", "spike@5", "--lr", "1e-3",
                                       "--num-layers", "4", "--no-overlap-grad-reduce", "--pipeline-layers-per-stage",
                                       "3", "--pipeline-layers-per-stage", "5", "--seed", "7", "--split", "100"}));
   EXPECT_EQ(expand(R"({"pipeline_layers_per_stage": "3,5"})"),
@@ -102,7 +102,7 @@ TEST_F(ConfigFile, AValueOfTheWrongKindNamesKeyAndFile) {
       {R"({"seed": "-1"})", "key 'seed" + in + R"(expected a non-negative integer, got "-1")"},
       {R"({"lr": "fast"})", "key 'lr" + in + R"(expected a number, got "fast")"},
       {R"({"lr": {"peak": 1}})", "key 'lr" + in + R"(expected a number, got {"peak":1})"},
-      {R"({"data-path": false})", "key 'data-path" + in + "expected a string, got false"},
+      {R"({"data-path": false})", "key 'data-path" + in + "expected a list of strings, got false"},
       {R"({"pipeline-layers-per-stage": [1, "x"]})",
        "key 'pipeline-layers-per-stage" + in + R"(expected a list of integers, got "x")"},
       {R"({"pipeline-layers-per-stage": "3,x"})",

@@ -4,7 +4,7 @@
 # optim/ that needs no arm64 library, as the portable build would
 # (TRIDENT_CPU_ARCH empty: no -march, kernels in their baseline form, the
 # aarch64 FPCR branch of Note [denormals]). Their headers from Debian's
-# -dev packages (spdlog, fmt, oneDNN) hold no architecture-specific code, so
+# -dev packages (spdlog, fmt, nlohmann-json, oneDNN) hold no architecture-specific code, so
 # they are offered to the cross compiler by symlinks. Not covered, and why:
 # files that include mpi.h or hdf5.h (framework/dist, checkpoint/, launch/)
 # need Open MPI's and HDF5's arm64 headers and libraries (Debian's
@@ -18,7 +18,7 @@ command -v $cxx >/dev/null || { echo "aarch64_compiles: $cxx missing: ./launch/t
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/include"
-for h in spdlog fmt oneapi dnnl.hpp dnnl.h dnnl_config.h dnnl_types.h dnnl_version.h; do
+for h in spdlog fmt nlohmann oneapi dnnl.hpp dnnl.h dnnl_config.h dnnl_types.h dnnl_version.h; do
   ln -s "/usr/include/$h" "$work/include/$h"
 done
 flags=(-std=c++20 -fopenmp -Wall -Wextra -Werror -O1 -I"$src" -isystem "$work/include"
