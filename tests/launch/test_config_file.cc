@@ -82,7 +82,7 @@ TEST_F(ConfigFile, ValuesOfTheirKindBecomeFlags) {
                        "inject-fault": ["nan@3", "spike@5"]})"),
             (std::vector<std::string>{"--bf16", "--inject-fault", "nan@3", "spike@5", "--lr", "1e-3",
                                       "--num-layers", "4", "--no-overlap-grad-reduce", "--pipeline-layers-per-stage",
-                                      "3", "--pipeline-layers-per-stage", "5", "--seed", "7", "--split", "100"}));
+                                      "3", "5", "--seed", "7", "--split", "100"}));
   EXPECT_EQ(expand(R"({"pipeline_layers_per_stage": "3,5"})"),
             (std::vector<std::string>{"--pipeline-layers-per-stage", "3,5"}));
 }
