@@ -170,11 +170,10 @@ int run(const PreprocessConfig& c) {
     const auto ids = encode(*tokenizer, batch, c.append_eod, c.workers);
     for (const auto& doc : ids)
       for (size_t k = 0; k < doc.size(); ++k) writers[k]->add_document(doc[k]);
-    for (size_t d = 0; d < n; ++d)
-      if (c.log_interval > 0 && (documents + int64_t(d) + 1) % c.log_interval == 0)
-        std::printf("processed %lld documents (%.1f MB/s)\n", (long long)(documents + int64_t(d) + 1),
-                    double(bytes[0]) / 1e6 / seconds());
+    const int64_t before = documents;
     documents += int64_t(n);
+    if (c.log_interval > 0 && documents / c.log_interval > before / c.log_interval)
+      std::printf("processed %lld documents (%.1f MB/s)\n", (long long)documents, double(bytes[0]) / 1e6 / seconds());
   }
   for (size_t k = 0; k < writers.size(); ++k) {
     writers[k]->finish();
