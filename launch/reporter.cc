@@ -31,8 +31,15 @@ Reporter::Reporter(const TrainingParts& parts, double peak_tflops) : parts_(part
 
 void Reporter::open_metrics(int64_t start_iteration) {
   // A resumed run continues the metrics of the run it resumes.
-  if (parts_.world->rank == 0 && !parts_.cfg.metrics_file.empty())
-    metrics_.open(parts_.cfg.metrics_file, start_iteration > 0 ? std::ios::app : std::ios::trunc);
+  if (parts_.world->rank != 0 || parts_.cfg.metrics_file.empty()) return;
+  const bool append = start_iteration > 0;
+  bool cut = false;  // a killed run may have left half a line: start on a fresh one
+  if (std::ifstream old(parts_.cfg.metrics_file, std::ios::binary | std::ios::ate); append && old && old.tellg() > 0) {
+    old.seekg(-1, std::ios::end);
+    cut = old.get() != '\n';
+  }
+  metrics_.open(parts_.cfg.metrics_file, append ? std::ios::app : std::ios::trunc);
+  if (cut) metrics_ << '\n';
   // Marks where this run's timeline starts (a resume appends after records it replaces).
   event({{"event", "start"}, {"iteration", start_iteration},
          {"loss_unit", parts_.indexed() ? "nats/token" : "nats/byte"}});

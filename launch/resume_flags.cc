@@ -18,7 +18,8 @@ const std::vector<std::string> kSchedule = {"lr", "min_lr", "lr_warmup_iters", "
 const std::vector<std::string> kTraining = {
     "fp16", "bf16", "loss_scale", "initial_loss_scale", "min_loss_scale", "loss_scale_window", "hysteresis",
     "micro_batch_size", "global_batch_size", "seed", "weight_decay", "adam_beta1", "adam_beta2", "adam_eps",
-    "clip_grad", "init_method_std", "data_path", "split", "valid_data_path"};
+    "clip_grad", "init_method_std", "data_path", "split", "valid_data_path", "tokenizer_type", "vocab_file",
+    "merge_file"};
 
 std::string flag(const std::string& key, const nlohmann::json& value) {
   std::string name = key;

@@ -35,6 +35,10 @@ struct TrainConfig {
   std::vector<std::string> data_path = {"/usr/share/games/fortunes"};
   std::string split = "100,0,0";  // train,validation,test weights: training uses the first share
   std::string valid_data_path;    // evaluation data instead of the validation share; empty: the share
+  // Tokenizer (data/tokenizer.h): text is read as bytes, or tokenized once into data_cache_path.
+  std::string tokenizer_type = "ByteTokenizer";  // or GPT2BPETokenizer
+  std::string vocab_file, merge_file;            // GPT-2's vocab.json and merges.txt
+  std::string data_cache_path;                   // empty: DIR/data_cache under --save, else ./trident_data_cache
   // Evaluation (launch/evaluator.h): Megatron's --eval-interval, --eval-iters, --skip-train.
   int64_t eval_interval = 0;      // iterations between evaluations (and one at the end); 0: none
   int64_t eval_iters = 100;       // global batches per evaluation

@@ -48,6 +48,14 @@ void add_data_flags(FlagTable& f, TrainConfig& c) {
   f.option("--split", c.split,
            "train,validation,test weights: training reads the first share (documents), evaluation the second")
       ->capture_default_str();
+  f.option("--tokenizer-type", c.tokenizer_type,
+           "ByteTokenizer (text as bytes, vocabulary 256) or GPT2BPETokenizer (--vocab-file, --merge-file); text is "
+           "tokenized once into --data-cache-path")->capture_default_str();
+  f.option("--vocab-file", c.vocab_file, "GPT2BPETokenizer: GPT-2's vocab.json");
+  f.option("--merge-file", c.merge_file, "GPT2BPETokenizer: GPT-2's merges.txt");
+  f.option("--data-cache-path", c.data_cache_path,
+           "where text tokenized by --tokenizer-type is kept (default: DIR/data_cache under --save or --load, "
+           "else ./trident_data_cache)");
   f.option("--valid-data-path", c.valid_data_path,
            "evaluate on this text file, directory or .bin/.idx prefix instead of the validation share of --split");
 }

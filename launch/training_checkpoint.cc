@@ -30,7 +30,8 @@ nlohmann::json TrainingCheckpoint::state_json(const RunState& state) const {
                        {"kind", "philox(seed, sampler), counter (sample / batch + 1, sample mod batch)"}}},
           {"model", cfg.model.to_json()},
           // What the model reads: bytes of text, or ids of the tokenizer that made a Megatron dataset.
-          {"tokenizer", {{"type", parts_.indexed() ? "ids" : "bytes"}}},
+          {"tokenizer", parts_.tokenizes_text() ? parts_.tokenizer->describe()
+                        : nlohmann::json{{"type", parts_.indexed() ? "ids" : "bytes"}}},
           {"layout", {{"tp", l.tp}, {"pp", l.pp}, {"dp", l.dp}}},
           {"optimizer", {{"steps", step_.optimizer().steps_taken()}}},
           {"loss_scaler",

@@ -2,12 +2,14 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 
 #include "checkpoint/checkpoint.h"
 #include "framework/core/log.h"
 #include "framework/dist/agreement.h"
 #include "launch/resume_flags.h"
+#include "launch/token_cache.h"
 
 namespace trident::launch {
 namespace {
@@ -31,18 +33,53 @@ void check_writable_paths(const TrainConfig& cfg) {
   }
 }
 
+// Whether `path` is text (not a Megatron dataset prefix, .bin or .idx).
+bool is_text(const std::string& path) {
+  std::error_code ec;
+  const std::filesystem::path p(path);
+  return !(std::filesystem::exists(path + ".idx", ec) || p.extension() == ".bin" || p.extension() == ".idx");
+}
+
+// What a data path is read from: text through a tokenizer from its token cache, all else as given.
+std::string read_from(const TrainingParts& parts, const std::string& path) {
+  if (!parts.tokenizes_text() || !is_text(path)) return path;
+  const TrainConfig& cfg = parts.cfg;
+  // Beside the run: its --save directory, or the one it resumes from.
+  const std::string run_dir = !cfg.save.empty() ? cfg.save : cfg.load;
+  const std::string dir = !cfg.data_cache_path.empty() ? cfg.data_cache_path
+                          : !run_dir.empty()           ? (std::filesystem::path(run_dir) / "data_cache").string()
+                                                       : "trident_data_cache";
+  return token_cache_prefix(path, *parts.tokenizer, dir);
+}
+
+// World rank 0 tokenizes the text that has no cache entry yet (the others wait to agree).
+void build_token_caches(const TrainingParts& parts) {
+  const TrainConfig& cfg = parts.cfg;
+  std::vector<std::string> paths;
+  for (const auto& source : cfg.data_sources()) paths.push_back(source.second);
+  if (!cfg.valid_data_path.empty()) paths.push_back(cfg.valid_data_path);
+  for (const std::string& path : paths) {
+    const std::string prefix = read_from(parts, path);
+    if (prefix == path) continue;
+    const auto start = std::chrono::steady_clock::now();
+    if (build_token_cache(path, *parts.tokenizer, prefix, cfg.model.vocab_size))
+      spdlog::info("data: tokenized {} with {} into {} in {:.1f} s", path, cfg.tokenizer_type, prefix,
+                   std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+}
+
 void load_data(TrainingParts& parts) {
   const TrainConfig& cfg = parts.cfg;
   const size_t window = size_t(cfg.model.seq_length + 1);
   for (const auto& [weight, path] : cfg.data_sources()) {
-    parts.corpora.push_back(data::TextCorpus::load(path, window, cfg.model.vocab_size, cfg.split));
+    parts.corpora.push_back(data::TextCorpus::load(read_from(parts, path), window, cfg.model.vocab_size, cfg.split));
     parts.weights.push_back(weight);
     TRIDENT_USAGE_CHECK(parts.corpora.back().indexed() == parts.corpora.front().indexed(), "--data-path blends ",
                         "text with Megatron token data: every dataset of a blend must be of one kind");
   }
   if (!cfg.valid_data_path.empty())
-    parts.valid_data = data::TextCorpus::load(cfg.valid_data_path, window, cfg.model.vocab_size, "100,0,0",
-                                              "--valid-data-path");
+    parts.valid_data = data::TextCorpus::load(read_from(parts, cfg.valid_data_path), window, cfg.model.vocab_size,
+                                              "100,0,0", "--valid-data-path");
   if (!cfg.evaluates()) return;
   const char* asked = cfg.skip_train ? "--skip-train" : "--eval-interval";
   for (const data::TokenView& v : parts.validation_views())
@@ -60,8 +97,14 @@ std::vector<std::string> check_and_prepare(TrainingParts& parts, const dist::Wor
     const checkpoint::CheckpointReader reader(checkpoint::find_checkpoint(cfg.load, cfg.load_iteration));
     resumed = take_flags_from_checkpoint(cfg, reader.state(), reader.dir());
   }
+  parts.tokenizer = data::make_tokenizer(cfg.tokenizer_type, cfg.vocab_file, cfg.merge_file);
+  if (parts.tokenizes_text() && cfg.model.vocab_size < parts.tokenizer->vocab_size()) {
+    TRIDENT_USAGE_CHECK(!cfg.flags_given.count("vocab_size"), "--vocab-size ", cfg.model.vocab_size, " is smaller than ",
+                        cfg.tokenizer_type, "'s vocabulary of ", parts.tokenizer->vocab_size(),
+                        " (--vocab-file): leave --vocab-size out, or give at least that");
+    cfg.model.vocab_size = parts.tokenizer->vocab_size();
+  }
   cfg.validate_and_resolve(world.size, world.local_size);
-  load_data(parts);
   // Local rank r takes visible GPU r mod n: ranks beyond the GPUs share them (staged MPI).
   const int gpus = cfg.resolved_device() == Device::cuda ? backend::cuda_device_count() : 0;
   parts.backend = backend::make_backend(cfg.resolved_device(), cfg.threads,
@@ -103,6 +146,16 @@ TrainingParts set_up_training(TrainConfig cfg, const dist::World& world) {
   }
   dist::agree_all_ranks_ok(error);  // throws on every rank if any failed
   for (const std::string& line : resumed) spdlog::info("{}", line);
+  // The data: text through a tokenizer is tokenized once, by world rank 0; then every rank reads.
+  for (const bool tokenize : {true, false}) {
+    try {
+      if (!tokenize) load_data(parts);
+      else if (world.rank == 0) build_token_caches(parts);
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    dist::agree_all_ranks_ok(error);
+  }
   const TrainConfig& c = parts.cfg;
   parts.groups = std::make_unique<dist::ProcessGroups>(
       world, dist::Layout{c.tensor_model_parallel_size, c.pipeline_model_parallel_size, c.data_parallel_size},

@@ -8,6 +8,7 @@
 
 #include "framework/backend/backend.h"
 #include "framework/data/text_corpus.h"
+#include "framework/data/tokenizer.h"
 #include "framework/dist/process_groups.h"
 #include "framework/dist/world.h"
 #include "launch/train_config.h"
@@ -22,6 +23,10 @@ struct TrainingParts {
   std::vector<data::TextCorpus> corpora;      // training data (and validation shares): one per --data-path
   std::vector<double> weights;                 // of each in the blend (1 for one)
   std::optional<data::TextCorpus> valid_data;  // --valid-data-path
+  std::unique_ptr<data::Tokenizer> tokenizer;  // --tokenizer-type: how text becomes tokens
+
+  // Text is read through a tokenizer other than bytes (into the token cache, token_cache.h).
+  bool tokenizes_text() const { return cfg.tokenizer_type != "ByteTokenizer"; }
   std::unique_ptr<dist::ProcessGroups> groups;
   std::unique_ptr<gpt::GptModel> model;        // this rank's chunks, initialised from --seed
 

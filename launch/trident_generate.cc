@@ -20,6 +20,7 @@
 #include "framework/core/log.h"
 #include "framework/core/rng.h"
 #include "framework/data/byte_tokenizer.h"
+#include "framework/data/tokenizer.h"
 #include "framework/dist/agreement.h"
 #include "framework/dist/process_groups.h"
 #include "framework/dist/world.h"
@@ -36,6 +37,7 @@ struct GenerateConfig {
   std::string prompt = "The ";
   std::vector<int64_t> prompt_tokens;  // instead of --prompt: token ids
   bool print_tokens = false;           // ids instead of text
+  std::string tokenizer_type, vocab_file, merge_file;  // instead of the checkpoint's tokenizer
   int64_t max_tokens = 200;
   float temperature = 0.8f;
   int64_t top_k = 40;
@@ -99,27 +101,39 @@ std::vector<int32_t> sample_text(const GenerateConfig& g, gpt::GptModel& model, 
   return tokens;
 }
 
-// What the model reads and writes: bytes of text (trained on text), or
-// token ids of a tokenizer trident does not have (trained on a Megatron
-// dataset). Checkpoints older than the "tokenizer" entry: a vocabulary of 256 is bytes.
-bool reads_bytes(const nlohmann::json& state, int64_t vocab_size) {
-  if (state.contains("tokenizer")) return state.at("tokenizer").value("type", "") == "bytes";
-  return vocab_size == 256;
+// The checkpoint's tokenizer (its state's "tokenizer", or --tokenizer-type
+// and its files given here): bytes, GPT-2 BPE, or none — token ids of a
+// tokenizer trident does not know (a model trained on a Megatron dataset).
+// Checkpoints older than the entry: a vocabulary of 256 is bytes.
+std::unique_ptr<data::Tokenizer> checkpoint_tokenizer(const GenerateConfig& g, const nlohmann::json& state,
+                                                      int64_t vocab_size) {
+  if (!g.tokenizer_type.empty()) return data::make_tokenizer(g.tokenizer_type, g.vocab_file, g.merge_file);
+  const nlohmann::json t = state.value("tokenizer", nlohmann::json{{"type", vocab_size == 256 ? "bytes" : "ids"}});
+  const std::string type = t.value("type", "");
+  if (type == "ids") return nullptr;
+  if (type == "bytes") return data::make_tokenizer("ByteTokenizer", "", "");
+  try {
+    return data::make_tokenizer(type, t.value("vocab_file", ""), t.value("merge_file", ""));
+  } catch (const UsageError& e) {
+    throw UsageError(std::string(e.what()) + " (the checkpoint's tokenizer; give --tokenizer-type, --vocab-file and "
+                     "--merge-file if its files moved)");
+  }
 }
 
 // The prompt as token ids, checked against what the model reads.
-std::vector<int32_t> prompt_ids(const GenerateConfig& g, bool bytes, int64_t vocab_size) {
-  TRIDENT_USAGE_CHECK(bytes || !g.prompt_tokens.empty(), "this checkpoint's model reads token ids (vocabulary ",
-                      vocab_size, ") of a tokenizer trident-generate does not have: give the prompt as "
-                      "--prompt-tokens ID,ID,... and add --print-tokens (text in and out is planned: issue 12)");
-  TRIDENT_USAGE_CHECK(bytes || g.print_tokens, "this checkpoint's model writes token ids (vocabulary ", vocab_size,
-                      "), not text: add --print-tokens");
-  if (g.prompt_tokens.empty()) return data::ByteTokenizer::encode(g.prompt);
-  const int64_t limit = bytes ? 256 : vocab_size;
+std::vector<int32_t> prompt_ids(const GenerateConfig& g, const data::Tokenizer* tokenizer, int64_t vocab_size) {
+  TRIDENT_USAGE_CHECK(tokenizer || !g.prompt_tokens.empty(), "this checkpoint's model reads token ids (vocabulary ",
+                      vocab_size, ") of a tokenizer it does not record: give the prompt as --prompt-tokens "
+                      "ID,ID,... and add --print-tokens, or name the tokenizer (--tokenizer-type, --vocab-file, "
+                      "--merge-file)");
+  TRIDENT_USAGE_CHECK(tokenizer || g.print_tokens, "this checkpoint's model writes token ids (vocabulary ", vocab_size,
+                      ") of a tokenizer it does not record: add --print-tokens, or name the tokenizer");
+  if (g.prompt_tokens.empty()) return tokenizer->encode(g.prompt);
+  const int64_t limit = tokenizer ? std::min(tokenizer->vocab_size(), vocab_size) : vocab_size;
   std::vector<int32_t> ids;
   for (const int64_t id : g.prompt_tokens) {
     TRIDENT_USAGE_CHECK(id >= 0 && id < limit, "--prompt-tokens: token id ", id, " is outside the model's ",
-                        bytes ? "bytes (0..255)" : "vocabulary", " (0..", limit - 1, ")");
+                        "vocabulary (0..", limit - 1, ")");
     ids.push_back(int32_t(id));
   }
   return ids;
@@ -132,7 +146,7 @@ int run(const GenerateConfig& g, const dist::World& world) {
   gpt::GptConfig model_cfg;
   dist::Layout layout;
   std::vector<int32_t> prompt;
-  bool bytes = true;
+  std::unique_ptr<data::Tokenizer> tokenizer;
   try {
     TRIDENT_USAGE_CHECK(!g.load.empty(), "--load DIR is required: the --save directory of a training run");
     TRIDENT_USAGE_CHECK(g.max_tokens >= 0, "--max-tokens must not be negative, got ", g.max_tokens);
@@ -145,8 +159,8 @@ int run(const GenerateConfig& g, const dist::World& world) {
     model_cfg.dtype = DType::f32;  // sampling reads the FP32 master weights and computes in f32
     model_cfg.validate(layout.tp);
     (void)gpt::PipelineStages::even(model_cfg.num_layers, layout.pp);
-    bytes = reads_bytes(reader->state(), model_cfg.vocab_size);
-    prompt = prompt_ids(g, bytes, model_cfg.vocab_size);
+    tokenizer = checkpoint_tokenizer(g, reader->state(), model_cfg.vocab_size);
+    prompt = prompt_ids(g, tokenizer.get(), model_cfg.vocab_size);
   } catch (const UsageError& e) {
     error = e.what();
   }
@@ -168,13 +182,15 @@ int run(const GenerateConfig& g, const dist::World& world) {
                reader->state().at("iteration").get<int64_t>(), layout.tp, layout.pp, layout.dp);
 
   // 2. Sampling, one byte at a time.
-  const std::vector<int32_t> tokens =
-      sample_text(g, model, groups, prompt, bytes ? std::min<int64_t>(256, model_cfg.vocab_size) : model_cfg.vocab_size);
+  // Only the tokenizer's ids are drawn (vocabulary padding and unused rows never are).
+  const int64_t vocabulary = tokenizer ? std::min(tokenizer->vocab_size(), model_cfg.vocab_size) : model_cfg.vocab_size;
+  const std::vector<int32_t> tokens = sample_text(g, model, groups, prompt, vocabulary);
   if (world.rank != 0) return 0;
   if (g.print_tokens) {
     for (size_t i = 0; i < tokens.size(); ++i) std::printf("%s%d", i ? " " : "", tokens[i]);
   } else {
-    std::fwrite(data::ByteTokenizer::decode(tokens).data(), 1, tokens.size(), stdout);
+    const std::string text = tokenizer->decode(tokens);
+    std::fwrite(text.data(), 1, text.size(), stdout);
   }
   std::fputc('\n', stdout);
   return 0;
@@ -192,6 +208,10 @@ int main(int argc, char** argv) {
   app.add_option("--prompt-tokens", g.prompt_tokens, "token ids to continue, e.g. 13,7,42 (instead of --prompt)")
       ->delimiter(',');
   app.add_flag("--print-tokens", g.print_tokens, "print token ids, not text");
+  app.add_option("--tokenizer-type", g.tokenizer_type,
+                 "ByteTokenizer or GPT2BPETokenizer (default: the checkpoint's tokenizer)");
+  app.add_option("--vocab-file", g.vocab_file, "GPT2BPETokenizer: vocab.json");
+  app.add_option("--merge-file", g.merge_file, "GPT2BPETokenizer: merges.txt");
   app.add_option("--max-tokens", g.max_tokens, "bytes to generate")->capture_default_str();
   app.add_option("--temperature", g.temperature, "softmax temperature (0: greedy)")->capture_default_str();
   app.add_option("--top-k", g.top_k, "sample among the k most likely (0: all)")->capture_default_str();
