@@ -81,4 +81,21 @@ sys.exit(0 if keep['lr'] == straight['lr'] else 1)" \
   && [ "$(grep -v '"event"' "$work/half.jsonl" | /usr/bin/python3 -c 'import json,sys; print(*[json.loads(l)["consumed_samples"] for l in sys.stdin])')" = "168 176" ] \
   && echo "ok   global batch 16 -> 8: consumed samples 160 -> 168 -> 176" \
   || { echo "FAIL: consumed samples after a batch change"; cat "$work/half.jsonl"; status=1; }
+# ... and they are the samples that followed: with the checkpoint's weights (a learning rate of 1e-30 moves no
+# f32 weight), samples 160-167 and 168-175 at batch 8 average to what 160-175 give at batch 16.
+"$train" --threads 1 --load "$work/ck" --load-iteration 10 --train-iters 11 --metrics-file "$work/b16.jsonl" \
+  > "$work/b16.log" 2>&1 || { echo "FAIL: batch 16 resume"; tail -3 "$work/b16.log"; status=1; }
+"$train" --threads 1 --load "$work/ck" --load-iteration 10 --train-iters 12 --global-batch-size 8 --lr 1e-30 \
+  --min-lr 0 --override-opt-param-scheduler --metrics-file "$work/b8.jsonl" > "$work/b8.log" 2>&1 \
+  || { echo "FAIL: batch 8 resume"; tail -3 "$work/b8.log"; status=1; }
+/usr/bin/python3 - "$work" <<'PY' || status=1
+import json, sys
+w = sys.argv[1]
+loss = lambda n: [r["loss"] for r in map(json.loads, open(f"{w}/{n}.jsonl")) if "event" not in r]
+(whole,), halves = loss("b16"), loss("b8")
+rel = abs(sum(halves) / 2 - whole) / whole
+assert len(halves) == 2 and rel <= 1e-6, (whole, halves, rel)
+print(f"ok   samples 160-175: at batch 16 loss {whole:.6f}, at batch 8 {halves[0]:.6f} and {halves[1]:.6f} "
+      f"(mean within {rel:.1e})")
+PY
 exit $status

@@ -116,6 +116,21 @@ expect_error "with --valid-data-path" --eval-interval 5 --valid-data-path "$work
   && echo "ok   --valid-data-path: evaluated on it" \
   || { echo "FAIL: --valid-data-path"; cat "$work/out"; failures=$((failures + 1)); }
 
+# --lr 1e-5 alone trains (--min-lr defaults to 0, as Megatron's), and the log line's loss is the mean
+# of the interval's iterations, not the last one's.
+"$train" --data-path "$work/small.txt" --seq-length 16 --hidden-size 32 --num-layers 1 --num-attention-heads 2 \
+         --micro-batch-size 2 --global-batch-size 4 --train-iters 4 --lr 1e-5 --log-interval 4 \
+         --metrics-file "$work/mean.jsonl" > "$work/out" 2>&1 \
+  || { echo "FAIL: --lr 1e-5 alone"; cat "$work/out"; failures=$((failures + 1)); }
+python3 - "$work/mean.jsonl" "$work/out" <<'PY' || failures=$((failures + 1))
+import json, re, sys
+losses = [r["loss"] for r in map(json.loads, open(sys.argv[1])) if "event" not in r]
+logged = float(re.search(r"iteration +4/4 .*\| loss ([0-9.]+) \|", open(sys.argv[2]).read()).group(1))
+mean = sum(losses) / len(losses)
+assert abs(logged - mean) < 6e-5 and abs(logged - losses[-1]) > 1e-4, (logged, mean, losses)
+print(f"ok   --lr 1e-5 alone trains; the log line's loss {logged} is the mean of iterations 1-4 ({mean:.5f})")
+PY
+
 # And the good case writes one JSON object per iteration with the promised keys.
 "$train" --data-path "$work/small.txt" --seq-length 16 --hidden-size 32 --num-layers 1 --num-attention-heads 2 \
          --micro-batch-size 2 --global-batch-size 4 --train-iters 3 --metrics-file "$work/metrics.jsonl" > "$work/out" 2>&1 \

@@ -40,6 +40,17 @@ PY
       || { echo "FAIL fp16: the skip is not in the log"; status=1; }
   fi
 }
+# The LR schedule steps on successful updates only (as Megatron's): a skipped step retries its LR.
+"$mpiexec" -n 1 "$train" "${flags[@]}" --lr-decay-style linear --train-iters 6 --inject-fault nan@3 \
+  --metrics-file "$work/lr.jsonl" > "$work/lr.log" 2>&1
+python3 - "$work/lr.jsonl" <<'PY' || status=1
+import json, sys
+lr = {r["iteration"]: r["lr"] for r in map(json.loads, open(sys.argv[1])) if "event" not in r}
+ok = lr[4] == lr[3] and lr[3] < lr[2] and lr[5] < lr[4]
+print(("ok   " if ok else "FAIL ") + f"LR after the skipped step 3: {lr[2]:.3g}, {lr[3]:.3g}, {lr[4]:.3g}, {lr[5]:.3g} "
+      "(iteration 4 retries 3's)")
+sys.exit(0 if ok else 1)
+PY
 check fp16 2 1:4 4 --fp16 --initial-loss-scale 1024 --hysteresis 1 --dp 2
 check bf16 2 0:3 3 --bf16 --tp 2
 exit $status
