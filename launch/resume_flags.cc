@@ -16,10 +16,13 @@ const std::vector<std::string> kShape = {"num_layers", "hidden_size", "num_atten
 const std::vector<std::string> kSchedule = {"lr", "min_lr", "lr_warmup_iters", "lr_decay_iters", "lr_decay_style"};
 // The rest of what the run was: taken unless given.
 const std::vector<std::string> kTraining = {
-    "fp16", "bf16", "loss_scale", "initial_loss_scale", "min_loss_scale", "loss_scale_window", "hysteresis",
+    "loss_scale", "initial_loss_scale", "min_loss_scale", "loss_scale_window", "hysteresis",
     "micro_batch_size", "global_batch_size", "seed", "weight_decay", "adam_beta1", "adam_beta2", "adam_eps",
-    "clip_grad", "init_method_std", "data_path", "split", "valid_data_path", "tokenizer_type", "vocab_file",
-    "merge_file"};
+    "clip_grad", "init_method_std", "data_path", "split", "valid_data_path"};
+// What the token ids mean: taken with the shape, --finetune too.
+const std::vector<std::string> kTokenizer = {"tokenizer_type", "vocab_file", "merge_file"};
+// The precision is one choice: giving either flag replaces both.
+const std::vector<std::string> kPrecision = {"fp16", "bf16"};
 
 std::string flag(const std::string& key, const nlohmann::json& value) {
   std::string name = key;
@@ -58,6 +61,8 @@ std::vector<std::string> take_flags_from_checkpoint(TrainConfig& cfg, const nloh
   TRIDENT_USAGE_CHECK(theirs.empty(), "checkpoint ", checkpoint_dir, " holds a model with ", joined(theirs, " and "),
                       ", but this run has ", joined(mine, " and "),
                       ": leave the model flags out (they come from the checkpoint) or give the checkpoint's");
+  for (const std::string& key : kTokenizer)
+    if (saved.contains(key) && !given(key)) take[key] = saved[key];
   if (!cfg.finetune) {  // --finetune starts a new run from the weights alone
     for (const std::string& key : kSchedule) {
       if (!saved.contains(key)) continue;
@@ -72,6 +77,9 @@ std::vector<std::string> take_flags_from_checkpoint(TrainConfig& cfg, const nloh
                           "--override-opt-param-scheduler (use the new flags) or --use-checkpoint-opt-param-scheduler");
       if (differs(key)) kept.push_back(flag(key, ours[key]) + " (checkpoint: " + flag(key, saved[key]) + ")");
     }
+    const bool precision_given = given("fp16") || given("bf16");
+    for (const std::string& key : kPrecision)
+      if (saved.contains(key) && !precision_given) take[key] = saved[key];
     for (const std::string& key : kTraining) {
       if (!saved.contains(key)) continue;
       if (!given(key)) take[key] = saved[key];

@@ -84,7 +84,8 @@ void RunControl::roll_back(int64_t detected, int64_t target, RunState& state) {
   std::string error;
   int64_t bytes = 0;
   try {
-    // As it was loaded or saved: a checkpoint loaded with --no-load-optim gives fresh moments again.
+    // As it was loaded or saved: a checkpoint loaded with --no-load-optim gives fresh moments,
+    // step count and loss scale again (TrainingCheckpoint::load resets them).
     bytes = checkpoint_.load(good.dir, good.restore, state);
   } catch (const std::exception& e) {
     error = "divergence guard: rolling back to " + good.dir + " failed: " + e.what();

@@ -22,8 +22,14 @@ std::string file_identity(const std::string& path) {
 
 std::vector<std::string> text_files(const std::string& text_path) {
   // The same files, in the same order, as training on the bytes would read.
-  return data::TextCorpus::load(text_path, 1).files();
+  TRIDENT_USAGE_CHECK(fs::exists(text_path), "data path '", text_path, "' does not exist: pass a text file, a ",
+                      "directory of text files, or the prefix of a Megatron .bin/.idx pair with --data-path");
+  return data::TextCorpus::text_files(text_path);
 }
+
+// Documents of about kDocumentBytes, cut after a newline, so that --split can
+// hold out a share of even one file (as it holds out a share of its bytes).
+constexpr size_t kDocumentBytes = 4096;
 
 }  // namespace
 
@@ -50,9 +56,15 @@ bool build_token_cache(const std::string& text_path, const data::Tokenizer& toke
   for (const std::string& file : text_files(text_path)) {
     std::ifstream in(file, std::ios::binary);
     const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-    std::vector<int32_t> ids = tokenizer.encode(text);
-    if (tokenizer.eod() >= 0) ids.push_back(tokenizer.eod());  // Megatron's --append-eod: documents stay apart
-    writer.add_document(ids);
+    for (size_t begin = 0; begin < text.size();) {
+      const size_t cut = text.find('\n', std::min(text.size(), begin + kDocumentBytes));
+      const size_t end = cut == std::string::npos ? text.size() : cut + 1;
+      std::vector<int32_t> ids = tokenizer.encode(std::string_view(text).substr(begin, end - begin));
+      // Megatron's --append-eod after each file: the files stay apart.
+      if (end == text.size() && tokenizer.eod() >= 0) ids.push_back(tokenizer.eod());
+      writer.add_document(ids);
+      begin = end;
+    }
   }
   writer.finish();
   return true;

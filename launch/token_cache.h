@@ -1,6 +1,7 @@
 // Text trained through a tokenizer (--tokenizer-type other than
-// ByteTokenizer) is tokenized once into a Megatron dataset (one document per
-// text file) in the cache directory, and memory-mapped from there by every
+// ByteTokenizer) is tokenized once into a Megatron dataset (documents of
+// about 4 KB cut at newlines, an end-of-document token after each file) in
+// the cache directory, and memory-mapped from there by every
 // later run: --data-cache-path, else DIR/data_cache under --save (or the
 // --load directory of a resume without --save), else ./trident_data_cache. The name holds a hash of the text files (paths,
 // sizes, modification times) and of the tokenizer (type, files and their

@@ -98,6 +98,11 @@ void check_optimizer(TrainConfig& c) {
   if (c.lr_decay_iters == 0) c.lr_decay_iters = c.train_iters;
   TRIDENT_USAGE_CHECK(c.lr_decay_iters > c.lr_warmup_iters, "--lr-decay-iters ", c.lr_decay_iters,
                       " must exceed --lr-warmup-iters ", c.lr_warmup_iters);
+  // Past the schedule's end the LR is --min-lr: at 0 those iterations would change nothing.
+  TRIDENT_USAGE_CHECK(c.train_iters <= c.lr_decay_iters || c.min_lr > 0.f || c.lr_decay_style == "constant",
+                      "--train-iters ", c.train_iters, " goes past the LR schedule's end at --lr-decay-iters ",
+                      c.lr_decay_iters, " with --min-lr 0: those iterations would train at LR 0; give --lr-decay-iters ",
+                      c.train_iters, " (on a resume with --override-opt-param-scheduler) or a --min-lr");
   (void)optim::decay_style_from_name(c.lr_decay_style);
   const optim::AdamWConfig& a = c.adam;
   TRIDENT_USAGE_CHECK(a.weight_decay >= 0.f, "--weight-decay must not be negative, got ", a.weight_decay);

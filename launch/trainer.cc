@@ -46,6 +46,9 @@ void Trainer::load() {
                state_.loaded_iteration, cfg.load, total.item(0) / 1e6, seconds, total.item(0) / 1e6 / seconds,
                cfg.finetune ? "; --finetune: weights only, starting at iteration 1"
                             : cfg.no_load_optim ? "; --no-load-optim: fresh optimizer state" : "");
+  if (cfg.no_load_optim && !cfg.finetune)
+    spdlog::warn("--no-load-optim: the LR schedule restarts with the optimizer (warm-up from iteration {}), as "
+                 "Megatron's does; it ends {} iterations later", state_.iteration + 1, cfg.lr_decay_iters);
 }
 
 IterationStats Trainer::step(int64_t iteration) {
@@ -107,7 +110,8 @@ IterationStats Trainer::train() {
     const RunControl::Verdict verdict = control_.after_iteration(s, step_.scaler().scale() <= cfg.loss_scaler.min_scale, state_);
     if (verdict == RunControl::Verdict::rolled_back) continue;  // state_ is the checkpoint's: on from there
     state_.iteration = it;
-    if (cfg.eval_interval > 0 && it % cfg.eval_interval == 0) evaluate(), evaluated = it;
+    // Not when stopping: a preemption's grace period is for the save.
+    if (cfg.eval_interval > 0 && it % cfg.eval_interval == 0 && !s.stop_requested) evaluate(), evaluated = it;
     const bool saved = save_if_due(s, verdict);
     if (s.stop_requested) {
       spdlog::warn("{}: stopping after iteration {}{}", stop_reason_text(s.stop), it,

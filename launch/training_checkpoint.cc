@@ -89,7 +89,14 @@ int64_t TrainingCheckpoint::load(const std::string& dir, Restore what, RunState&
       target->copy_from(moment);
     }
   }
-  if (what.optimizer) {
+  if (!what.optimizer) {  // fresh moments, step count and loss scale, also when a rollback returns here
+    for (size_t i = 0; i < params.size(); ++i) {
+      for (Tensor* moment : {&adam.exp_avg(i), &adam.exp_avg_sq(i)})
+        moment->copy_from(Tensor::zeros(moment->shape(), moment->dtype(), moment->device()));
+    }
+    adam.set_steps_taken(0);
+    step_.scaler().restore(optim::LossScaler(parts_.cfg.loss_scaler).state());
+  } else {
     adam.set_steps_taken(saved.at("optimizer").at("steps").get<int64_t>());
     const nlohmann::json& ls = saved.at("loss_scaler");
     if (parts_.cfg.fp16)

@@ -97,6 +97,8 @@ std::vector<std::string> check_and_prepare(TrainingParts& parts, const dist::Wor
     const checkpoint::CheckpointReader reader(checkpoint::find_checkpoint(cfg.load, cfg.load_iteration));
     resumed = take_flags_from_checkpoint(cfg, reader.state(), reader.dir());
   }
+  for (std::string* file : {&cfg.vocab_file, &cfg.merge_file})  // stored so: a resume from elsewhere finds them
+    if (!file->empty()) *file = std::filesystem::absolute(*file).string();
   parts.tokenizer = data::make_tokenizer(cfg.tokenizer_type, cfg.vocab_file, cfg.merge_file);
   if (parts.tokenizes_text() && cfg.model.vocab_size < parts.tokenizer->vocab_size()) {
     TRIDENT_USAGE_CHECK(!cfg.flags_given.count("vocab_size"), "--vocab-size ", cfg.model.vocab_size, " is smaller than ",

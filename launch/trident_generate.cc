@@ -122,6 +122,9 @@ std::unique_ptr<data::Tokenizer> checkpoint_tokenizer(const GenerateConfig& g, c
 
 // The prompt as token ids, checked against what the model reads.
 std::vector<int32_t> prompt_ids(const GenerateConfig& g, const data::Tokenizer* tokenizer, int64_t vocab_size) {
+  TRIDENT_USAGE_CHECK(!tokenizer || tokenizer->vocab_size() <= vocab_size, "the tokenizer has ",
+                      tokenizer ? tokenizer->vocab_size() : 0, " tokens but the checkpoint's model only ", vocab_size,
+                      ": give the tokenizer the model was trained with");
   TRIDENT_USAGE_CHECK(tokenizer || !g.prompt_tokens.empty(), "this checkpoint's model reads token ids (vocabulary ",
                       vocab_size, ") of a tokenizer it does not record: give the prompt as --prompt-tokens "
                       "ID,ID,... and add --print-tokens, or name the tokenizer (--tokenizer-type, --vocab-file, "

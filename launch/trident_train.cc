@@ -129,6 +129,8 @@ int train(const trident::launch::TrainConfig& cfg, const trident::dist::World& w
     const bool tagged = std::string_view(what).starts_with("[rank ");
     return std::string("trident-train: error: ") + (tagged || world.size == 1 ? "" : "[rank " + std::to_string(world.rank) + "] ") + what;
   };
+  // Before set-up (rank 0 may tokenize for a while): a stop asked for then is acted on after the first iteration.
+  trident::launch::install_stop_signal_handlers();
   std::unique_ptr<trident::launch::Trainer> trainer;
   try {
     // Every rank returns from here together: failures are agreed on first.
@@ -141,7 +143,6 @@ int train(const trident::launch::TrainConfig& cfg, const trident::dist::World& w
   } catch (const std::exception& e) {
     World::abort(with_rank(e.what()), 1);
   }
-  trident::launch::install_stop_signal_handlers();
   // A file-size limit (RLIMIT_FSIZE) makes a write fail with EFBIG, reported
   // like a full disk, instead of killing the process mid-save.
   std::signal(SIGXFSZ, SIG_IGN);

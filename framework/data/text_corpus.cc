@@ -51,6 +51,19 @@ std::string indexed_prefix(const std::string& path, const char* flag) {
 
 }  // namespace
 
+std::vector<std::string> TextCorpus::text_files(const std::string& path) {
+  std::error_code ec;
+  if (!fs::is_directory(path, ec)) return {path};
+  std::vector<std::string> files;
+  for (const auto& entry : fs::directory_iterator(path)) {
+    const std::string ext = entry.path().extension().string();
+    if (entry.is_symlink() || !entry.is_regular_file() || ext == ".dat" || ext == ".u8") continue;
+    files.push_back(entry.path().string());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
 TokenView TextCorpus::tokens() const {
   return indexed_ ? indexed_->tokens() : TokenView{bytes_.data(), int64_t(bytes_.size()), 1};
 }
@@ -82,16 +95,7 @@ TextCorpus TextCorpus::load(const std::string& path, size_t min_bytes, int64_t v
                       ".bin/.idx pair with ", flag);
   TRIDENT_USAGE_CHECK(vocab_size >= 256, "text data is read as bytes: --vocab-size must be at least 256, got ",
                       vocab_size);
-  if (fs::is_directory(path, ec)) {
-    for (const auto& entry : fs::directory_iterator(path)) {
-      const std::string ext = entry.path().extension().string();
-      if (entry.is_symlink() || !entry.is_regular_file() || ext == ".dat" || ext == ".u8") continue;
-      corpus.files_.push_back(entry.path().string());
-    }
-    std::sort(corpus.files_.begin(), corpus.files_.end());
-  } else {
-    corpus.files_.push_back(path);
-  }
+  corpus.files_ = text_files(path);
   for (const std::string& file : corpus.files_) {
     std::ifstream in(file, std::ios::binary);
     TRIDENT_USAGE_CHECK(in.good(), "cannot read data file '", file, "': check its permissions");

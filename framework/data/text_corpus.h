@@ -31,6 +31,10 @@ class TextCorpus {
   static TextCorpus load(const std::string& path, size_t min_tokens, int64_t vocab_size = 256,
                          const std::string& split = "100,0,0", const char* flag = "--data-path");
 
+  // The files a text path stands for: itself, or a directory's regular files
+  // in name order without .dat indexes and .u8 links.
+  static std::vector<std::string> text_files(const std::string& path);
+
   const std::vector<uint8_t>& bytes() const { return bytes_; }  // text only
   // All tokens, and the training share.
   TokenView tokens() const;

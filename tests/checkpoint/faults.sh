@@ -14,7 +14,7 @@ train=$1; mpiexec=$2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 flags=(--num-layers 2 --hidden-size 64 --num-attention-heads 4 --seq-length 32 --micro-batch-size 2
-       --global-batch-size 8 --lr-decay-iters 10 --seed 3 --log-interval 100 --pp 2 --dp 2
+       --global-batch-size 8 --lr-decay-iters 10 --min-lr 1e-4 --seed 3 --log-interval 100 --pp 2 --dp 2
        --data-path /usr/share/games/fortunes)
 status=0
 fingerprint() { (cd "$1" && find . -type f | sort | xargs sha256sum); }

@@ -17,7 +17,7 @@ work=$(mktemp -d)
 # Background jobs (the signal tests) never outlive the script.
 trap 'pkill -P $$ 2> /dev/null || true; rm -rf "$work"' EXIT
 flags=(--num-layers 4 --hidden-size 32 --num-attention-heads 4 --seq-length 32 --micro-batch-size 2
-       --global-batch-size 16 --train-iters 20 --lr 1e-3 --lr-warmup-iters 5 --lr-decay-iters 20 --seed 5 --log-interval 20
+       --global-batch-size 16 --train-iters 20 --lr 1e-3 --lr-warmup-iters 5 --lr-decay-iters 20 --min-lr 1e-4 --seed 5 --log-interval 20
        --data-path /usr/share/games/fortunes --ddp-bucket-size 4000)
 status=0
 run() {  # run <ranks> <out-prefix> <flags...>

@@ -61,6 +61,10 @@ one_line_error "every model difference at once" \
   "holds a model with --num-layers 2 and --hidden-size 64, but this run has --num-layers 3 and --hidden-size 32" \
   --num-layers 3 --hidden-size 32
 one_line_error "a changed LR schedule" "--override-opt-param-scheduler" --lr 1e-3
+"$train" --threads 1 --load "$work/ck" --load-iteration 10 --train-iters 11 --fp16 > "$work/fp16.log" 2>&1 \
+  && grep -q "fp16: dynamic\|loss scaling dynamic" "$work/fp16.log" \
+  && echo "ok   a bf16 checkpoint resumed with --fp16: the precision given replaces the checkpoint's" \
+  || { echo "FAIL: --fp16 on a bf16 checkpoint"; tail -3 "$work/fp16.log"; status=1; }
 "$train" --threads 1 --load "$work/ck" --load-iteration 10 --train-iters 11 --lr 1e-3 --override-opt-param-scheduler \
   --metrics-file "$work/override.jsonl" > "$work/override.log" 2>&1 \
   && grep -q "resume: from the command line: --lr 0.001" "$work/override.log" \

@@ -100,6 +100,8 @@ if [ "$(grep -vc '"event"' "$work/metrics.jsonl")" -eq 2 ] && grep -q "overlap o
 else
   echo "FAIL: --config precedence"; cat "$work/out"; failures=$((failures + 1))
 fi
+# Iterations past the LR schedule's end at --min-lr 0 would change nothing.
+expect_error "would train at LR 0" --train-iters 20 --lr-decay-iters 10
 # Evaluation needs held-out data, and sane counts.
 expect_error "--eval-interval needs validation data" --eval-interval 5
 expect_error "--skip-train needs validation data" --skip-train --split 100,0,0

@@ -17,7 +17,7 @@ status=0
 /usr/bin/python3 "$ref" train /usr/share/games/fortunes "$work/tok" 800 > /dev/null || exit 1
 bpe=(--tokenizer-type GPT2BPETokenizer --vocab-file "$work/tok/vocab.json" --merge-file "$work/tok/merges.txt")
 flags=(--num-layers 2 --hidden-size 128 --num-attention-heads 4 --seq-length 64 --micro-batch-size 16
-       --global-batch-size 16 --lr 5e-3 --lr-warmup-iters 20 --threads 2 --log-interval 50 --seed 3
+       --global-batch-size 16 --lr 5e-3 --min-lr 1e-4 --lr-warmup-iters 20 --threads 2 --log-interval 50 --seed 3
        --data-path /usr/share/games/fortunes --save "$work/ck" --save-interval 400)
 "$train" "${flags[@]}" "${bpe[@]}" --train-iters 400 --metrics-file "$work/m.jsonl" > "$work/train.log" 2>&1 \
   || { echo "FAIL: training with GPT2BPETokenizer"; tail -5 "$work/train.log"; exit 1; }
@@ -47,6 +47,19 @@ printable = sum(c.isprintable() or c in "\n\t" for c in text) / max(1, len(text)
 assert text.startswith("Q: What is") and len(text) > 60 and printable > 0.98 and text.count(" ") >= 8, repr(text)
 print("ok   trident-generate through the checkpoint's BPE:", repr(text[:120]))
 PY
+# --finetune keeps the checkpoint's tokenizer with its shape; one file's validation share is there (4 KB documents).
+"$train" --load "$work/ck" --finetune --train-iters 1 --threads 2 --data-path /usr/share/games/fortunes/fortunes \
+  --split 90,10,0 --eval-interval 1 --eval-iters 1 --save "$work/ck_ft" > "$work/ft.log" 2>&1 \
+  && grep -q "tokenizer-type GPT2BPETokenizer" "$work/ft.log" && grep -q "validation loss at iteration 1" "$work/ft.log" \
+  && echo "ok   --finetune keeps GPT2BPETokenizer; one file's --split 90,10,0 holds validation data" \
+  || { echo "FAIL: --finetune with the checkpoint's tokenizer, or one file's validation share"; tail -3 "$work/ft.log"; status=1; }
+# A tokenizer larger than the model's vocabulary is refused, not fed to it.
+"$train" --num-layers 1 --hidden-size 32 --num-attention-heads 2 --seq-length 16 --micro-batch-size 2 \
+  --global-batch-size 2 --train-iters 1 --threads 2 --save "$work/ck_bytes" > /dev/null 2>&1
+"$generate" --load "$work/ck_bytes" "${bpe[@]}" --max-tokens 3 > /dev/null 2> "$work/err"; rc=$?
+[ "$rc" -eq 2 ] && grep -q "tokens but the checkpoint's model only 256" "$work/err" \
+  && echo "ok   a tokenizer larger than the model -> $(cat "$work/err")" \
+  || { echo "FAIL: a tokenizer larger than the model: exit $rc"; cat "$work/err"; status=1; }
 mv "$work/tok" "$work/moved"
 "$generate" --load "$work/ck" --load-iteration 400 --max-tokens 5 > /dev/null 2> "$work/err"; rc=$?
 [ "$rc" -eq 2 ] && [ "$(wc -l < "$work/err")" -eq 1 ] && grep -q "if its files moved" "$work/err" \

@@ -15,7 +15,7 @@ plot=$here/../../launch/plot_metrics.py
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 /usr/bin/python3 -c "import matplotlib" 2> /dev/null || { echo "FAIL: Debian's python3-matplotlib is missing"; exit 1; }
-tiny=(--threads 1 --num-layers 1 --hidden-size 32 --num-attention-heads 2 --seq-length 16 --micro-batch-size 2
+tiny=(--min-lr 1e-4 --threads 1 --num-layers 1 --hidden-size 32 --num-attention-heads 2 --seq-length 16 --micro-batch-size 2
       --global-batch-size 4 --split 95,5,0 --eval-interval 10 --eval-iters 2 --data-path /usr/share/games/fortunes
       --log-interval 100)
 
