@@ -1,6 +1,7 @@
 #include "launch/config_file.h"
 
 #include <algorithm>
+#include <map>
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
@@ -221,21 +222,29 @@ void append_config_file(const CLI::App& app, const std::string& path, std::vecto
   }
 }
 
-// --data-path takes several values (a blend), so CLI11 would join its
-// occurrences; as for every other flag the last one given wins (the command
-// line's over the --config file's).
-std::vector<std::string> keep_last_data_path(const std::vector<std::string>& args) {
-  auto is_data_path = [](const std::string& a) { return a == "--data-path" || a.starts_with("--data-path="); };
-  size_t last = args.size();
+// A flag that takes several values at once (--data-path's blend,
+// --pipeline-layers-per-stage) would have CLI11 join its occurrences; as for
+// every other flag, the last occurrence wins (the command line's over the
+// --config file's). Flags meant to repeat (--inject-fault) say TakeAll.
+std::vector<std::string> keep_last_occurrences(const CLI::App& app, const std::vector<std::string>& args) {
+  auto multi_value = [&](const std::string& arg) -> const CLI::Option* {
+    if (!arg.starts_with("--")) return nullptr;
+    const CLI::Option* o = find_flag(app, arg.substr(2, arg.find('=') == std::string::npos ? std::string::npos
+                                                                                           : arg.find('=') - 2));
+    return o && o->get_expected_max() > 1 && o->get_multi_option_policy() != CLI::MultiOptionPolicy::TakeAll ? o
+                                                                                                             : nullptr;
+  };
+  std::map<const CLI::Option*, size_t> last;
   for (size_t i = 0; i < args.size(); ++i)
-    if (is_data_path(args[i])) last = i;
+    if (const CLI::Option* o = multi_value(args[i])) last[o] = i;
   std::vector<std::string> out;
   for (size_t i = 0; i < args.size(); ++i) {
-    if (!is_data_path(args[i]) || i == last) {
+    const CLI::Option* o = multi_value(args[i]);
+    if (!o || last[o] == i) {
       out.push_back(args[i]);
       continue;
     }
-    if (args[i] == "--data-path")  // an earlier occurrence: skip it and its values
+    if (args[i].find('=') == std::string::npos)  // an earlier occurrence: skip it and its values
       while (i + 1 < args.size() && !args[i + 1].starts_with("--")) ++i;
   }
   return out;
@@ -268,7 +277,7 @@ std::vector<std::string> expand_config_file(const CLI::App& app, const std::vect
     }
   }
   from_file.insert(from_file.end(), rest.begin(), rest.end());
-  return keep_last_data_path(from_file);
+  return keep_last_occurrences(app, from_file);
 }
 
 }  // namespace trident::launch

@@ -108,7 +108,7 @@ void Reporter::iteration(const IterationStats& s, const RunState& state) {
   if (s.skipped) ++in.skipped, in.last_skipped = s.iteration;
   if (!s.skipped && std::isfinite(s.loss)) in.loss_sum += s.loss, ++in.losses;
   const double eta = in.seconds / double(in.iterations) * double(cfg.train_iters - s.iteration);
-  if (s.iteration % cfg.log_interval == 0 || s.iteration == cfg.train_iters || s.stop_requested) log_line(s, state, eta);
+  if (s.iteration % cfg.log_interval == 0 || s.iteration == cfg.train_iters || s.stop_requested()) log_line(s, state, eta);
   progress_bar(s, eta);
 }
 

@@ -159,7 +159,8 @@ void add_guard_flags(FlagTable& f, TrainConfig& c) {
   f.option("--rollback-lr-scale", c.rollback_lr_scale,
            "multiply the learning rate by this after each rollback, for the rest of the run")->capture_default_str();
   f.option("--inject-fault", c.inject_faults,
-           "test the guard: nan@ITER[:RANK][:repeat] or spike@ITER[:repeat] (repeatable)");
+           "test the guard: nan@ITER[:RANK][:repeat] or spike@ITER[:repeat] (repeatable)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);  // every occurrence counts
 }
 
 void add_logging_flags(FlagTable& f, TrainConfig& c) {

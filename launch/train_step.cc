@@ -119,7 +119,6 @@ IterationStats TrainStep::run(int64_t iteration, RunState& state, Trace* trace, 
   std::tie(s.skipped, s.stop) = found_inf_or_stop(grad_sums, time_up);
   if (s.stop == StopReason::none && cfg.exit_interval > 0 && iteration % cfg.exit_interval == 0)
     s.stop = StopReason::exit_interval;
-  s.stop_requested = s.stop != StopReason::none;
   // For the log only: the last stage's loss, to every stage, averaged over DP.
   const int64_t n_mb = cfg.num_micro_batches(g.layout().dp);
   Tensor loss_t = Tensor::from_vector({float(loss_sum / double(n_mb))}, {1});

@@ -36,8 +36,8 @@ struct IterationStats {
   double tflops = 0.0;    // model TFLOP/s of the whole job
   double loss_scale = 1.0;  // the scale this step's backward used
   bool skipped = false;     // a non-finite gradient somewhere: no update
-  bool stop_requested = false;  // save and stop after this iteration: `stop` says why
-  StopReason stop = StopReason::none;
+  StopReason stop = StopReason::none;  // save and stop after this iteration, and why
+  bool stop_requested() const { return stop != StopReason::none; }
   int64_t data_batch = 0;   // first sample / global batch + 1: iteration + batches skipped, at a constant batch
 };
 

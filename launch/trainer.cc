@@ -79,7 +79,7 @@ bool Trainer::save_if_due(const IterationStats& s, RunControl::Verdict verdict) 
   const TrainConfig& cfg = parts_.cfg;
   const int64_t it = s.iteration;
   const bool periodic = cfg.save_interval > 0 && it % cfg.save_interval == 0;
-  if (cfg.save.empty() || !(periodic || it == cfg.train_iters || s.stop_requested)) return false;
+  if (cfg.save.empty() || !(periodic || it == cfg.train_iters || s.stop_requested())) return false;
   // A checkpoint of a diverging model would be `latest`: no save until the loss is healthy again.
   if (verdict != RunControl::Verdict::healthy) {
     spdlog::warn("not saving at iteration {}: the loss is not healthy", it);
@@ -111,9 +111,9 @@ IterationStats Trainer::train() {
     if (verdict == RunControl::Verdict::rolled_back) continue;  // state_ is the checkpoint's: on from there
     state_.iteration = it;
     // Not when stopping: a preemption's grace period is for the save.
-    if (cfg.eval_interval > 0 && it % cfg.eval_interval == 0 && !s.stop_requested) evaluate(), evaluated = it;
+    if (cfg.eval_interval > 0 && it % cfg.eval_interval == 0 && !s.stop_requested()) evaluate(), evaluated = it;
     const bool saved = save_if_due(s, verdict);
-    if (s.stop_requested) {
+    if (s.stop_requested()) {
       spdlog::warn("{}: stopping after iteration {}{}", stop_reason_text(s.stop), it,
                    saved ? ", checkpoint saved" : " (nothing saved)");
       finish();

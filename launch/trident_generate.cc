@@ -19,7 +19,6 @@
 #include "checkpoint/checkpoint.h"
 #include "framework/core/log.h"
 #include "framework/core/rng.h"
-#include "framework/data/byte_tokenizer.h"
 #include "framework/data/tokenizer.h"
 #include "framework/dist/agreement.h"
 #include "framework/dist/process_groups.h"

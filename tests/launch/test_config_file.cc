@@ -87,6 +87,18 @@ TEST_F(ConfigFile, ValuesOfTheirKindBecomeFlags) {
             (std::vector<std::string>{"--pipeline-layers-per-stage", "3,5"}));
 }
 
+// A flag of several values given twice: the last occurrence wins whole (the
+// command line's over the file's); a repeatable flag keeps every occurrence.
+TEST_F(ConfigFile, TheLastOccurrenceOfAManyValuedFlagWins) {
+  std::ofstream(path_) << R"({"pipeline-layers-per-stage": [3, 5], "data-path": ["0.5", "A", "0.5", "B"],
+                             "inject-fault": ["nan@3"]})";
+  const std::vector<std::string> args =
+      expand_config_file(app_, {"--config", path_, "--pipeline-layers-per-stage", "4", "4", "--data-path=C",
+                                "--inject-fault", "spike@5"});
+  EXPECT_EQ(args, (std::vector<std::string>{"--inject-fault", "nan@3", "--pipeline-layers-per-stage", "4", "4",
+                                            "--data-path=C", "--inject-fault", "spike@5"}));
+}
+
 TEST_F(ConfigFile, AValueOfTheWrongKindNamesKeyAndFile) {
   const std::string in = "' in --config " + path_ + ": ";
   const std::pair<const char*, std::string> cases[] = {
