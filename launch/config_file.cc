@@ -57,8 +57,8 @@ const std::vector<MissingMegatronFlags>& missing_megatron_flags() {
   static const std::vector<MissingMegatronFlags> table = {
       {0, "trident has ByteTokenizer and GPT2BPETokenizer (--tokenizer-type, --vocab-file, --merge-file)",
        {"tokenizer-model"}},
-      {13, "distributed optimizer", {"use-distributed-optimizer", "overlap-param-gather"}},
-      {13, "sequence parallelism", {"sequence-parallel"}},
+      {0, "with --use-distributed-optimizer the parameters' all-gather always starts right after the step",
+       {"overlap-param-gather"}},
       {14, "Llama-family models",
        {"position-embedding-type", "use-rotary-position-embeddings", "no-position-embedding", "rotary-base",
         "rotary-percent", "normalization", "norm-epsilon", "swiglu", "ffn-hidden-size", "group-query-attention",

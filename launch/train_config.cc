@@ -61,6 +61,11 @@ void check_batch_and_pipeline(TrainConfig& c, const dist::Layout& layout) {
   pipeline::check_shape(c.schedule_kind(), c.schedule_shape(layout.dp));
   (void)c.pipeline_stages();  // checks the layer split
   TRIDENT_USAGE_CHECK(c.ddp_bucket_size > 0, "--ddp-bucket-size must be positive, got ", c.ddp_bucket_size);
+  TRIDENT_USAGE_CHECK(!c.sequence_parallel || layout.tp > 1,
+                      "--sequence-parallel shards activations over tensor-parallel ranks: it needs --tp > 1 (got --tp ",
+                      layout.tp, "); drop --sequence-parallel or raise --tp");
+  TRIDENT_USAGE_CHECK(!c.sequence_parallel || c.model.seq_length % layout.tp == 0, "--sequence-parallel needs ",
+                      "--seq-length divisible by --tp: ", c.model.seq_length, " is not a multiple of ", layout.tp);
 }
 
 void check_checkpointing(const TrainConfig& c) {

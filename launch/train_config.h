@@ -83,6 +83,10 @@ struct TrainConfig {
   int64_t trace_iterations = 10;   // iterations traced (from the first)
   int64_t ddp_bucket_size = 4'000'000;  // elements (f32) per data-parallel gradient bucket
   bool overlap_grad_reduce = true;
+  // Memory at scale (docs/memory.md): ZeRO-1 optimizer shards over DP, and
+  // activations between the TP regions sharded over the token rows.
+  bool use_distributed_optimizer = false;
+  bool sequence_parallel = false;  // needs tp > 1
   // Precision (DESIGN.md idea 6): f32 unless --fp16 or --bf16.
   bool fp16 = false;
   bool bf16 = false;

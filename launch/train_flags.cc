@@ -91,6 +91,12 @@ void add_parallel_flags(FlagTable& f, TrainConfig& c) {
       ->capture_default_str();
   f.flag("--overlap-grad-reduce,!--no-overlap-grad-reduce", c.overlap_grad_reduce,
          "start each gradient bucket's all-reduce during backward (default on)");
+  f.flag("--use-distributed-optimizer", c.use_distributed_optimizer,
+         "shard the FP32 master weights and Adam moments over the data-parallel ranks (ZeRO-1): gradients are "
+         "reduce-scattered, each rank steps its shard, the parameters are all-gathered");
+  f.flag("--sequence-parallel", c.sequence_parallel,
+         "with --tp > 1: layer norms, residuals and dropout-free regions between the TP layers hold 1/tp of the "
+         "tokens each (all-gather into, reduce-scatter out of each TP region)");
 }
 
 void add_device_flags(FlagTable& f, TrainConfig& c) {

@@ -33,7 +33,11 @@ double TrainStep::forward_backward(const RunState& state, float loss_scale, Trac
   const int64_t first_sample = state.consumed_samples + parts_.groups->coord().dp * (cfg.global_batch_size / dp);
   const data::GlobalBatchSampler sampler(parts_.train_views(), parts_.weights, cfg.model.seq_length, state.data_seed,
                                          state.sampler_batch);
-  const gpt::GradReadyHook ready = [this](Param& p) { buckets_->mark_ready(p); };
+  const gpt::GradReadyHook ready = [this](Param& p) {
+    // Sequence parallelism: each TP rank's gradient covers its tokens only (a blocking sum, before the DP one).
+    if (p.sequence_parallel) parts_.groups->tp().all_reduce(p.grad, dist::ReduceOp::sum);
+    buckets_->mark_ready(p);
+  };
   parts_.model->zero_grad();
   // The loss gradient is scaled by 1/(micro-batches · dp), so the DP sum of
   // gradients is the global mean; and by the loss scale, undone by the clip coefficient.

@@ -162,7 +162,7 @@ TrainingParts set_up_training(TrainConfig cfg, const dist::World& world) {
   parts.groups = std::make_unique<dist::ProcessGroups>(
       world, dist::Layout{c.tensor_model_parallel_size, c.pipeline_model_parallel_size, c.data_parallel_size},
       c.comm == "nccl" ? dist::nccl_comm_factory(parts.backend->native_stream()) : dist::CommFactory{});
-  parts.model = std::make_unique<gpt::GptModel>(c.model, c.seed, parallel::TpGroup{&parts.groups->tp()},
+  parts.model = std::make_unique<gpt::GptModel>(c.model, c.seed, parallel::TpGroup{&parts.groups->tp(), c.sequence_parallel},
                                                 c.pipeline_stages(), parts.groups->coord().pp);
   return parts;
 }

@@ -43,6 +43,11 @@ struct Param {
   // so tensor parallelism splits it evenly (the token table's vocabulary
   // padding). Checkpoints and exports keep only these. -1: every row is real.
   int64_t unpadded_rows = -1;
+  // Under sequence parallelism a parameter replicated over TP that acts on
+  // sequence-sharded activations (layer norms, row-parallel biases): each TP
+  // rank's gradient covers its tokens only, and the trainer sums them over
+  // TP before the data-parallel reduction (Megatron's `sequence_parallel`).
+  bool sequence_parallel = false;
   Tensor value;              // the local slice, in the compute dtype
   Tensor grad;               // the local slice's main gradient, f32
 

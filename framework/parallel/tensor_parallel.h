@@ -19,6 +19,9 @@ namespace trident::parallel {
 // The tensor-parallel group a layer works in; no Comm is a group of one.
 struct TpGroup {
   dist::Comm* comm = nullptr;
+  // --sequence-parallel: between the TP regions each rank holds 1/tp of the
+  // token rows (docs/decisions.md, "Sequence parallelism"). Only with size() > 1.
+  bool sequence_parallel = false;
   int rank() const { return comm ? comm->rank() : 0; }
   int size() const { return comm ? comm->size() : 1; }
 };

@@ -65,14 +65,14 @@ planned="is a Megatron-LM flag trident does not support yet (planned: issue"
 expect_error "--ffn-hidden-size $planned 14, Llama-family models)" --ffn-hidden-size 1024
 expect_error "--hidden-dropout is a Megatron-LM flag not supported by trident: trident trains without dropout" \
              --hidden-dropout 0.1
-expect_error "--use-distributed-optimizer $planned 13, distributed optimizer)" --use-distributed-optimizer
-expect_error "--use-distributed-optimizer $planned 13, distributed optimizer)" --use-distributed-optimizer=true
-expect_error "--sequence-parallel $planned 13, sequence parallelism)" --sequence-parallel
-expect_error "--sequence-parallel $planned 13, sequence parallelism)" --sequence-parallel --num-layer 3
-expect_error "did you mean --num-layers?" --num-layer 2 --sequence-parallel
-echo '{"sequence-parallel": true}' > "$work/megatron.json"
-expect_error "key 'sequence-parallel' in --config $work/megatron.json: --sequence-parallel $planned 13" \
+expect_error "--swiglu $planned 14, Llama-family models)" --swiglu
+expect_error "--swiglu $planned 14, Llama-family models)" --swiglu=true
+expect_error "--group-query-attention $planned 14, Llama-family models)" --group-query-attention --num-layer 3
+expect_error "did you mean --num-layers?" --num-layer 2 --group-query-attention
+echo '{"swiglu": true}' > "$work/megatron.json"
+expect_error "key 'swiglu' in --config $work/megatron.json: --swiglu $planned 14" \
              --config "$work/megatron.json"
+expect_error "--sequence-parallel shards activations over tensor-parallel ranks: it needs --tp > 1" --sequence-parallel
 # A --config value of the wrong kind names its key and the file.
 config_error() {  # config_error <JSON object> <what the message says after the file name>
   echo "$1" > "$work/kind.json"
