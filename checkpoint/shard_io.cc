@@ -53,15 +53,16 @@ int64_t write_shard(const std::string& file, const std::vector<SliceData>& slice
     if (s.empty()) continue;
     const Shape stored = s.stored_shape();
     TRIDENT_CHECK(sd.data.dtype() == DType::f32 && sd.data.device() == Device::cpu &&
-                      sd.data.shape() == s.local_shape, "checkpoint data for ", s.path, " is not a host f32 ",
-                  shape_str(s.local_shape));
+                      sd.data.shape() == s.piece_shape(), "checkpoint data for ", s.path, " is not a host f32 ",
+                  shape_str(s.piece_shape()));
     const H5Handle space = simple_space(stored);
     H5Handle dcpl(TRIDENT_LIB_CHECK(Hdf5, H5Pcreate(H5P_DATASET_CREATE)), H5Pclose);
     const auto chunk = chunk_dims(stored);
     TRIDENT_LIB_CHECK(Hdf5, H5Pset_chunk(dcpl, int(chunk.size()), chunk.data()), "chunking ", s.path);
     TRIDENT_LIB_CHECK(Hdf5, H5Pset_fletcher32(dcpl), "checksumming ", s.path);
-    H5Handle ds(TRIDENT_LIB_CHECK(Hdf5, H5Dcreate2(f, s.path.c_str(), H5T_IEEE_F32LE, space, lcpl, dcpl, H5P_DEFAULT),
-                                  "creating ", s.path, " in ", file),
+    H5Handle ds(TRIDENT_LIB_CHECK(Hdf5, H5Dcreate2(f, s.dataset_name().c_str(), H5T_IEEE_F32LE, space, lcpl, dcpl,
+                                                          H5P_DEFAULT),
+                                  "creating ", s.dataset_name(), " in ", file),
                 H5Dclose);
     // Stored rows are the first rows of the local tensor (Tensor::slice is along dim 0).
     const Tensor rows = sd.data.slice(0, stored[0]);
@@ -96,7 +97,7 @@ void write_index(const std::string& file, const std::vector<ShardListing>& shard
       const H5Handle vspace = simple_space(global);
       s.select_in_global(vspace);
       const H5Handle src = simple_space(s.stored_shape());
-      TRIDENT_LIB_CHECK(Hdf5, H5Pset_virtual(dcpl, vspace, shard_file.c_str(), path.c_str(), src), "mapping ",
+      TRIDENT_LIB_CHECK(Hdf5, H5Pset_virtual(dcpl, vspace, shard_file.c_str(), s.dataset_name().c_str(), src), "mapping ",
                         path);
     }
     const H5Handle space = simple_space(global);
@@ -114,7 +115,7 @@ void write_index(const std::string& file, const std::vector<ShardListing>& shard
 }
 
 void read_slice(hid_t index, const std::string& index_name, const TensorSlice& slice, Tensor& out) {
-  TRIDENT_CHECK(out.dtype() == DType::f32 && out.device() == Device::cpu && out.shape() == slice.local_shape,
+  TRIDENT_CHECK(out.dtype() == DType::f32 && out.device() == Device::cpu && out.shape() == slice.piece_shape(),
                 "read buffer for ", slice.path);
   if (slice.empty()) return;
   if (H5Lexists(index, slice.path.c_str(), H5P_DEFAULT) <= 0) {

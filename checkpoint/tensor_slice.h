@@ -3,6 +3,12 @@
 // of each of `blocks` equal blocks of it) over the global shape, so any
 // other layout can find its own part in the same global coordinates.
 //
+// With the distributed optimizer a rank holds only some rows of its local
+// tensor (Note [row-aligned optimizer shards] in bucket_layout.cc): the
+// slice is then rows [first_row, first_row + rows) of it, which is still one
+// box of the global tensor as long as the rows stay inside one of the
+// blocks (checkpoint_pieces() in launch/ cuts them so).
+//
 // The global shape may have fewer rows than the layout pads the tensor to
 // (the token table is stored without its vocabulary padding, which depends
 // on tp): rows of the local tensor beyond it are neither stored nor loaded.
@@ -22,8 +28,16 @@ struct TensorSlice {
   Shape global_shape;  // of the stored tensor
   ShardSpec shard;     // replicated: the whole tensor
   Shape local_shape;   // of the rank's tensor (padding rows included)
+  int64_t first_row = 0;  // of the local tensor: the part this slice holds
+  int64_t rows = -1;      // -1: every row of the local tensor
 
-  // The rank's tensor cut to what is stored: local_shape with dim 0 clipped
+  // The rows this slice holds: local_shape, dim 0 cut to `rows`.
+  Shape piece_shape() const;
+  // The dataset's name in the rank's shard file: the path, and for a part
+  // of the rows their first row (a rank may hold two pieces of one tensor).
+  std::string dataset_name() const;
+
+  // The piece cut to what is stored: piece_shape() with dim 0 clipped
   // to the global extent (0 rows: nothing of it is stored). Only dim 0 is
   // ever padded (the token table's rows).
   Shape stored_shape() const;

@@ -18,9 +18,9 @@ TrainStep::TrainStep(TrainingParts& parts) : parts_(parts), faults_(parts.cfg.in
   schedule_ = pipeline::make_schedule(cfg.schedule_kind(), shape);
   executor_ = std::make_unique<pipeline::Executor>(schedule_[size_t(parts.groups->coord().pp)], shape,
                                                    parts.groups->pp());
-  buckets_ = std::make_unique<parallel::GradBuckets>(parts.model->params(), parts.groups->dp(),
-                                                     cfg.ddp_bucket_size, cfg.overlap_grad_reduce);
-  optimizer_ = std::make_unique<optim::AdamW>(parts.model->params(), cfg.adam);
+  buckets_ = std::make_unique<parallel::GradBuckets>(parts.model->params(), parts.groups->dp(), cfg.ddp_bucket_size,
+                                                     cfg.overlap_grad_reduce, cfg.use_distributed_optimizer);
+  optimizer_ = std::make_unique<optim::AdamW>(buckets_->owned(), cfg.adam);
   scaler_ = std::make_unique<optim::LossScaler>(cfg.loss_scaler);
   lr_ = cfg.lr_schedule();
 }
@@ -33,7 +33,9 @@ double TrainStep::forward_backward(const RunState& state, float loss_scale, Trac
   const int64_t first_sample = state.consumed_samples + parts_.groups->coord().dp * (cfg.global_batch_size / dp);
   const data::GlobalBatchSampler sampler(parts_.train_views(), parts_.weights, cfg.model.seq_length, state.data_seed,
                                          state.sampler_batch);
-  const gpt::GradReadyHook ready = [this](Param& p) {
+  Param* const table = tied_table();
+  const gpt::GradReadyHook ready = [this, table](Param& p) {
+    if (&p == table) return;  // summed with its other half first, below
     // Sequence parallelism: each TP rank's gradient covers its tokens only (a blocking sum, before the DP one).
     if (p.sequence_parallel) parts_.groups->tp().all_reduce(p.grad, dist::ReduceOp::sum);
     buckets_->mark_ready(p);
@@ -49,18 +51,30 @@ double TrainStep::forward_backward(const RunState& state, float loss_scale, Trac
     executor_->run(stage);
   }
   const double reduce_start = trace_clock();
+  // The tied token table: the embedding's and the output layer's halves of its gradient, summed on both
+  // stages before the data-parallel reduction (which, sharded, leaves no whole gradient to sum afterwards).
+  if (table) {
+    parts_.groups->embedding()->all_reduce(table->grad, dist::ReduceOp::sum);
+    buckets_->mark_ready(*table);
+  }
   buckets_->finish();
   if (trace) {
     trace->pipeline_actions(executor_->timings(), cfg.num_virtual_stages > 1);
-    trace->span("data-parallel all-reduce (not overlapped)", "all-reduce", reduce_start, trace_clock());
-  }
-  // The tied token table: the embedding's and the output layer's halves of its gradient, summed on both stages.
-  if (parts_.groups->layout().pp > 1 && parts_.groups->embedding()) {
-    gpt::GptModel& m = *parts_.model;
-    Param* table = m.output_word_copy() ? m.output_word_copy() : m.input_word_embeddings();
-    parts_.groups->embedding()->all_reduce(table->grad, dist::ReduceOp::sum);
+    trace->span("data-parallel reduction (not overlapped)", "all-reduce", reduce_start, trace_clock());
   }
   return stage.loss_sum;
+}
+
+Param* TrainStep::tied_table() {
+  if (parts_.groups->layout().pp == 1 || !parts_.groups->embedding()) return nullptr;
+  gpt::GptModel& m = *parts_.model;
+  return m.output_word_copy() ? m.output_word_copy() : m.input_word_embeddings();
+}
+
+std::vector<Tensor> TrainStep::owned_grads() const {
+  std::vector<Tensor> grads;
+  for (const parallel::OwnedShard& s : buckets_->owned()) grads.push_back(s.grad.defined() ? s.grad : s.param->grad);
+  return grads;
 }
 
 const char* stop_reason_text(StopReason reason) {
@@ -94,12 +108,20 @@ void TrainStep::update(IterationStats& s, const std::vector<double>& grad_sums, 
   }
   const double start = trace_clock();
   // Unscaling and clipping are one coefficient, applied by AdamW as it reads the grads.
-  const optim::GradClip clip =
-      optim::grad_clip_coefficient(parts_.model->params(), grad_sums, parts_.cfg.clip_grad,
-                                   {&parts_.groups->model_parallel(), parts_.groups->coord().tp}, loss_scale);
+  std::vector<Param*> params;
+  for (const parallel::OwnedShard& shard : buckets_->owned()) params.push_back(shard.param);
+  dist::ProcessGroups& g = *parts_.groups;
+  const optim::GradClip clip = optim::grad_clip_coefficient(
+      params, grad_sums, parts_.cfg.clip_grad,
+      {&g.model_parallel(), g.coord().tp, distributed_optimizer() ? &g.dp() : nullptr}, loss_scale);
   s.grad_norm = clip.norm;
   optimizer_->step(*parts_.backend, s.lr, clip.coeff);
   if (trace) trace->span("clip + AdamW", "optimizer", start, trace_clock());
+  if (distributed_optimizer()) {
+    const double gather_start = trace_clock();
+    buckets_->gather_parameters();
+    if (trace) trace->span("data-parallel parameter all-gather", "all-gather", gather_start, trace_clock());
+  }
 }
 
 IterationStats TrainStep::run(int64_t iteration, RunState& state, Trace* trace, bool time_up) {
@@ -113,13 +135,13 @@ IterationStats TrainStep::run(int64_t iteration, RunState& state, Trace* trace, 
   s.loss_scale = loss_scale;
   const double loss_sum = forward_backward(state, loss_scale, trace);
   state.consumed_samples += cfg.global_batch_size;  // a skipped step consumes its samples too (as Megatron)
-  const std::vector<Param*> params = parts_.model->params();
+  std::vector<Tensor> grads = owned_grads();  // handles: writing one writes the gradient
   // --inject-fault nan@I:R — after the DP reduction, so only rank R sees it.
-  if (faults_.fires(InjectedFault::Kind::nan, iteration, parts_.world->rank))
-    params.front()->grad.set(0, std::numeric_limits<float>::quiet_NaN());
-  std::vector<const Tensor*> grads;
-  for (const Param* p : params) grads.push_back(&p->grad);
-  const std::vector<double> grad_sums = parts_.backend->sum_squares_each(grads);  // for the check and the norm
+  if (faults_.fires(InjectedFault::Kind::nan, iteration, parts_.world->rank) && !grads.empty())
+    grads.front().set(0, std::numeric_limits<float>::quiet_NaN());
+  std::vector<const Tensor*> grad_ptrs;
+  for (const Tensor& t : grads) grad_ptrs.push_back(&t);
+  const std::vector<double> grad_sums = parts_.backend->sum_squares_each(grad_ptrs);  // for the check and the norm
   std::tie(s.skipped, s.stop) = found_inf_or_stop(grad_sums, time_up);
   if (s.stop == StopReason::none && cfg.exit_interval > 0 && iteration % cfg.exit_interval == 0)
     s.stop = StopReason::exit_interval;

@@ -55,6 +55,10 @@ class TrainStep {
   const pipeline::Executor& executor() const { return *executor_; }
   const pipeline::Schedule& schedule() const { return schedule_; }  // every pipeline rank's actions
   size_t num_buckets() const { return buckets_->num_buckets(); }
+  const parallel::GradBuckets& buckets() const { return *buckets_; }
+  bool distributed_optimizer() const { return buckets_->sharded(); }
+  // Distributed optimizer: each rank's updated rows to every rank (after a step or a restore).
+  void gather_parameters() { buckets_->gather_parameters(); }
 
  private:
   // Forward and backward of every micro-batch, then the gradient reductions; returns the loss sum.
@@ -62,6 +66,11 @@ class TrainStep {
   // Whether some rank's gradients are not finite, and the strongest reason any rank has to stop.
   std::pair<bool, StopReason> found_inf_or_stop(const std::vector<double>& grad_sums, bool time_up);
   void update(IterationStats& s, const std::vector<double>& grad_sums, float loss_scale, Trace* trace);
+  // The tied token table on a pipeline of more than one stage (else null):
+  // its two halves are summed over the embedding group before its DP reduction.
+  Param* tied_table();
+  // The gradients the optimizer steps (this rank's rows with the distributed optimizer), and their parameters.
+  std::vector<Tensor> owned_grads() const;
 
   TrainingParts& parts_;
   std::unique_ptr<parallel::GradBuckets> buckets_;

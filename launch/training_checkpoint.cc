@@ -33,7 +33,7 @@ nlohmann::json TrainingCheckpoint::state_json(const RunState& state) const {
           {"tokenizer", parts_.tokenizes_text() ? parts_.tokenizer->describe()
                         : nlohmann::json{{"type", parts_.indexed() ? "ids" : "bytes"}}},
           {"layout", {{"tp", l.tp}, {"pp", l.pp}, {"dp", l.dp}}},
-          {"optimizer", {{"steps", step_.optimizer().steps_taken()}}},
+          {"optimizer", {{"steps", step_.optimizer().steps_taken()}, {"distributed", step_.distributed_optimizer()}}},
           {"loss_scaler",
            {{"scale", ls.scale}, {"growth_tracker", ls.growth_tracker}, {"hysteresis_tracker", ls.hysteresis_tracker}}},
           {"lr_schedule", {{"iteration", it}, {"lr", cfg.lr}, {"min_lr", cfg.min_lr},
@@ -46,16 +46,26 @@ nlohmann::json TrainingCheckpoint::state_json(const RunState& state) const {
 
 checkpoint::SaveResult TrainingCheckpoint::save(const RunState& state) {
   const dist::Coord& c = parts_.groups->coord();
+  const bool sharded = step_.distributed_optimizer();
   std::vector<checkpoint::SliceData> mine;
   optim::AdamW& adam = step_.optimizer();
   auto host = [](const Tensor& t) { return t.device() == Device::cpu ? t : t.to(Device::cpu); };
-  const std::vector<Param*> params = parts_.model->params();
-  for (size_t i = 0; c.dp == 0 && i < params.size(); ++i) {
-    const Param& p = *params[i];
+  // Data-parallel replicas hold the same state (DP rank 0 writes it), unless
+  // each holds its own rows (distributed optimizer): then each writes those.
+  for (size_t i = 0; (sharded || c.dp == 0) && i < adam.num_shards(); ++i) {
+    const parallel::OwnedShard& shard = adam.shard(i);
+    const Param& p = *shard.param;
     if (p.tied_copy || (p.shard.replicated() && c.tp != 0)) continue;
-    mine.push_back({checkpoint_slice(p, kCheckpointModel), host(adam.master_weights(i))});
-    mine.push_back({checkpoint_slice(p, kCheckpointExpAvg), host(adam.exp_avg(i))});
-    mine.push_back({checkpoint_slice(p, kCheckpointExpAvgSq), host(adam.exp_avg_sq(i))});
+    for (const auto& [prefix, tensor] : {std::pair<const char*, const Tensor*>{kCheckpointModel, &adam.master_weights(i)},
+                                         std::pair<const char*, const Tensor*>{kCheckpointExpAvg, &adam.exp_avg(i)},
+                                         std::pair<const char*, const Tensor*>{kCheckpointExpAvgSq, &adam.exp_avg_sq(i)}}) {
+      if (!sharded) {
+        mine.push_back({checkpoint_slice(p, prefix), host(*tensor)});
+        continue;
+      }
+      for (const CheckpointPiece& piece : checkpoint_pieces(p, prefix, shard.first_row, shard.rows))
+        mine.push_back({piece.slice, host(tensor->slice(piece.row_in_shard, piece.row_in_shard + piece.slice.rows))});
+    }
   }
   return checkpoint::save_checkpoint(parts_.cfg.save, state.iteration, mine, state_json(state), parts_.cfg.keep_last,
                                      parts_.groups->world());
@@ -74,23 +84,29 @@ int64_t TrainingCheckpoint::load(const std::string& dir, Restore what, RunState&
   TRIDENT_USAGE_CHECK(theirs.empty(), "checkpoint ", reader.dir(), " holds a model with ", theirs,
                       ", but this run has ", ours, ": use the checkpoint's model flags");
   optim::AdamW& adam = step_.optimizer();
-  const std::vector<Param*> params = parts_.model->params();
-  for (size_t i = 0; i < params.size(); ++i) {
-    const Param& p = *params[i];
+  // This rank's rows of each tensor (all of them without the distributed optimizer), as boxes of the global tensor.
+  auto read_rows = [&](const parallel::OwnedShard& shard, const char* prefix, Tensor& rows) {
+    for (const CheckpointPiece& piece : checkpoint_pieces(*shard.param, prefix, shard.first_row, shard.rows)) {
+      Tensor part = rows.slice(piece.row_in_shard, piece.row_in_shard + piece.slice.rows);
+      reader.read(piece.slice, part);
+    }
+  };
+  for (size_t i = 0; i < adam.num_shards(); ++i) {
+    const parallel::OwnedShard& shard = adam.shard(i);
     // Start from the current values: rows the checkpoint does not store (padding) keep them.
     Tensor master = adam.master_weights(i).to(Device::cpu).clone();
-    reader.read(checkpoint_slice(p, kCheckpointModel), master);
+    read_rows(shard, kCheckpointModel, master);
     adam.load_master_weights(i, master);
     if (!what.optimizer) continue;
     for (const auto& [prefix, target] :
          {std::pair{kCheckpointExpAvg, &adam.exp_avg(i)}, std::pair{kCheckpointExpAvgSq, &adam.exp_avg_sq(i)}}) {
       Tensor moment = target->to(Device::cpu).clone();
-      reader.read(checkpoint_slice(p, prefix), moment);
+      read_rows(shard, prefix, moment);
       target->copy_from(moment);
     }
   }
   if (!what.optimizer) {  // fresh moments, step count and loss scale, also when a rollback returns here
-    for (size_t i = 0; i < params.size(); ++i) {
+    for (size_t i = 0; i < adam.num_shards(); ++i) {
       for (Tensor* moment : {&adam.exp_avg(i), &adam.exp_avg_sq(i)})
         moment->copy_from(Tensor::zeros(moment->shape(), moment->dtype(), moment->device()));
     }
@@ -111,6 +127,8 @@ int64_t TrainingCheckpoint::load(const std::string& dir, Restore what, RunState&
     state.sampler_batch = sampler_batch_of(saved);
     if (what.data_position) state.data_seed = saved.at("sampler").at("seed").get<uint64_t>();
   }
+  // Each rank restored its own rows: every rank's to every rank.
+  if (step_.distributed_optimizer()) step_.gather_parameters();
   return reader.bytes_read();
 }
 

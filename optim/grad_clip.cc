@@ -12,10 +12,11 @@ GradClip grad_clip_coefficient(const std::vector<Param*>& params, const std::vec
   for (size_t i = 0; i < params.size(); ++i)
     if (!params[i]->tied_copy && (!params[i]->shard.replicated() || group.tp_rank == 0)) local += sums[i];
   double sum = local;
-  if (group.model_parallel && group.model_parallel->size() > 1) {
+  for (dist::Comm* over : {group.model_parallel, group.data_parallel}) {
+    if (!over || over->size() == 1) continue;
     // Summed in f32 over the group: per-rank partials are far from f32's limits.
-    Tensor t = Tensor::from_vector({float(local)}, {1});
-    group.model_parallel->all_reduce(t, dist::ReduceOp::sum);
+    Tensor t = Tensor::from_vector({float(sum)}, {1});
+    over->all_reduce(t, dist::ReduceOp::sum);
     sum = double(t.item(0));
   }
   const double norm = std::sqrt(sum) / loss_scale;

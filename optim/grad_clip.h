@@ -8,7 +8,9 @@
 // row-parallel biases, position embeddings) is counted on TP rank 0 only.
 // A tied copy (Param::tied_copy) is counted on its owner only.
 // Data-parallel replicas hold identical (already reduced) gradients and
-// need no reduction.
+// need no reduction — unless the distributed optimizer sharded them: then
+// each data-parallel rank holds the summed gradient of its rows only, and
+// the squares are summed over the data-parallel group too.
 #pragma once
 
 #include <vector>
@@ -22,6 +24,7 @@ namespace trident::optim {
 struct GradNormGroup {
   dist::Comm* model_parallel = nullptr;  // TP × PP ranks of one replica; none: a single process
   int tp_rank = 0;
+  dist::Comm* data_parallel = nullptr;   // set when each DP rank holds a shard of the gradients
 };
 
 // The gradients may still carry a loss scale (FP16): the norm is that of
@@ -32,7 +35,8 @@ struct GradClip {
 };
 
 // From sum_squares of each parameter's grad (Backend::sum_squares_each, in
-// `params` order): the global norm and the coefficient. max_norm <= 0
+// `params` order; with sharded gradients, of this rank's rows of each, a
+// parameter appearing once per shard): the global norm and the coefficient. max_norm <= 0
 // measures (and unscales) without clipping. Nothing is modified: the
 // trainer hands the coefficient to AdamW, which applies it as it reads
 // each gradient (one pass over the gradients instead of two).

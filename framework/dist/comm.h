@@ -54,6 +54,14 @@ class Comm {
   virtual void reduce_scatter(const Tensor& in, Tensor& out, ReduceOp op) = 0;
   // in: this rank's part; out: all parts in rank order (uneven sizes allowed).
   virtual void all_gather(const Tensor& in, Tensor& out) = 0;
+  // The same two collectives, started: same parts, checks and counters as
+  // the blocking forms (counted when started). `in` and `out` must not
+  // overlap, and both stay alive and untouched (neither read nor written)
+  // until the request's wait() returns; `out` holds the result from then
+  // on. Every rank starts its non-blocking collectives in the same order;
+  // the waits may come in any order.
+  virtual std::unique_ptr<Request> reduce_scatter_async(const Tensor& in, Tensor& out, ReduceOp op) = 0;
+  virtual std::unique_ptr<Request> all_gather_async(const Tensor& in, Tensor& out) = 0;
   virtual void broadcast(Tensor& t, int root) = 0;
   virtual void send(const Tensor& t, int dst, int tag) = 0;
   virtual void recv(Tensor& t, int src, int tag) = 0;
@@ -69,6 +77,13 @@ class Comm {
  protected:
   explicit Comm(std::string name) : name_(std::move(name)) {}
   void count(CommKind kind, uint64_t payload_bytes, double wire_bytes);
+  // A non-blocking collective reads `in` while it writes `out`: they must
+  // not share a byte (slices of one storage that do not overlap may).
+  static void check_disjoint(const Tensor& in, const Tensor& out, const char* call) {
+    const auto a = reinterpret_cast<uintptr_t>(in.raw()), b = reinterpret_cast<uintptr_t>(out.raw());
+    TRIDENT_CHECK(in.device() != out.device() || a + in.bytes() <= b || b + out.bytes() <= a, call,
+                  ": input and output overlap");
+  }
 
  private:
   std::string name_;

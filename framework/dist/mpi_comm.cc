@@ -36,13 +36,22 @@ void unstage(const Tensor& host, Tensor& t) {
   if (t.device() != Device::cpu) t.copy_from(host);
 }
 
+// What a non-blocking reduce-scatter or all-gather reads besides the buffer
+// it writes: its (staged) input, and the parts' counts and offsets, which
+// MPI may read until the operation completes, not only during the call.
+struct MpiInputs {
+  Tensor in;
+  std::vector<int> counts, offsets;
+};
+
 // A non-blocking MPI operation. It holds the host buffer MPI works on (a
-// staged copy of a device tensor stays alive until the operation ends) and,
-// for a staged receive or reduction, the device tensor the result goes to.
+// staged copy of a device tensor stays alive until the operation ends),
+// for a staged receive or reduction the device tensor the result goes to,
+// and the inputs a collective reads.
 class MpiRequest final : public Request {
  public:
-  MpiRequest(MPI_Request r, Tensor host, Tensor device_result = {})
-      : request_(r), host_(std::move(host)), device_result_(std::move(device_result)) {}
+  MpiRequest(MPI_Request r, Tensor host, Tensor device_result = {}, MpiInputs inputs = {})
+      : request_(r), host_(std::move(host)), device_result_(std::move(device_result)), inputs_(std::move(inputs)) {}
   ~MpiRequest() override {
     if (request_ != MPI_REQUEST_NULL) MPI_Wait(&request_, MPI_STATUS_IGNORE);  // never leave MPI writing freed memory
     try {
@@ -69,11 +78,19 @@ class MpiRequest final : public Request {
   }
   MPI_Request request_;
   Tensor host_, device_result_;
+  MpiInputs inputs_;
 };
 
 Tensor device_or_none(const Tensor& t) { return t.device() == Device::cpu ? Tensor() : t; }
 
 double ring_fraction(int n) { return n > 1 ? double(n - 1) / double(n) : 0.0; }
+
+// Where each rank's part starts in the full buffer, in elements.
+std::vector<int> offsets_of(const std::vector<int>& counts) {
+  std::vector<int> offsets(counts.size(), 0);
+  for (size_t i = 1; i < counts.size(); ++i) offsets[i] = offsets[i - 1] + counts[i - 1];
+  return offsets;
+}
 
 }  // namespace
 
@@ -105,14 +122,27 @@ std::unique_ptr<Request> MpiComm::all_reduce_async(Tensor& t, ReduceOp op) {
   return std::make_unique<MpiRequest>(r, h, device_or_none(t));
 }
 
-void MpiComm::reduce_scatter(const Tensor& in_t, Tensor& out, ReduceOp op) {
-  const Tensor in = staged_in(in_t);
-  Tensor out_h = staged_out(out);
+std::vector<int> MpiComm::reduce_scatter_parts(const Tensor& in, const Tensor& out) {
   const auto sizes = split_sizes(in.numel(), size_);
   TRIDENT_CHECK(out.numel() == sizes[size_t(rank_)] && in.dtype() == out.dtype(), "reduce_scatter of ",
                 in.numel(), " elements into ", out.numel(), " on rank ", rank_, " of ", size_);
   count(CommKind::reduce_scatter, in.bytes(), ring_fraction(size_) * double(in.bytes()));
-  std::vector<int> counts(sizes.begin(), sizes.end());
+  return std::vector<int>(sizes.begin(), sizes.end());
+}
+
+std::vector<int> MpiComm::all_gather_parts(const Tensor& in, const Tensor& out) {
+  TRIDENT_CHECK(in.dtype() == out.dtype(), "all_gather dtypes");
+  const auto sizes = split_sizes(out.numel(), size_);
+  TRIDENT_CHECK(in.numel() == sizes[size_t(rank_)], "all_gather of ", in.numel(), " elements into ", out.numel(),
+                " on rank ", rank_, " of ", size_);
+  count(CommKind::all_gather, out.bytes(), ring_fraction(size_) * double(out.bytes()));
+  return std::vector<int>(sizes.begin(), sizes.end());
+}
+
+void MpiComm::reduce_scatter(const Tensor& in_t, Tensor& out, ReduceOp op) {
+  const Tensor in = staged_in(in_t);
+  Tensor out_h = staged_out(out);
+  const std::vector<int> counts = reduce_scatter_parts(in, out);
   TRIDENT_LIB_CHECK(Mpi, MPI_Reduce_scatter(in.raw(), out_h.raw(), counts.data(), reduce_type(in), mpi_op(op), comm_));
   unstage(out_h, out);
 }
@@ -120,17 +150,40 @@ void MpiComm::reduce_scatter(const Tensor& in_t, Tensor& out, ReduceOp op) {
 void MpiComm::all_gather(const Tensor& in_t, Tensor& out) {
   const Tensor in = staged_in(in_t);
   Tensor out_h = staged_out(out);
-  TRIDENT_CHECK(in.dtype() == out.dtype(), "all_gather dtypes");
-  const auto sizes = split_sizes(out.numel(), size_);
-  TRIDENT_CHECK(in.numel() == sizes[size_t(rank_)], "all_gather of ", in.numel(), " elements into ", out.numel(),
-                " on rank ", rank_, " of ", size_);
-  count(CommKind::all_gather, out.bytes(), ring_fraction(size_) * double(out.bytes()));
-  std::vector<int> counts(sizes.begin(), sizes.end()), displs(sizes.size(), 0);
-  for (size_t i = 1; i < counts.size(); ++i) displs[i] = displs[i - 1] + counts[i - 1];
+  const std::vector<int> counts = all_gather_parts(in, out), offsets = offsets_of(counts);
   const MPI_Datatype type = mpi_type(in.dtype());
-  TRIDENT_LIB_CHECK(Mpi, MPI_Allgatherv(in.raw(), int(in.numel()), type, out_h.raw(), counts.data(), displs.data(),
+  TRIDENT_LIB_CHECK(Mpi, MPI_Allgatherv(in.raw(), int(in.numel()), type, out_h.raw(), counts.data(), offsets.data(),
                                         type, comm_));
   unstage(out_h, out);
+}
+
+// The started forms check before staging, so that a refused call copies
+// nothing; the checks and counts are the blocking forms' own.
+std::unique_ptr<Request> MpiComm::reduce_scatter_async(const Tensor& in_t, Tensor& out, ReduceOp op) {
+  check_disjoint(in_t, out, "reduce_scatter_async");
+  MpiInputs inputs;
+  inputs.counts = reduce_scatter_parts(in_t, out);
+  const MPI_Datatype type = reduce_type(in_t);  // 16-bit dtypes refused here as in the blocking form
+  inputs.in = staged_in(in_t);
+  Tensor out_h = staged_out(out);
+  MPI_Request r = MPI_REQUEST_NULL;
+  TRIDENT_LIB_CHECK(Mpi, MPI_Ireduce_scatter(inputs.in.raw(), out_h.raw(), inputs.counts.data(), type, mpi_op(op),
+                                             comm_, &r));
+  return std::make_unique<MpiRequest>(r, out_h, device_or_none(out), std::move(inputs));
+}
+
+std::unique_ptr<Request> MpiComm::all_gather_async(const Tensor& in_t, Tensor& out) {
+  check_disjoint(in_t, out, "all_gather_async");
+  MpiInputs inputs;
+  inputs.counts = all_gather_parts(in_t, out);
+  inputs.offsets = offsets_of(inputs.counts);
+  inputs.in = staged_in(in_t);
+  Tensor out_h = staged_out(out);
+  const MPI_Datatype type = mpi_type(in_t.dtype());
+  MPI_Request r = MPI_REQUEST_NULL;
+  TRIDENT_LIB_CHECK(Mpi, MPI_Iallgatherv(inputs.in.raw(), int(inputs.in.numel()), type, out_h.raw(),
+                                         inputs.counts.data(), inputs.offsets.data(), type, comm_, &r));
+  return std::make_unique<MpiRequest>(r, out_h, device_or_none(out), std::move(inputs));
 }
 
 void MpiComm::broadcast(Tensor& t, int root) {

@@ -26,6 +26,8 @@ class MpiComm final : public Comm {
   std::unique_ptr<Request> all_reduce_async(Tensor& t, ReduceOp op) override;
   void reduce_scatter(const Tensor& in_t, Tensor& out, ReduceOp op) override;
   void all_gather(const Tensor& in_t, Tensor& out) override;
+  std::unique_ptr<Request> reduce_scatter_async(const Tensor& in_t, Tensor& out, ReduceOp op) override;
+  std::unique_ptr<Request> all_gather_async(const Tensor& in_t, Tensor& out) override;
   void broadcast(Tensor& t, int root) override;
   void send(const Tensor& t, int dst, int tag) override;
   void recv(Tensor& t, int src, int tag) override;
@@ -33,6 +35,11 @@ class MpiComm final : public Comm {
   std::unique_ptr<Request> irecv(Tensor& t, int src, int tag) override;
 
  private:
+  // Shapes checked and the call counted, for the blocking and started
+  // forms alike; each returns the element count of every rank's part.
+  std::vector<int> reduce_scatter_parts(const Tensor& in, const Tensor& out);
+  std::vector<int> all_gather_parts(const Tensor& in, const Tensor& out);
+
   MPI_Comm comm_;
   int rank_ = 0, size_ = 1;
 };

@@ -18,6 +18,8 @@ class SelfComm final : public Comm {
   std::unique_ptr<Request> all_reduce_async(Tensor& t, ReduceOp op) override;
   void reduce_scatter(const Tensor& in, Tensor& out, ReduceOp) override;
   void all_gather(const Tensor& in, Tensor& out) override;
+  std::unique_ptr<Request> reduce_scatter_async(const Tensor& in, Tensor& out, ReduceOp op) override;
+  std::unique_ptr<Request> all_gather_async(const Tensor& in, Tensor& out) override;
   void broadcast(Tensor& t, int) override { count(CommKind::broadcast, t.bytes(), 0.0); }
   void send(const Tensor&, int, int) override;
   void recv(Tensor&, int, int) override;

@@ -1,67 +1,100 @@
 #include "framework/parallel/grad_buckets.h"
 
 namespace trident::parallel {
+namespace {
 
-GradBuckets::GradBuckets(const std::vector<Param*>& params, dist::Comm& dp, int64_t bucket_elements, bool overlap)
-    : dp_(dp), overlap_(overlap) {
-  TRIDENT_CHECK(bucket_elements > 0, "bucket size must be positive");
-  // Group in reverse model order: the order in which backward completes them.
-  std::vector<std::vector<Param*>> groups(1);
-  int64_t filled = 0;
-  for (auto it = params.rbegin(); it != params.rend(); ++it) {
-    if (filled >= bucket_elements) {
-      groups.emplace_back();
-      filled = 0;
+// p's `field` becomes a view of `buffer` at `offset`; its current value moves along.
+void move_into(Tensor& field, Tensor& buffer, int64_t offset) {
+  Tensor view = buffer.slice(offset, offset + field.numel()).view(field.shape());
+  view.copy_from(field);
+  field = view;
+}
+
+}  // namespace
+
+GradBuckets::GradBuckets(const std::vector<Param*>& params, dist::Comm& dp, int64_t bucket_elements, bool overlap,
+                         bool sharded)
+    : dp_(dp), overlap_(overlap), sharded_(sharded), params_(params) {
+  std::vector<Shape> shapes;
+  for (const Param* p : params) shapes.push_back(p->value.shape());
+  layout_ = layout_buckets(shapes, bucket_elements, sharded ? dp.size() : 1);
+  for (const Bucket& b : layout_.buckets) {
+    Buffers buf;
+    const Param& first = *params[b.entries.front().param];
+    buf.grads = Tensor::zeros({b.size}, DType::f32, first.grad.device());
+    if (sharded) {
+      buf.values = Tensor::zeros({b.size}, first.value.dtype(), first.value.device());
+      buf.shard_grads = Tensor::zeros({b.shard_size}, DType::f32, first.grad.device());
+      buf.shard_values = Tensor::zeros({b.shard_size}, first.value.dtype(), first.value.device());
     }
-    groups.back().push_back(*it);
-    filled += (*it)->grad.numel();
+    for (const BucketEntry& e : b.entries) {
+      Param& p = *params[e.param];
+      move_into(p.grad, buf.grads, e.offset);
+      if (sharded) move_into(p.value, buf.values, e.offset);
+      bucket_of_[&p] = buckets_.size();
+      reported_[&p] = false;
+    }
+    buf.pending = b.entries.size();
+    buckets_.push_back(std::move(buf));
   }
-  for (auto& group : groups) {
-    Bucket b;
-    int64_t total = 0;
-    for (Param* p : group) total += p->grad.numel();
-    b.buffer = Tensor::zeros({total}, DType::f32, group.front()->grad.device());
-    int64_t offset = 0;
-    for (Param* p : group) {
-      // The gradient becomes a view into the bucket; its current value moves along.
-      Tensor view = b.buffer.slice(offset, offset + p->grad.numel()).view(p->grad.shape());
-      view.copy_from(p->grad);
-      p->grad = view;
-      offset += p->grad.numel();
-      bucket_of_[p] = buckets_.size();
-      reported_[p] = false;
+  for (const OwnedRows& o : layout_.owned_by(sharded ? dp.rank() : 0, shapes)) {
+    Param& p = *params[o.param];
+    OwnedShard s{&p, o.param, o.first_row, o.rows, {}};
+    if (!sharded) {
+      s.grad = p.grad;
+    } else {
+      Shape rows_shape = p.value.shape();
+      rows_shape[0] = o.rows;
+      s.grad = buckets_[o.bucket].shard_grads.slice(o.shard_offset, o.shard_offset + shape_numel(rows_shape))
+                   .view(rows_shape);
     }
-    b.params = std::move(group);
-    b.pending = b.params.size();
-    buckets_.push_back(std::move(b));
+    owned_.push_back(std::move(s));
   }
 }
 
-void GradBuckets::start(Bucket& b) { b.request = dp_.all_reduce_async(b.buffer, dist::ReduceOp::sum); }
+void GradBuckets::start(size_t bucket) {
+  Buffers& b = buckets_[bucket];
+  b.request = sharded_ ? dp_.reduce_scatter_async(b.grads, b.shard_grads, dist::ReduceOp::sum)
+                       : dp_.all_reduce_async(b.grads, dist::ReduceOp::sum);
+}
 
 void GradBuckets::mark_ready(Param& p) {
   auto it = bucket_of_.find(&p);
   TRIDENT_CHECK(it != bucket_of_.end(), "parameter ", p.name, " is in no gradient bucket");
-  Bucket& b = buckets_[it->second];
   // Per parameter, not per bucket: a repeat inside a bucket would otherwise start its
-  // all-reduce before the bucket's other gradients are final.
+  // reduction before the bucket's other gradients are final.
   bool& reported = reported_.at(&p);
   TRIDENT_CHECK(!reported, "gradient of ", p.name, " reported ready twice in one step");
   reported = true;
-  if (--b.pending == 0 && overlap_) start(b);
+  if (--buckets_[it->second].pending == 0 && overlap_) start(it->second);
   // Non-blocking MPI collectives advance only inside MPI calls: poke the running ones.
-  for (Bucket& other : buckets_)
+  for (Buffers& other : buckets_)
     if (other.request) other.request->test();
 }
 
 void GradBuckets::finish() {
-  for (Bucket& b : buckets_)
-    if (!b.request) start(b);
-  for (Bucket& b : buckets_) {
+  for (size_t i = 0; i < buckets_.size(); ++i)
+    if (!buckets_[i].request) start(i);
+  for (size_t i = 0; i < buckets_.size(); ++i) {
+    Buffers& b = buckets_[i];
     b.request->wait();
     b.request.reset();
-    b.pending = b.params.size();
-    for (const Param* p : b.params) reported_[p] = false;
+    b.pending = layout_.buckets[i].entries.size();
+    for (const BucketEntry& e : layout_.buckets[i].entries) reported_[params_[e.param]] = false;
+  }
+}
+
+void GradBuckets::gather_parameters() {
+  TRIDENT_CHECK(sharded_, "gather_parameters without the distributed optimizer");
+  const int64_t r = dp_.rank();
+  for (Buffers& b : buckets_) {
+    const int64_t S = b.shard_values.numel();
+    b.shard_values.copy_from(b.values.slice(r * S, (r + 1) * S));
+    b.request = dp_.all_gather_async(b.shard_values, b.values);
+  }
+  for (Buffers& b : buckets_) {
+    b.request->wait();
+    b.request.reset();
   }
 }
 

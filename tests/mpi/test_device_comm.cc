@@ -1,7 +1,9 @@
 // GPU tier: Comm on device tensors, against the serial answer, for both
 // ways ranks exchange them: MpiComm staging through host memory (any
 // number of ranks per GPU) and NcclComm (one GPU per rank). Collectives,
-// the asynchronous all-reduce the DP buckets use, and a host tensor
+// the asynchronous all-reduce the DP buckets use, the asynchronous
+// reduce-scatter and all-gather a ZeRO-1 optimizer uses (NcclComm's own
+// with equal parts, its MPI side with unequal ones), and a host tensor
 // through NcclComm's MPI side. Skipped, with the reason, without a GPU, and
 // NcclComm also when the ranks outnumber the GPUs.
 #include <gtest/gtest.h>
@@ -14,6 +16,7 @@
 #include "framework/dist/mpi_comm.h"
 #include "framework/dist/process_groups.h"
 #include "framework/dist/world.h"
+#include "tests/support/tolerances.h"
 
 namespace trident::dist {
 namespace {
@@ -89,6 +92,77 @@ TEST_P(DeviceComm, ReduceScatterAllGatherBroadcast) {
   Tensor host = Tensor::from_vector({float(r)}, {1});  // host tensors take the MPI side
   comm->all_reduce(host, ReduceOp::max);
   EXPECT_EQ(host.item(0), float(n - 1));
+}
+
+// The started forms against the serial answer and their blocking twins:
+// equal parts (NCCL's own collectives for NcclComm) and unequal ones (its
+// MPI side, staged), f32 and bf16, four collectives in flight waited in
+// the reverse order, and the same counters as the blocking calls.
+TEST_P(DeviceComm, AsyncReduceScatterAndAllGather) {
+  const bool nccl = std::string(GetParam()) == "nccl";
+  for (const int64_t total : {int64_t(37) * n, int64_t(37) * n + 1}) {
+    const bool equal_parts = total % n == 0;
+    const auto sizes = Comm::split_sizes(total, n);
+    const int64_t mine = sizes[size_t(r)];
+    int64_t mine_begin = 0;
+    for (int k = 0; k < r; ++k) mine_begin += sizes[size_t(k)];
+    for (DType dt : {DType::f32, DType::bf16}) {
+      // MPI reduces f32 only (mpi_comm.h), so does NcclComm's MPI side.
+      const bool reduces = dt == DType::f32 || (nccl && equal_parts);
+      SCOPED_TRACE(std::string(dtype_name(dt)) + (equal_parts ? ", equal parts" : ", unequal parts"));
+      Tensor sum_in = filled(total, r, dt), max_in = filled(total, (r + 1) % n, dt);
+      Tensor part = filled(mine, r, dt);
+      auto empty = [&](int64_t len) { return Tensor::empty({len}, dt, Device::cuda); };
+      Tensor sum_out = empty(mine), max_out = empty(mine), all = empty(total), all_again = empty(total);
+      Tensor sum_blocking = empty(mine), all_blocking = empty(total);
+
+      comm->reset_counters();
+      if (reduces) comm->reduce_scatter(sum_in, sum_blocking, ReduceOp::sum);
+      comm->all_gather(part, all_blocking);
+      const CommCounters blocking = comm->counters();
+
+      comm->reset_counters();
+      std::vector<std::unique_ptr<Request>> requests;
+      if (reduces) requests.push_back(comm->reduce_scatter_async(sum_in, sum_out, ReduceOp::sum));
+      requests.push_back(comm->all_gather_async(part, all));
+      if (reduces) requests.push_back(comm->reduce_scatter_async(max_in, max_out, ReduceOp::max));
+      requests.push_back(comm->all_gather_async(part, all_again));
+      for (auto it = requests.rbegin(); it != requests.rend(); ++it) (*it)->wait();
+      const CommCounters& started = comm->counters();
+      // Each blocking call ran once, each started one twice.
+      for (CommKind kind : {CommKind::reduce_scatter, CommKind::all_gather}) {
+        const size_t k = size_t(kind);
+        EXPECT_EQ(started.calls[k], 2 * blocking.calls[k]) << comm_kind_name(kind);
+        EXPECT_EQ(started.payload_bytes[k], 2 * blocking.payload_bytes[k]) << comm_kind_name(kind);
+        EXPECT_DOUBLE_EQ(started.wire_bytes[k], 2 * blocking.wire_bytes[k]) << comm_kind_name(kind);
+      }
+
+      auto host = [](const Tensor& t) { return t.to(Device::cpu).to(DType::f32).to_vector(); };
+      auto as_stored = [dt](float v) { return Tensor::from_vector({v}, {1}).to(dt).item(0); };
+      const auto ag = host(all), ag_again = host(all_again), ag_blocking = host(all_blocking);
+      int64_t at = 0;
+      for (int k = 0; k < n; ++k)
+        for (int64_t j = 0; j < sizes[size_t(k)]; ++j, ++at) {
+          ASSERT_EQ(ag[size_t(at)], as_stored(value(k, j))) << "all_gather_async from rank " << k;
+          ASSERT_EQ(ag_again[size_t(at)], ag[size_t(at)]) << "second all_gather_async [" << at << "]";
+          ASSERT_EQ(ag_blocking[size_t(at)], ag[size_t(at)]) << "blocking all_gather [" << at << "]";
+        }
+      if (!reduces) {
+        EXPECT_THROW(comm->reduce_scatter_async(sum_in, sum_out, ReduceOp::sum), Error);
+        continue;
+      }
+      const auto rs = host(sum_out), rs_blocking = host(sum_blocking), mx = host(max_out);
+      const test::Tolerance tol = test::tolerance(dt);  // one rounding of the stored sum
+      for (int64_t j = 0; j < mine; ++j) {
+        const int64_t i = mine_begin + j;
+        float sum = 0.f, most = -INFINITY;
+        for (int k = 0; k < n; ++k) sum += as_stored(value(k, i)), most = std::max(most, as_stored(value(k, i)));
+        ASSERT_LE(std::abs(rs[size_t(j)] - sum), tol.bound(sum)) << "reduce_scatter_async sum [" << j << "]";
+        ASSERT_EQ(rs[size_t(j)], rs_blocking[size_t(j)]) << "against the blocking reduce_scatter [" << j << "]";
+        ASSERT_EQ(mx[size_t(j)], most) << "reduce_scatter_async max [" << j << "]";
+      }
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Comms, DeviceComm, ::testing::Values("mpi", "nccl"),

@@ -24,14 +24,14 @@ bool on_device(const Tensor& t) { return t.device() != Device::cpu; }
 
 double ring_fraction(int n) { return n > 1 ? double(n - 1) / double(n) : 0.0; }
 
-// all_reduce_async's handle: the reduction's completion event on the
-// communication stream, and the tensor (kept alive until then). wait()
-// orders the compute stream and the default stream (the copies out of a
-// DP bucket) after it; the host does not block.
+// A started collective's handle: its completion event on the
+// communication stream, and the tensors it reads and writes (kept alive
+// until then). wait() orders the compute stream and the default stream
+// (the copies out of a DP bucket) after it; the host does not block.
 class NcclRequest final : public Request {
  public:
-  NcclRequest(cudaEvent_t done, cudaStream_t compute, Tensor buffer)
-      : done_(done), compute_(compute), buffer_(std::move(buffer)) {}
+  NcclRequest(cudaEvent_t done, cudaStream_t compute, std::vector<Tensor> buffers)
+      : done_(done), compute_(compute), buffers_(std::move(buffers)) {}
   ~NcclRequest() override {
     if (!waited_) {  // never let later work overtake it
       cudaStreamWaitEvent(compute_, done_, 0);
@@ -57,9 +57,32 @@ class NcclRequest final : public Request {
  private:
   cudaEvent_t done_;
   cudaStream_t compute_;
-  Tensor buffer_;
+  std::vector<Tensor> buffers_;
   bool waited_ = false;
 };
+
+// Orders `comm_stream` after the work queued so far on `compute` (the
+// kernels that wrote the input) and on the default stream (copies into a
+// bucket, which the blocking compute stream already waits for: this says
+// so explicitly), so that a collective queued next reads finished input.
+void comm_stream_after_queued_work(cudaStream_t comm_stream, cudaStream_t compute) {
+  cudaEvent_t ready;
+  TRIDENT_LIB_CHECK(CudaRuntime, cudaEventCreateWithFlags(&ready, cudaEventDisableTiming));
+  TRIDENT_LIB_CHECK(CudaRuntime, cudaEventRecord(ready, compute));
+  TRIDENT_LIB_CHECK(CudaRuntime, cudaStreamWaitEvent(comm_stream, ready, 0));
+  TRIDENT_LIB_CHECK(CudaRuntime, cudaEventRecord(ready, cudaStreamLegacy));
+  TRIDENT_LIB_CHECK(CudaRuntime, cudaStreamWaitEvent(comm_stream, ready, 0));
+  cudaEventDestroy(ready);  // released once recorded work completes
+}
+
+// The request for the collective just queued on `comm_stream`.
+std::unique_ptr<Request> request_for_queued(cudaStream_t comm_stream, cudaStream_t compute,
+                                            std::vector<Tensor> buffers) {
+  cudaEvent_t done;
+  TRIDENT_LIB_CHECK(CudaRuntime, cudaEventCreateWithFlags(&done, cudaEventDisableTiming));
+  TRIDENT_LIB_CHECK(CudaRuntime, cudaEventRecord(done, comm_stream));
+  return std::make_unique<NcclRequest>(done, compute, std::move(buffers));
+}
 
 
 }  // namespace
@@ -95,41 +118,67 @@ void NcclComm::all_reduce(Tensor& t, ReduceOp op) {
 std::unique_ptr<Request> NcclComm::all_reduce_async(Tensor& t, ReduceOp op) {
   if (!on_device(t)) return mpi_.all_reduce_async(t, op);
   count(CommKind::all_reduce, t.bytes(), 2.0 * ring_fraction(size()) * double(t.bytes()));
-  cudaEvent_t ready, done;
-  TRIDENT_LIB_CHECK(CudaRuntime, cudaEventCreateWithFlags(&ready, cudaEventDisableTiming));
-  TRIDENT_LIB_CHECK(CudaRuntime, cudaEventCreateWithFlags(&done, cudaEventDisableTiming));
-  TRIDENT_LIB_CHECK(CudaRuntime, cudaEventRecord(ready, compute_));  // the gradient kernels queued so far
-  TRIDENT_LIB_CHECK(CudaRuntime, cudaStreamWaitEvent(comm_stream_, ready, 0));
-  // and the copies into the bucket on the default stream (which the blocking
-  // compute stream already waits for: this says so explicitly).
-  TRIDENT_LIB_CHECK(CudaRuntime, cudaEventRecord(ready, cudaStreamLegacy));
-  TRIDENT_LIB_CHECK(CudaRuntime, cudaStreamWaitEvent(comm_stream_, ready, 0));
-  cudaEventDestroy(ready);  // released once recorded work completes
+  comm_stream_after_queued_work(comm_stream_, compute_);
   TRIDENT_LIB_CHECK(Nccl, ncclAllReduce(t.raw(), t.raw(), size_t(t.numel()), nccl_type(t.dtype()), nccl_op(op), nccl_,
                                         comm_stream_));
-  TRIDENT_LIB_CHECK(CudaRuntime, cudaEventRecord(done, comm_stream_));
-  return std::make_unique<NcclRequest>(done, compute_, t);
+  return request_for_queued(comm_stream_, compute_, {t});
+}
+
+bool NcclComm::takes_reduce_scatter(const Tensor& in, const Tensor& out) const {
+  return on_device(in) && on_device(out) && in.numel() % size() == 0;
+}
+
+bool NcclComm::takes_all_gather(const Tensor& in, const Tensor& out) const {
+  return on_device(in) && on_device(out) && out.numel() % size() == 0;
+}
+
+void NcclComm::count_reduce_scatter(const Tensor& in, const Tensor& out) {
+  TRIDENT_CHECK(out.numel() * size() == in.numel() && in.dtype() == out.dtype(), "reduce_scatter of ", in.numel(),
+                " elements into ", out.numel(), " on rank ", rank(), " of ", size());
+  count(CommKind::reduce_scatter, in.bytes(), ring_fraction(size()) * double(in.bytes()));
+}
+
+void NcclComm::count_all_gather(const Tensor& in, const Tensor& out) {
+  TRIDENT_CHECK(in.dtype() == out.dtype() && in.numel() * size() == out.numel(), "all_gather of ", in.numel(),
+                " elements into ", out.numel(), " on rank ", rank(), " of ", size());
+  count(CommKind::all_gather, out.bytes(), ring_fraction(size()) * double(out.bytes()));
 }
 
 void NcclComm::reduce_scatter(const Tensor& in, Tensor& out, ReduceOp op) {
-  const auto sizes = split_sizes(in.numel(), size());
-  const bool even = in.numel() % size() == 0;
-  if (!on_device(in) || !on_device(out) || !even) return mpi_.reduce_scatter(in, out, op);
-  TRIDENT_CHECK(out.numel() == sizes[size_t(rank())] && in.dtype() == out.dtype(), "reduce_scatter of ", in.numel(),
-                " elements into ", out.numel(), " on rank ", rank(), " of ", size());
-  count(CommKind::reduce_scatter, in.bytes(), ring_fraction(size()) * double(in.bytes()));
+  if (!takes_reduce_scatter(in, out)) return mpi_.reduce_scatter(in, out, op);
+  count_reduce_scatter(in, out);
   TRIDENT_LIB_CHECK(Nccl, ncclReduceScatter(in.raw(), out.raw(), size_t(out.numel()), nccl_type(in.dtype()),
                                             nccl_op(op), nccl_, compute_));
 }
 
 void NcclComm::all_gather(const Tensor& in, Tensor& out) {
-  const bool even = out.numel() % size() == 0;
-  if (!on_device(in) || !on_device(out) || !even) return mpi_.all_gather(in, out);
-  TRIDENT_CHECK(in.dtype() == out.dtype() && in.numel() * size() == out.numel(), "all_gather of ", in.numel(),
-                " elements into ", out.numel(), " on rank ", rank(), " of ", size());
-  count(CommKind::all_gather, out.bytes(), ring_fraction(size()) * double(out.bytes()));
+  if (!takes_all_gather(in, out)) return mpi_.all_gather(in, out);
+  count_all_gather(in, out);
   TRIDENT_LIB_CHECK(Nccl,
                     ncclAllGather(in.raw(), out.raw(), size_t(in.numel()), nccl_type(in.dtype()), nccl_, compute_));
+}
+
+// On the communication stream like all_reduce_async: a ZeRO-1 optimizer's
+// gradient reduce-scatter overlaps the rest of backward, and its parameter
+// all-gather the next step's early work.
+std::unique_ptr<Request> NcclComm::reduce_scatter_async(const Tensor& in, Tensor& out, ReduceOp op) {
+  if (!takes_reduce_scatter(in, out)) return mpi_.reduce_scatter_async(in, out, op);
+  check_disjoint(in, out, "reduce_scatter_async");
+  count_reduce_scatter(in, out);
+  comm_stream_after_queued_work(comm_stream_, compute_);
+  TRIDENT_LIB_CHECK(Nccl, ncclReduceScatter(in.raw(), out.raw(), size_t(out.numel()), nccl_type(in.dtype()),
+                                            nccl_op(op), nccl_, comm_stream_));
+  return request_for_queued(comm_stream_, compute_, {in, out});
+}
+
+std::unique_ptr<Request> NcclComm::all_gather_async(const Tensor& in, Tensor& out) {
+  if (!takes_all_gather(in, out)) return mpi_.all_gather_async(in, out);
+  check_disjoint(in, out, "all_gather_async");
+  count_all_gather(in, out);
+  comm_stream_after_queued_work(comm_stream_, compute_);
+  TRIDENT_LIB_CHECK(Nccl,
+                    ncclAllGather(in.raw(), out.raw(), size_t(in.numel()), nccl_type(in.dtype()), nccl_, comm_stream_));
+  return request_for_queued(comm_stream_, compute_, {in, out});
 }
 
 void NcclComm::broadcast(Tensor& t, int root) {
