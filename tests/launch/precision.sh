@@ -2,7 +2,9 @@
 # Mixed precision trains as well as FP32: 200 iterations on the fortunes
 # corpus in fp32, bf16 and fp16; the loss at iteration 200 (the same batch
 # in every run) must be within 2% of the fp32 run's. With an mpiexec
-# argument, the 16-bit runs go through multi-rank layouts instead.
+# argument, the 16-bit runs go through multi-rank layouts instead, and bf16
+# also with the distributed optimizer (its FP32 master weights and moments
+# sharded over 2 data-parallel ranks).
 # fp16 starts at --initial-loss-scale 65536: Megatron's default 2^32 spends
 # the first ~17 iterations halving the scale (each a skipped step), 8% of a
 # run this short; that path is tested in nonfinite.sh.
@@ -26,6 +28,7 @@ run() {  # run <name> <ranks> <flags...>
 if [ -n "$mpiexec" ]; then
   run bf16 2 --bf16 --tp 2
   run fp16 2 --fp16 --initial-loss-scale 65536 --dp 2
+  run bf16_distributed_optimizer 2 --bf16 --dp 2 --use-distributed-optimizer
 else
   run bf16 1 --bf16
   run fp16 1 --fp16 --initial-loss-scale 65536
@@ -39,7 +42,8 @@ def last(name):
     return rows[-1]
 ref = last("f32")["loss"]
 ok = True
-for name in ("bf16", "fp16"):
+import glob, os
+for name in sorted(os.path.basename(p)[:-6] for p in glob.glob(f"{work}/*.jsonl") if not p.endswith("/f32.jsonl")):
     r = last(name)
     rel = abs(r["loss"] - ref) / ref
     good = rel <= 0.02

@@ -127,6 +127,54 @@ TEST_P(GradBucketsVsAllReduce, EveryElementIsTheSumOverRanks) {
   }
 }
 
+// Sharded (the distributed optimizer): after finish() each rank's owned
+// rows hold the serial sum over ranks of those gradient elements; the owned
+// rows of all ranks together cover every element once; and after each rank
+// writes its rows of the values, gather_parameters() gives every rank the
+// whole parameters. Sizes and overlap as above, two steps each.
+TEST_P(GradBucketsVsAllReduce, ShardedOwnersHoldTheSumAndGatherTheValues) {
+  const Case& c = GetParam();
+  auto dp = make_dp();
+  const int rank = dp->rank();
+  std::vector<Param> params = make_params();
+  GradBuckets buckets(pointers(params), *dp, c.bucket_elements, c.overlap, /*sharded=*/true);
+  ASSERT_TRUE(buckets.sharded());
+  std::vector<size_t> order(params.size());
+  std::iota(order.rbegin(), order.rend(), size_t(0));
+  if (c.order == Order::shuffled) order = {2, 5, 0, 3, 1, 4};
+  for (int step = 0; step < 2; ++step) {
+    SCOPED_TRACE("step " + std::to_string(step));
+    for (size_t p = 0; p < params.size(); ++p)
+      for (int64_t i = 0; i < params[p].grad.numel(); ++i) params[p].grad.set(i, grad_value(rank, step, p, i));
+    for (size_t p : order) buckets.mark_ready(params[p]);
+    buckets.finish();
+    int64_t owned = 0;
+    for (const OwnedShard& o : buckets.owned()) {
+      const int64_t w = params[o.index].grad.numel() / params[o.index].grad.size(0);
+      ASSERT_EQ(o.grad.numel(), o.rows * w);
+      for (int64_t j = 0; j < o.grad.numel(); ++j) {
+        float sum = 0.f;
+        for (int k = 0; k < dp->size(); ++k) sum += grad_value(k, step, o.index, o.first_row * w + j);
+        ASSERT_EQ(o.grad.item(j), sum) << o.param->name << "[" << o.first_row * w + j << "]";
+      }
+      owned += o.grad.numel();
+    }
+    Tensor count = Tensor::from_vector({float(owned)}, {1});
+    dp->all_reduce(count, dist::ReduceOp::sum);
+    EXPECT_EQ(count.item(0), 53.f) << "the ranks' rows cover every element once";
+    // Each rank writes its rows; the gather hands them to everyone.
+    for (const OwnedShard& o : buckets.owned()) {
+      Tensor rows = o.value();
+      const int64_t w = rows.numel() / rows.size(0);
+      for (int64_t j = 0; j < rows.numel(); ++j) rows.set(j, grad_value(0, step + 5, o.index, o.first_row * w + j));
+    }
+    buckets.gather_parameters();
+    for (size_t p = 0; p < params.size(); ++p)
+      for (int64_t i = 0; i < params[p].value.numel(); ++i)
+        ASSERT_EQ(params[p].value.item(i), grad_value(0, step + 5, p, i)) << params[p].name << "[" << i << "]";
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Sizes, GradBucketsVsAllReduce, ::testing::ValuesIn(kCases),
                          [](const ::testing::TestParamInfo<Case>& info) { return std::string(info.param.name); });
 
