@@ -1,5 +1,7 @@
 #include "optim/adamw.h"
 
+#include "framework/core/memory_category.h"
+
 namespace trident::optim {
 namespace {
 
@@ -14,6 +16,7 @@ std::vector<parallel::OwnedShard> whole(const std::vector<Param*>& params) {
 AdamW::AdamW(const std::vector<Param*>& params, AdamWConfig cfg) : AdamW(whole(params), cfg) {}
 
 AdamW::AdamW(std::vector<parallel::OwnedShard> shards, AdamWConfig cfg) : shards_(std::move(shards)), cfg_(cfg) {
+  const MemoryCategoryScope scope(MemoryCategory::optimizer);
   for (const parallel::OwnedShard& s : shards_) {
     values_.push_back(s.value());
     const Tensor& value = values_.back();

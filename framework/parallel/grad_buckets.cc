@@ -1,5 +1,7 @@
 #include "framework/parallel/grad_buckets.h"
 
+#include "framework/core/memory_category.h"
+
 namespace trident::parallel {
 namespace {
 
@@ -21,9 +23,16 @@ GradBuckets::GradBuckets(const std::vector<Param*>& params, dist::Comm& dp, int6
   for (const Bucket& b : layout_.buckets) {
     Buffers buf;
     const Param& first = *params[b.entries.front().param];
-    buf.grads = Tensor::zeros({b.size}, DType::f32, first.grad.device());
+    {
+      const MemoryCategoryScope scope(MemoryCategory::gradients);
+      buf.grads = Tensor::zeros({b.size}, DType::f32, first.grad.device());
+    }
     if (sharded) {
-      buf.values = Tensor::zeros({b.size}, first.value.dtype(), first.value.device());
+      {
+        const MemoryCategoryScope scope(MemoryCategory::weights);
+        buf.values = Tensor::zeros({b.size}, first.value.dtype(), first.value.device());
+      }
+      const MemoryCategoryScope scope(MemoryCategory::communication);
       buf.shard_grads = Tensor::zeros({b.shard_size}, DType::f32, first.grad.device());
       buf.shard_values = Tensor::zeros({b.shard_size}, first.value.dtype(), first.value.device());
     }
