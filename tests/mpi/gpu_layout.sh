@@ -4,6 +4,8 @@
 # tensors through MPI with host staging (--comm mpi), and must match the
 # same layout on the CPU: losses at every iteration and final parameters
 # within compare_runs.py's 1e-5 relative (f32: the GPU's GEMMs are true f32).
+# So must the same layout with the distributed optimizer and sequence
+# parallelism (device reduce-scatters and all-gathers; issue 13).
 # A bf16 run of the same layout must train (finite, falling loss).
 # Skipped (exit 77) where no GPU is visible.
 # Usage: gpu_layout.sh <trident-train> <mpiexec>
@@ -33,6 +35,9 @@ run gpu cuda
 grep -m1 "cuda(" "$work/gpu.log" || { echo "FAIL: the GPU run did not report a CUDA backend"; exit 1; }
 "$python" "$here/compare_runs.py" "$work/cpu.jsonl" "$work/gpu.jsonl" "$work/cpu.safetensors" "$work/gpu.safetensors" \
   "8 ranks (2,2,2) on one GPU vs the CPU"
+run gpu_sharded cuda --use-distributed-optimizer --sequence-parallel
+"$python" "$here/compare_runs.py" "$work/cpu.jsonl" "$work/gpu_sharded.jsonl" "$work/cpu.safetensors" \
+  "$work/gpu_sharded.safetensors" "8 ranks (2,2,2) on one GPU, distributed optimizer and sequence parallel, vs the CPU"
 run gpu_bf16 cuda --bf16
 "$python" - "$work/gpu_bf16.jsonl" <<'PY'
 import json, math, sys
