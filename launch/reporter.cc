@@ -22,7 +22,9 @@ double peak_tflops_per_rank(const TrainingParts& parts) {
                                            cfg.model.dtype) * 1e-3;
 }
 
-Reporter::Reporter(const TrainingParts& parts, double peak_tflops) : parts_(parts), peak_tflops_(peak_tflops) {
+Reporter::Reporter(const TrainingParts& parts, double peak_tflops)
+    : parts_(parts), peak_tflops_(peak_tflops),
+      predicted_(predict_memory(memory_model_input(parts.cfg, parts.groups->layout().dp))) {
   // A terminal: a single process's own, or trident-run's (it knows; under mpirun a rank's stdout is a pipe or pty).
   const char* progress = std::getenv("TRIDENT_PROGRESS");
   terminal_ = parts.world->rank == 0 && (progress ? std::string_view(progress) == "1"
@@ -45,7 +47,7 @@ void Reporter::open_metrics(int64_t start_iteration) {
          {"loss_unit", parts_.indexed() ? "nats/token" : "nats/byte"}});
 }
 
-void Reporter::start_up(const TrainStep& step) const {
+void Reporter::start_up(const TrainStep& step) {
   const TrainConfig& cfg = parts_.cfg;
   const dist::Layout& l = parts_.groups->layout();
   spdlog::info("{}; loss scaling {}", cfg.model.summary(),
@@ -54,6 +56,8 @@ void Reporter::start_up(const TrainStep& step) const {
   spdlog::info("peak per rank for MFU: {:.3f} TFLOP/s ({})", peak_tflops_,
                cfg.peak_tflops > 0.0 ? "--peak-tflops" : "measured GEMM peak in " + std::string(dtype_name(cfg.model.dtype)));
   memory("at start");
+  spdlog::info("{}", predicted_memory_line(predicted_, cfg));
+  event(predicted_memory_record(predicted_));
   data_report();
   spdlog::info("layout: {} ranks = tp {} x pp {} x dp {}; {} gradient bucket(s), overlap {}", parts_.world->size, l.tp,
                l.pp, l.dp, step.num_buckets(), cfg.overlap_grad_reduce ? "on" : "off");
@@ -170,6 +174,13 @@ void Reporter::memory(const char* when) const {
   parts_.groups->world().all_reduce(max_mb, dist::ReduceOp::max);
   spdlog::info("memory {}: host tensors peak {:.1f} MB on rank 0 ({:.1f} MB max over ranks); peak resident {:.1f} MB "
                "on rank 0 ({:.1f} MB max)", when, mb.item(0), max_mb.item(0), mb.item(1), max_mb.item(1));
+}
+
+void Reporter::memory_by_category() {
+  const std::vector<MemoryByCategory> peaks = gather_memory_peaks(*parts_.groups, parts_.cfg.model.device);
+  if (parts_.world->rank != 0) return;
+  spdlog::info("{}", measured_memory_line(peaks, predicted_, parts_.groups->layout()));
+  event(measured_memory_record(peaks, parts_.groups->layout()));
 }
 
 }  // namespace trident::launch

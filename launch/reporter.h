@@ -1,5 +1,6 @@
 // Reporter: everything a run tells its user. The start-up report, the log
-// line every --log-interval, the progress bar on a terminal, memory use,
+// line every --log-interval, the progress bar on a terminal, memory use
+// (and the memory model's prediction against the allocator's counts),
 // evaluation results, and every record of the --metrics-file (JSON lines:
 // one per iteration, plus {"event": ...} records for evaluations and the
 // divergence guard's actions). World rank 0 writes; memory reports are collective.
@@ -8,6 +9,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "launch/memory_report.h"
 #include "launch/run_state.h"
 #include "launch/train_step.h"
 #include "launch/training_setup.h"
@@ -22,7 +24,8 @@ class Reporter {
   // Opens the metrics file (appending when the run resumes after `start_iteration`)
   // and records {"event": "start", "iteration": start_iteration, "loss_unit": ...}.
   void open_metrics(int64_t start_iteration);
-  void start_up(const TrainStep& step) const;
+  // Also logs and records the memory model's prediction (memory_report.h).
+  void start_up(const TrainStep& step);
   void iteration(const IterationStats& s, const RunState& state);
   // Megatron's validation line and an {"event": "eval"} record.
   void evaluation(int64_t iteration, double loss);
@@ -30,6 +33,9 @@ class Reporter {
   void event(const nlohmann::json& record);
   // Collective: host tensor and resident peaks, rank 0 and the maximum over ranks.
   void memory(const char* when) const;
+  // Collective: the allocator's peaks by category since reset_memory_peaks,
+  // of the rank with the most, against the prediction; and every rank's in a record.
+  void memory_by_category();
 
  private:
   void progress_bar(const IterationStats& s, double eta_s) const;
@@ -38,6 +44,7 @@ class Reporter {
 
   const TrainingParts& parts_;
   double peak_tflops_;
+  MemoryPrediction predicted_;     // for this run's layout, per pipeline rank
   bool terminal_;                  // a progress bar is drawn (rank 0 on a terminal)
   std::ofstream metrics_;
   int64_t nan_iterations_ = 0;     // iterations whose loss was not finite

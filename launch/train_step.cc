@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 
+#include "framework/core/memory_category.h"
 #include "framework/data/sampler.h"
 #include "launch/model_stage.h"
 #include "launch/stop_signal.h"
@@ -48,6 +49,7 @@ double TrainStep::forward_backward(const RunState& state, float loss_scale, Trac
   {
     // Nothing writes a parameter until the optimizer: Note [fixed weights].
     const backend::FixedWeights fixed(*parts_.backend, parts_.model->params());
+    const MemoryCategoryScope scope(MemoryCategory::activations);  // what the pipeline keeps and makes (docs/memory.md)
     executor_->run(stage);
   }
   const double reduce_start = trace_clock();

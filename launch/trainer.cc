@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "framework/core/log.h"
+#include "framework/core/memory_category.h"
 #include "framework/dist/agreement.h"
 #include "launch/export.h"
 #include "launch/fault_injection.h"
@@ -23,6 +24,9 @@ Trainer::Trainer(TrainConfig cfg, const dist::World& world)
   trace_until_ = parts_.cfg.trace.empty() ? 0 : state_.iteration + parts_.cfg.trace_iterations;
   reporter_.open_metrics(state_.iteration);
   reporter_.start_up(step_);
+  // What the memory model predicts is training's steady state: set-up's
+  // transients (gradients moving into their buckets, a checkpoint's reads) are not part of it.
+  reset_memory_peaks(parts_.cfg.model.device);
 }
 
 void Trainer::load() {
@@ -106,7 +110,10 @@ IterationStats Trainer::train() {
     const int64_t it = state_.iteration + 1;
     s = step(it);
     reporter_.iteration(s, state_);
-    if (it == first) reporter_.memory("after the first iteration");
+    if (it == first) {
+      reporter_.memory("after the first iteration");
+      reporter_.memory_by_category();
+    }
     const RunControl::Verdict verdict = control_.after_iteration(s, step_.scaler().scale() <= cfg.loss_scaler.min_scale, state_);
     if (verdict == RunControl::Verdict::rolled_back) continue;  // state_ is the checkpoint's: on from there
     state_.iteration = it;

@@ -7,6 +7,7 @@
 
 #include "checkpoint/checkpoint.h"
 #include "framework/core/log.h"
+#include "framework/core/memory_category.h"
 #include "framework/dist/agreement.h"
 #include "launch/resume_flags.h"
 #include "launch/token_cache.h"
@@ -162,6 +163,9 @@ TrainingParts set_up_training(TrainConfig cfg, const dist::World& world) {
   parts.groups = std::make_unique<dist::ProcessGroups>(
       world, dist::Layout{c.tensor_model_parallel_size, c.pipeline_model_parallel_size, c.data_parallel_size},
       c.comm == "nccl" ? dist::nccl_comm_factory(parts.backend->native_stream()) : dist::CommFactory{});
+  // Values and gradients are told apart where they are made (make_param); a
+  // device copy of them made here counts as weights until the DP buckets take the gradients.
+  const MemoryCategoryScope scope(MemoryCategory::weights);
   parts.model = std::make_unique<gpt::GptModel>(c.model, c.seed, parallel::TpGroup{&parts.groups->tp(), c.sequence_parallel},
                                                 c.pipeline_stages(), parts.groups->coord().pp);
   return parts;

@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "framework/core/memory_category.h"
 #include "framework/core/rng.h"
 
 namespace trident {
@@ -34,7 +35,11 @@ Param make_param(std::string name, Shape shape, InitKind init, float init_std, b
   p.init = init;
   p.init_std = init_std;
   p.weight_decay = weight_decay;
-  p.value = Tensor::zeros(shape, dtype);
+  {
+    const MemoryCategoryScope weights(MemoryCategory::weights);
+    p.value = Tensor::zeros(shape, dtype);
+  }
+  const MemoryCategoryScope gradients(MemoryCategory::gradients);
   p.grad = Tensor::zeros(shape, DType::f32);
   return p;
 }

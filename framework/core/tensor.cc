@@ -2,6 +2,7 @@
 
 #include "framework/core/device_memory.h"
 #include "framework/core/host_allocator.h"
+#include "framework/core/memory_category.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -23,11 +24,14 @@ std::string shape_str(const Shape& shape) {
   return out.str();
 }
 
-Storage::Storage(size_t bytes, Device device) : bytes_(bytes), device_(device) {
+Storage::Storage(size_t bytes, Device device)
+    : bytes_(bytes), device_(device), category_(current_memory_category()) {
   data_ = device == Device::cpu ? host_allocator().allocate(bytes) : device_memory(device).allocate(bytes);
+  count_allocation(device_, category_, int64_t(bytes_));  // after: a failed allocation counts nothing
 }
 
 Storage::~Storage() {
+  count_release(device_, category_, int64_t(bytes_));
   if (device_ == Device::cpu) host_allocator().release(data_, bytes_);
   else device_memory(device_).release(data_, bytes_);
 }

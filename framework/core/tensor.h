@@ -18,12 +18,14 @@ namespace trident {
 enum class Device : uint8_t { cpu, cuda };
 
 using Shape = std::vector<int64_t>;
+enum class MemoryCategory;  // memory_category.h
 
 int64_t shape_numel(const Shape& shape);
 std::string shape_str(const Shape& shape);  // "(3, 7, 13)"
 
 // Owned bytes on one device, from that device's caching allocator
-// (host_allocator.h, or the one the device's backend registers).
+// (host_allocator.h, or the one the device's backend registers), counted
+// under the memory category current when it was made (memory_category.h).
 class Storage {
  public:
   Storage(size_t bytes, Device device);
@@ -38,6 +40,7 @@ class Storage {
   void* data_ = nullptr;
   size_t bytes_ = 0;
   Device device_;
+  MemoryCategory category_;
 };
 
 class Tensor {

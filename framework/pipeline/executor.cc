@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "framework/core/error.h"
+#include "framework/core/memory_category.h"
 
 namespace trident::pipeline {
 namespace {
@@ -28,6 +29,8 @@ void Executor::post_receives_through(size_t compute_index) {
   for (; posted_ < until; ++posted_) {
     const Action& a = actions_[posted_];
     if (!is_receive(a)) continue;
+    // Counted as communication for as long as it lives, also as the input a forward keeps (docs/memory.md).
+    const MemoryCategoryScope scope(MemoryCategory::communication);
     InFlight r{stage_->boundary_buffer(), nullptr};
     r.request = pp_.irecv(r.buffer, a.peer, message_tag(a, shape_));
     receives_.emplace(posted_, std::move(r));
