@@ -1,20 +1,46 @@
 // Communication volume of one training iteration, as counted by Comm,
 // beside the analytic figure for the same model and layout (run under
-// mpiexec; rank 0 prints one JSON line per group). Ring collectives move
-// 2(n−1)/n of an all-reduce's buffer per rank.
+// mpiexec with pp = 1; rank 0 prints one JSON line per group and, for the
+// tensor-parallel group, per collective kind). A ring all-reduce moves
+// 2(n−1)/n of its buffer per rank, a reduce-scatter or all-gather (n−1)/n
+// of the full buffer (comm.h).
 //
 // Tensor parallelism, per micro-batch of b sequences of s tokens, hidden h,
-// l layers (Megatron-LM, Shoeybi et al.; Korthikanti et al.): each layer
-// all-reduces b·s·h twice forward (attention output, MLP output) and twice
-// backward (the column-parallel inputs' gradients): 8·b·s·h·(t−1)/t values
-// per layer. The embedding adds one forward all-reduce and the output
-// projection's input gradient one backward; the vocab-parallel loss
-// reduces its row maxima (b·s) and its two statistics (2·b·s).
+// l layers, a = b·s·h activation values (Megatron-LM, Shoeybi et al.;
+// Korthikanti et al.). Without sequence parallelism each layer all-reduces
+// a twice forward (attention output, MLP output) and twice backward (the
+// column-parallel inputs' gradients): 8·a·(t−1)/t values per layer. The
+// embedding adds one forward all-reduce and the output projection's input
+// gradient one backward; the vocab-parallel loss reduces its row maxima
+// (b·s) and its two statistics (2·b·s). Full recompute runs each layer's
+// forward collectives again in backward.
+//
+// With --sequence-parallel the activation all-reduces become reduce-scatters
+// and all-gathers of the same a values (models/gpt/linear.cc):
+//   all-gather      forward: 2 per layer (qkv and fc1 inputs) + the output
+//                   projection's input; backward: 2 per layer gathering
+//                   those inputs again for dW, 2 per layer for the
+//                   row-parallel layers' dy, + the output projection's input
+//                   again + the embedding's gradient: (6l + 3)·a
+//   reduce-scatter  forward: 2 per layer (attention and MLP outputs) + the
+//                   embedding; backward: 2 per layer (column inputs' dx) +
+//                   the output projection's dx: (4l + 2)·a
+//   all-reduce      the loss's 3·b·s as without SP, and once per iteration
+//                   the gradients of the parameters that see only this
+//                   rank's rows (layer norms, row-parallel biases):
+//                   (6l + 2)·h values
+// Reduce-scatters and all-reduces sum 16-bit values in f32 (4 bytes);
+// all-gathers move the compute dtype. In values, (10l + 5)·(t−1)/t·a with
+// SP vs (8l + 4)·(t−1)/t·a without: the 2l + 1 gathers again for dW
+// (Megatron overlaps them with the dx GEMM) are the price of not keeping
+// the gathered inputs.
 // Data parallelism: one all-reduce of every gradient, 2(d−1)/d · 4·P_local
 // bytes, plus the 4-byte loss for the log.
 #include <CLI/CLI.hpp>
 #include <cmath>
 #include <cstdio>
+#include <string>
+#include <vector>
 #include <nlohmann/json.hpp>
 
 #include "framework/core/log.h"
@@ -22,6 +48,20 @@
 #include "bench/bench_shapes.h"
 #include "launch/train_flags.h"
 #include "launch/trainer.h"
+
+namespace {
+
+using trident::dist::CommKind;
+
+// What the analytic model says one collective kind of a group moves in one iteration.
+struct Expected {
+  CommKind kind;
+  double calls;
+  double wire_bytes;  // per rank
+  const char* formula;
+};
+
+}  // namespace
 
 int main(int argc, char** argv) {
   trident::launch::TrainConfig cfg;
@@ -36,40 +76,71 @@ int main(int argc, char** argv) {
   {
     trident::launch::Trainer trainer(cfg, world);
     auto& g = *trainer.parts().groups;
+    TRIDENT_CHECK(g.layout().pp == 1, "bench_comm_bytes: the analytic figures are for --pp 1, not ", g.layout().pp);
     g.tp().reset_counters();
     g.dp().reset_counters();
     trainer.step(1);
     const auto& c = trainer.config();
     const double t = g.layout().tp, d = g.layout().dp, b = double(c.micro_batch_size), s = double(c.model.seq_length),
                  h = double(c.model.hidden_size), l = double(c.model.num_layers);
-    const double micro_batches = double(c.num_micro_batches(g.layout().dp));
-    const double ring_tp = t > 1 ? 2 * (t - 1) / t : 0.0, ring_dp = d > 1 ? 2 * (d - 1) / d : 0.0;
-    const double tp_values = micro_batches * ((4 * l + 2) * b * s * h + 3 * b * s);
+    const double m = double(c.num_micro_batches(g.layout().dp));
+    const bool sp = c.sequence_parallel;
+    const double a = b * s * h, act_bytes = double(trident::dtype_size(c.model.dtype)), f32 = 4.0;
+    const double ring_tp = t > 1 ? 2 * (t - 1) / t : 0.0, part_tp = t > 1 ? (t - 1) / t : 0.0,
+                 ring_dp = d > 1 ? 2 * (d - 1) / d : 0.0;
+    const double again = c.model.recompute == trident::gpt::Recompute::full ? 2 * l : 0.0;  // forward's collectives in backward
     double local_params = 0;
     for (trident::Param* p : trainer.parts().model->params()) local_params += double(p->grad.numel());
-    const double dp_values = local_params + 1;  // + the logged loss
-    const struct {
-      const char* group;
-      trident::dist::Comm& comm;
-      double analytic_bytes;
-      const char* formula;
-    } rows[] = {{"tp", g.tp(), ring_tp * 4 * tp_values, "2(t-1)/t * 4 bytes * m*((4l+2)*b*s*h + 3*b*s)"},
-                {"dp", g.dp(), ring_dp * 4 * dp_values, "2(d-1)/d * 4 bytes * (P_local + 1)"}};
-    for (const auto& row : rows) {
-      const double counted = row.comm.counters().total_wire_bytes();
-      const bool agree = std::abs(counted - row.analytic_bytes) <= 1e-9 * std::max(1.0, row.analytic_bytes);
-      if (!agree) status = 1;
-      if (world.rank == 0) {
-        const nlohmann::json line = {
-            {"bench", "comm_bytes"}, {"group", row.group}, {"tp", int(t)}, {"dp", int(d)},
-            {"layers", int(l)}, {"hidden", int(h)}, {"seq", int(s)}, {"micro_batch", int(b)},
-            {"micro_batches", int(micro_batches)},
-            {"all_reduce_calls", row.comm.counters().calls[size_t(trident::dist::CommKind::all_reduce)]},
-            {"counted_wire_bytes_per_rank", counted}, {"analytic_wire_bytes_per_rank", row.analytic_bytes},
-            {"formula", row.formula}, {"agree", agree}};
-        std::printf("%s\n", line.dump().c_str());
-      }
+    // Calls and bytes per iteration, per kind (a group of one makes no call).
+    const double on_tp = t > 1 ? 1.0 : 0.0;
+    std::vector<Expected> tp_rows;
+    if (!sp) {
+      tp_rows = {{CommKind::all_reduce, on_tp * m * (4 * l + 4 + again),
+                  ring_tp * f32 * m * ((4 * l + 2 + again) * a + 3 * b * s),
+                  "2(t-1)/t * 4 bytes * m*((4l+2 [+2l full recompute])*b*s*h + 3*b*s)"},
+                 {CommKind::reduce_scatter, 0, 0, "none"},
+                 {CommKind::all_gather, 0, 0, "none"}};
+    } else {
+      tp_rows = {{CommKind::all_reduce, m * 2 + (6 * l + 2),
+                  ring_tp * f32 * (m * 3 * b * s + (6 * l + 2) * h),
+                  "2(t-1)/t * 4 bytes * (m*3*b*s + (6l+2)*h)"},
+                 {CommKind::reduce_scatter, m * (4 * l + 2 + again), part_tp * f32 * m * (4 * l + 2 + again) * a,
+                  "(t-1)/t * 4 bytes * m*(4l+2 [+2l full recompute])*b*s*h"},
+                 {CommKind::all_gather, m * (6 * l + 3 + again), part_tp * act_bytes * m * (6 * l + 3 + again) * a,
+                  "(t-1)/t * dtype bytes * m*(6l+3 [+2l full recompute])*b*s*h"}};
     }
+    // analytic_calls < 0: not modelled (the DP group's bucket count).
+    const auto report = [&](const char* group, const char* kind, double counted_calls, double analytic_calls,
+                            double counted, double analytic, const char* formula) {
+      const bool agree = (analytic_calls < 0 || counted_calls == analytic_calls) &&
+                         std::abs(counted - analytic) <= 1e-9 * std::max(1.0, analytic);
+      if (!agree) status = 1;
+      if (world.rank != 0) return;
+      const nlohmann::json line = {
+          {"bench", "comm_bytes"}, {"group", group}, {"kind", kind}, {"tp", int(t)}, {"dp", int(d)},
+          {"sequence_parallel", sp}, {"recompute", c.recompute_granularity.empty() ? "none" : c.recompute_granularity}, {"layers", int(l)}, {"hidden", int(h)},
+          {"seq", int(s)}, {"micro_batch", int(b)}, {"micro_batches", int(m)}, {"dtype", std::string(trident::dtype_name(c.model.dtype))},
+          {"counted_calls", counted_calls}, {"analytic_calls", analytic_calls < 0 ? nlohmann::json() : nlohmann::json(analytic_calls)},
+          {"counted_wire_bytes_per_rank", counted}, {"analytic_wire_bytes_per_rank", analytic},
+          {"formula", formula}, {"agree", agree}};
+      std::printf("%s\n", line.dump().c_str());
+    };
+    const auto& tc = g.tp().counters();
+    double tp_calls = 0, tp_analytic_calls = 0, tp_analytic = 0;
+    for (uint64_t n : tc.calls) tp_calls += double(n);
+    for (const Expected& e : tp_rows) {
+      const size_t k = size_t(e.kind);
+      report("tp", trident::dist::comm_kind_name(e.kind), double(tc.calls[k]), e.calls, tc.wire_bytes[k], e.wire_bytes,
+             e.formula);
+      tp_analytic_calls += e.calls, tp_analytic += e.wire_bytes;
+    }
+    // Every byte the group moved, whatever the kind: nothing outside the model above.
+    report("tp", "total", tp_calls, tp_analytic_calls, tc.total_wire_bytes(), tp_analytic, "the kinds above");
+    const auto& dc = g.dp().counters();
+    double dp_calls = 0;
+    for (uint64_t n : dc.calls) dp_calls += double(n);
+    report("dp", "total", dp_calls, -1, dc.total_wire_bytes(),
+           ring_dp * 4 * (local_params + 1), "2(d-1)/d * 4 bytes * (P_local + 1)");
   }
   trident::dist::World::finalize();
   return status;

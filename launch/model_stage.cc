@@ -29,8 +29,9 @@ void ModelStage::backward(int mb, int chunk, Activations& act, const Tensor& gra
 }
 
 Tensor ModelStage::boundary_buffer() {
+  // (B, T, C), or this rank's rows (B, T/tp, C) under sequence parallelism.
   const gpt::GptConfig& c = model_.config();
-  return Tensor::empty({mbs_, c.seq_length, c.hidden_size}, c.dtype, c.device);
+  return Tensor::empty(model_.boundary_shape(mbs_), c.dtype, c.device);
 }
 
 }  // namespace trident::launch

@@ -71,18 +71,7 @@ checkpoint::SaveResult TrainingCheckpoint::save(const RunState& state) {
                                      parts_.groups->world());
 }
 
-int64_t TrainingCheckpoint::load(const std::string& dir, Restore what, RunState& state) {
-  checkpoint::CheckpointReader reader(dir);
-  const nlohmann::json& saved = reader.state();
-  state.loaded_iteration = saved.at("iteration").get<int64_t>();
-  // The model must be the same one; every difference is named at once.
-  std::string theirs, ours;
-  for (const auto& [t, o] : parts_.cfg.model.architecture_differences(gpt::GptConfig::from_json(saved.at("model")))) {
-    theirs += (theirs.empty() ? "" : " and ") + t;
-    ours += (ours.empty() ? "" : " and ") + o;
-  }
-  TRIDENT_USAGE_CHECK(theirs.empty(), "checkpoint ", reader.dir(), " holds a model with ", theirs,
-                      ", but this run has ", ours, ": use the checkpoint's model flags");
+void TrainingCheckpoint::read_tensors(checkpoint::CheckpointReader& reader, bool optimizer) {
   optim::AdamW& adam = step_.optimizer();
   // This rank's rows of each tensor (all of them without the distributed optimizer), as boxes of the global tensor.
   auto read_rows = [&](const parallel::OwnedShard& shard, const char* prefix, Tensor& rows) {
@@ -97,7 +86,7 @@ int64_t TrainingCheckpoint::load(const std::string& dir, Restore what, RunState&
     Tensor master = adam.master_weights(i).to(Device::cpu).clone();
     read_rows(shard, kCheckpointModel, master);
     adam.load_master_weights(i, master);
-    if (!what.optimizer) continue;
+    if (!optimizer) continue;
     for (const auto& [prefix, target] :
          {std::pair{kCheckpointExpAvg, &adam.exp_avg(i)}, std::pair{kCheckpointExpAvgSq, &adam.exp_avg_sq(i)}}) {
       Tensor moment = target->to(Device::cpu).clone();
@@ -105,6 +94,22 @@ int64_t TrainingCheckpoint::load(const std::string& dir, Restore what, RunState&
       target->copy_from(moment);
     }
   }
+}
+
+int64_t TrainingCheckpoint::load(const std::string& dir, Restore what, RunState& state) {
+  checkpoint::CheckpointReader reader(dir);
+  const nlohmann::json& saved = reader.state();
+  state.loaded_iteration = saved.at("iteration").get<int64_t>();
+  // The model must be the same one; every difference is named at once.
+  std::string theirs, ours;
+  for (const auto& [t, o] : parts_.cfg.model.architecture_differences(gpt::GptConfig::from_json(saved.at("model")))) {
+    theirs += (theirs.empty() ? "" : " and ") + t;
+    ours += (ours.empty() ? "" : " and ") + o;
+  }
+  TRIDENT_USAGE_CHECK(theirs.empty(), "checkpoint ", reader.dir(), " holds a model with ", theirs,
+                      ", but this run has ", ours, ": use the checkpoint's model flags");
+  read_tensors(reader, what.optimizer);
+  optim::AdamW& adam = step_.optimizer();
   if (!what.optimizer) {  // fresh moments, step count and loss scale, also when a rollback returns here
     for (size_t i = 0; i < adam.num_shards(); ++i) {
       for (Tensor* moment : {&adam.exp_avg(i), &adam.exp_avg_sq(i)})

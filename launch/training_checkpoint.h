@@ -31,11 +31,14 @@ class TrainingCheckpoint {
     bool restart_iterations = false;  // --finetune: keep the iteration count and run state at zero
   };
   // Restores model and what `what` asks from the committed checkpoint `dir`
-  // into this rank's parts and `state`; no communication. Returns the bytes read.
+  // into this rank's parts and `state`. No communication, but with the
+  // distributed optimizer the parameters' all-gather. Returns the bytes read.
   int64_t load(const std::string& dir, Restore what, RunState& state);
 
  private:
   nlohmann::json state_json(const RunState& state) const;
+  // The master weights (and moments if `optimizer`) of this rank's rows of every parameter.
+  void read_tensors(checkpoint::CheckpointReader& reader, bool optimizer);
 
   TrainingParts& parts_;
   TrainStep& step_;

@@ -24,6 +24,9 @@ struct TpGroup {
   bool sequence_parallel = false;
   int rank() const { return comm ? comm->rank() : 0; }
   int size() const { return comm ? comm->size() : 1; }
+  // How many parts the token rows are cut into between the TP regions:
+  // size() under sequence parallelism, else 1 (every rank holds every row).
+  int sequence_shards() const { return sequence_parallel && size() > 1 ? size() : 1; }
 };
 
 // The vocabulary-parallel cross-entropy's reductions (the row maximum,

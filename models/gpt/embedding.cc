@@ -20,19 +20,37 @@ Embedding::Embedding(const GptConfig& cfg, parallel::TpGroup tp_)
 
 void Embedding::forward(backend::Backend& be, const Tensor& tokens, Tensor& out) {
   const int64_t B = tokens.size(0), T = tokens.size(1), C = position.value.size(1);
-  be.embedding_forward(tokens, word.value, vocab_start(), out);
-  parallel::reduce_from_tensor_parallel_region_forward(tp, out);
   // Positions: row t of wpe added to every (b, t) row, i.e. a bias over (B, T·C).
-  Tensor out_bt = out.view({B, T * C});
-  be.bias_add(out_bt, position.value.slice(0, T).view({T * C}));
+  const Tensor positions = position.value.slice(0, T).view({T * C});
+  if (tp.sequence_shards() == 1) {
+    be.embedding_forward(tokens, word.value, vocab_start(), out);
+    parallel::reduce_from_tensor_parallel_region_forward(tp, out);
+    Tensor out_bt = out.view({B, T * C});
+    be.bias_add(out_bt, positions);
+    return;
+  }
+  // SP: positions join one rank's partial sum (B, T, C) before the
+  // reduce-scatter, so they count once and no rank needs to know which
+  // positions its rows hold.
+  Tensor partial = Tensor::empty({B, T, C}, out.dtype(), out.device());
+  be.embedding_forward(tokens, word.value, vocab_start(), partial);
+  Tensor partial_bt = partial.view({B, T * C});
+  if (tp.rank() == 0) be.bias_add(partial_bt, positions);
+  parallel::reduce_scatter_to_sequence_parallel_region_forward(tp, partial, out);
 }
 
 void Embedding::backward(backend::Backend& be, const Tensor& tokens, const Tensor& dout) {
-  // reduce_from_tensor_parallel_region backward: identity.
   const int64_t B = tokens.size(0), T = tokens.size(1), C = position.value.size(1);
-  be.embedding_backward(tokens, dout, vocab_start(), word.grad);
+  // reduce_from_tensor_parallel_region backward: identity. Under SP the rows'
+  // gradients are gathered: both tables see every token, as without SP.
+  Tensor grad = dout;
+  if (tp.sequence_shards() > 1) {
+    grad = Tensor::empty({B, T, C}, dout.dtype(), dout.device());
+    parallel::reduce_scatter_to_sequence_parallel_region_backward(tp, dout, grad);
+  }
+  be.embedding_backward(tokens, grad, vocab_start(), word.grad);
   Tensor dpos = position.grad.slice(0, T).view({T * C});
-  be.bias_backward(dout.view({B, T * C}), dpos);
+  be.bias_backward(grad.view({B, T * C}), dpos);
 }
 
 }  // namespace trident::gpt

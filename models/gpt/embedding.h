@@ -3,12 +3,14 @@
 // each rank looks up the tokens in its rows, zeros elsewhere, and the
 // partial results are summed (reduce_from_tensor_parallel_region). The
 // position table is replicated. The token table doubles as the output
-// projection (tied weights, as GPT-2).
+// projection (tied weights, as GPT-2). Under sequence parallelism the
+// partial results are reduce-scattered instead, each rank keeping its token
+// rows (Note [sequence-parallel rows]).
 #pragma once
 
 #include "framework/backend/backend.h"
 #include "framework/core/param.h"
-#include "framework/parallel/tensor_parallel.h"
+#include "framework/parallel/sequence_parallel.h"
 #include "models/gpt/config.h"
 
 namespace trident::gpt {
@@ -24,9 +26,10 @@ class Embedding {
  public:
   Embedding(const GptConfig& cfg, parallel::TpGroup tp);
 
-  // tokens (B, T) i32 -> out (B, T, C), the same on every TP rank
+  // tokens (B, T) i32 -> out (B, T, C), the same on every TP rank; under SP
+  // this rank's rows (B, T/tp, C)
   void forward(backend::Backend& be, const Tensor& tokens, Tensor& out);
-  // dout (B, T, C): both tables' grads accumulate.
+  // dout shaped like out: both tables' grads accumulate (the same on every TP rank).
   void backward(backend::Backend& be, const Tensor& tokens, const Tensor& dout);
 
   int64_t vocab_start() const { return gpt::vocab_start(word); }

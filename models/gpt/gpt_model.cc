@@ -19,7 +19,8 @@ GptModel::GptModel(const GptConfig& cfg, uint64_t seed, parallel::TpGroup tp, Pi
     chunks_.push_back(std::move(chunk));
   }
   if (pp_rank == stages_.pp - 1) {
-    final_ln_ = std::make_unique<LayerNorm>("final_ln", cfg.hidden_size, cfg.layernorm_eps, cfg.dtype);
+    final_ln_ = std::make_unique<LayerNorm>("final_ln", cfg.hidden_size, cfg.layernorm_eps, cfg.dtype,
+                                            tp.sequence_shards() > 1);
     if (!embedding_) {
       output_word_copy_ = std::make_unique<Param>(make_word_embeddings(cfg, tp));
       output_word_copy_->tied_copy = true;
@@ -54,12 +55,21 @@ void GptModel::zero_grad() {
   for (Param* p : params()) p->grad.zero_();
 }
 
+Shape GptModel::boundary_shape(int64_t micro_batch_size) const {
+  return {micro_batch_size, cfg_.seq_length / tp_.sequence_shards(), cfg_.hidden_size};
+}
+
 void GptModel::forward_trunk(backend::Backend& be, int chunk, const Tensor& input, GptActivations& act) {
-  const int64_t B = input.size(0), T = input.size(1), C = cfg_.hidden_size;
+  // T: whole sequences' length; Tl: the rows per sequence a stage holds (T/tp under SP).
+  const int shards = tp_.sequence_shards();
+  const int64_t B = input.size(0), T = is_first_stage(chunk) ? input.size(1) : input.size(1) * shards,
+                Tl = T / shards, C = cfg_.hidden_size;
   TRIDENT_CHECK(T <= cfg_.seq_length, "sequence of ", T, " tokens for a model of ", cfg_.seq_length, " positions");
+  TRIDENT_CHECK(T % shards == 0, "sequence parallelism over ", shards, " ranks needs a sequence of a multiple of ",
+                shards, " tokens, not ", T);
   if (is_first_stage(chunk)) {
     act.tokens = input;
-    act.input = Tensor::empty({B, T, C}, cfg_.dtype, cfg_.device);
+    act.input = Tensor::empty({B, Tl, C}, cfg_.dtype, cfg_.device);
     embedding_->forward(be, input, act.input);
   } else {
     act.input = input;
@@ -71,7 +81,16 @@ void GptModel::forward_trunk(backend::Backend& be, int chunk, const Tensor& inpu
     blocks[i]->forward(be, *x, act.blocks[i]);
     x = &act.blocks[i].out;
   }
-  if (is_last_stage(chunk)) final_ln_->forward(be, x->view({B * T, C}), act.final_ln);
+  if (is_last_stage(chunk)) final_ln_->forward(be, x->view({B * Tl, C}), act.final_ln);
+}
+
+Tensor GptModel::output_layer_input(const GptActivations& act) const {
+  const Tensor& x = act.final_ln.out;  // (N/tp, C) under SP, else (N, C)
+  if (tp_.sequence_shards() == 1) return x;
+  // gather_from_sequence_parallel_region: the logits need every token.
+  Tensor whole = Tensor::empty({x.size(0) * tp_.sequence_shards(), x.size(1)}, x.dtype(), x.device());
+  parallel::gather_from_sequence_parallel_region_forward(tp_, x, whole);
+  return whole;
 }
 
 float GptModel::forward(backend::Backend& be, int chunk, const Tensor& input, const Tensor& targets,
@@ -81,9 +100,9 @@ float GptModel::forward(backend::Backend& be, int chunk, const Tensor& input, co
   Param& word = output_word();
   const int64_t N = targets.numel(), V_shard = word.value.size(0);
   act.targets = targets;
-  // copy_to_tensor_parallel_region forward: identity (final_ln.out is whole on every rank).
+  // copy_to_tensor_parallel_region forward: identity (the output layer's input is whole on every rank).
   act.probs = Tensor::empty({N, V_shard}, DType::f32, cfg_.device);
-  be.gemm(act.final_ln.out, false, word.value, true, act.probs);  // logits shard = x · wteᵀ
+  be.gemm(output_layer_input(act), false, word.value, true, act.probs);  // logits shard = x · wteᵀ
   // Vocab-parallel cross-entropy: shard statistics, reduced over TP between the pieces.
   Tensor row_max = Tensor::empty({N}, DType::f32, cfg_.device), stats = Tensor::empty({2, N}, DType::f32, cfg_.device);
   be.cross_entropy_row_max(act.probs, vocab_start(word), cfg_.vocab_size, row_max);
@@ -99,8 +118,9 @@ float GptModel::forward(backend::Backend& be, int chunk, const Tensor& input, co
 
 void GptModel::backward(backend::Backend& be, int chunk, GptActivations& act, const Tensor& dout, float loss_grad,
                         Tensor& dinput, const GradReadyHook* ready) {
+  // B, Tl, the rows a stage holds (B, T/tp under SP); N, every token of the micro-batch.
   const Tensor& x0 = act.input;
-  const int64_t B = x0.size(0), T = x0.size(1), C = cfg_.hidden_size, N = B * T;
+  const int64_t B = x0.size(0), Tl = x0.size(1), C = cfg_.hidden_size, N = B * Tl * tp_.sequence_shards();
   auto announce = [&](const std::vector<Param*>& ps) {
     if (ready)
       for (Param* p : ps) (*ready)(*p);
@@ -113,16 +133,22 @@ void GptModel::backward(backend::Backend& be, int chunk, GptActivations& act, co
     // The loss runs in f32; the GEMMs that follow take the compute dtype (as Megatron's fp16/bf16 logits).
     if (cfg_.dtype != DType::f32) dlogits = dlogits.to(cfg_.dtype);
     Tensor dx = Tensor::empty({N, C}, cfg_.dtype, cfg_.device);
-    // dx (N, C), partial over TP; the tied wte's gradient, output half.
-    be.linear_backward(dlogits, act.final_ln.out, word.value, dx, word.grad);
-    parallel::copy_to_tensor_parallel_region_backward(tp_, dx);
-    dblock = Tensor::empty({B, T, C}, cfg_.dtype, cfg_.device);
-    final_ln_->backward(be, act.output().view({N, C}), act.final_ln, dx, dblock);
+    // dx (N, C), partial over TP; the tied wte's gradient, output half (from the input gathered again under SP).
+    be.linear_backward(dlogits, output_layer_input(act), word.value, dx, word.grad);
+    Tensor dx_rows = dx;  // (B·Tl, C): the final norm's rows
+    if (tp_.sequence_shards() > 1) {
+      dx_rows = Tensor::empty({B * Tl, C}, cfg_.dtype, cfg_.device);
+      parallel::gather_from_sequence_parallel_region_backward(tp_, dx, dx_rows);
+    } else {
+      parallel::copy_to_tensor_parallel_region_backward(tp_, dx);
+    }
+    dblock = Tensor::empty({B, Tl, C}, cfg_.dtype, cfg_.device);
+    final_ln_->backward(be, act.output().view({B * Tl, C}), act.final_ln, dx_rows, dblock);
     announce({&final_ln_->weight, &final_ln_->bias});
     if (output_word_copy_) announce({output_word_copy_.get()});
   }
   auto& blocks = chunks_[size_t(chunk)].blocks;
-  Tensor dprev = Tensor::empty({B, T, C}, cfg_.dtype, cfg_.device);
+  Tensor dprev = Tensor::empty({B, Tl, C}, cfg_.dtype, cfg_.device);
   for (size_t i = blocks.size(); i-- > 0;) {
     blocks[i]->backward(be, act.blocks[i], dblock, dprev);
     announce(blocks[i]->params());
@@ -161,9 +187,9 @@ Tensor GptModel::infer(backend::Backend& be, int chunk, const Tensor& input) {
   GptActivations act;  // dropped on return
   forward_trunk(be, chunk, input, act);
   if (!is_last_stage(chunk)) return act.output();
-  const int64_t N = act.final_ln.out.size(0);
-  Tensor out = Tensor::empty({N, output_word().value.size(0)}, DType::f32, cfg_.device);
-  be.gemm(act.final_ln.out, false, output_word().value, true, out);
+  const Tensor x = output_layer_input(act);  // (N, C)
+  Tensor out = Tensor::empty({x.size(0), output_word().value.size(0)}, DType::f32, cfg_.device);
+  be.gemm(x, false, output_word().value, true, out);
   return out;
 }
 

@@ -15,6 +15,13 @@
 // the loss and needs the token table too (tied weights): when that stage
 // is on another rank it keeps a copy, initialised identically and kept
 // identical by summing the two gradients (Megatron's embedding group).
+//
+// Under sequence parallelism (tp.sequence_shards() > 1) everything between
+// the TP regions holds this rank's token rows, (B, T/tp, C) (Note
+// [sequence-parallel rows]): the embedding's output, every block's input and
+// output, the final norm and what passes between pipeline stages. The tied
+// output projection gathers the whole (B·T, C) before the logits, so the
+// loss and its value are those of the model without SP.
 #pragma once
 
 #include <functional>
@@ -32,12 +39,13 @@ namespace trident::gpt {
 struct GptActivations {
   Tensor tokens;   // (B, T) i32, on virtual stage 0
   Tensor targets;  // (B, T) i32, on the last virtual stage
-  Tensor input;    // (B, T, C) the chunk's input: the embedding's output on stage 0, else the previous stage's
+  Tensor input;    // (B, T, C) the chunk's input: the embedding's output on stage 0, else the previous stage's;
+                   // (B, T/tp, C) under SP, as are the blocks' activations and final_ln below
   std::vector<TransformerBlock::Context> blocks;
-  LayerNorm::Context final_ln;  // out (B·T, C); last stage
+  LayerNorm::Context final_ln;  // out (B·T, C), under SP (B·T/tp, C); last stage
   Tensor probs;    // (B·T, V_padded/tp) softmax of this rank's logits; last stage
   Tensor losses;   // (B·T,) per-token loss; last stage
-  // (B, T, C): what the chunk hands to the next stage.
+  // (B, T, C), under SP (B, T/tp, C): what the chunk hands to the next stage.
   const Tensor& output() const { return blocks.empty() ? input : blocks.back().out; }
 };
 
@@ -71,7 +79,7 @@ class GptModel {
   void zero_grad();
 
   // One chunk's forward. input: tokens (B, T) i32 on virtual stage 0, else
-  // the previous stage's output (B, T, C); targets (B, T) i32 on the last
+  // the previous stage's output (boundary_shape); targets (B, T) i32 on the last
   // stage. Returns the mean cross-entropy over the B·T tokens on the last
   // stage, 0 elsewhere; act.output() is what the next stage receives.
   float forward(backend::Backend& be, int chunk, const Tensor& input, const Tensor& targets, GptActivations& act);
@@ -91,10 +99,13 @@ class GptModel {
   // (B, T), single-stage models only: for evaluation, sampling and tests.
   Tensor logits(backend::Backend& be, const Tensor& tokens);
   // Inference through one chunk, keeping nothing for backward: tokens
-  // (B, T) on virtual stage 0 or the previous stage's (B, T, C) in; out the
-  // chunk's output (B, T, C), or on the last stage this rank's vocabulary
-  // slice of the logits (B·T, V_padded/tp).
+  // (B, T) on virtual stage 0 or the previous stage's output in; out the
+  // chunk's output (boundary_shape), or on the last stage this rank's
+  // vocabulary slice of the logits (B·T, V_padded/tp).
   Tensor infer(backend::Backend& be, int chunk, const Tensor& input);
+  // What one chunk hands the next for micro-batches of B sequences:
+  // (B, T, C), or this rank's rows (B, T/tp, C) under SP. T = seq_length.
+  Shape boundary_shape(int64_t micro_batch_size) const;
 
  private:
   struct Chunk {
@@ -103,6 +114,9 @@ class GptModel {
   // Tokens or input -> the chunk's blocks; the last stage also the final norm.
   void forward_trunk(backend::Backend& be, int chunk, const Tensor& input, GptActivations& act);
   Param& output_word() { return embedding_ ? embedding_->word : *output_word_copy_; }
+  // The output projection's input (B·T, C): final_ln's output, all-gathered
+  // under SP (gathered again in backward rather than kept).
+  Tensor output_layer_input(const GptActivations& act) const;
   void check_single_stage() const;
 
   GptConfig cfg_;

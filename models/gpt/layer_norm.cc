@@ -2,10 +2,12 @@
 
 namespace trident::gpt {
 
-LayerNorm::LayerNorm(const std::string& name, int64_t hidden, float eps_, DType dtype)
+LayerNorm::LayerNorm(const std::string& name, int64_t hidden, float eps_, DType dtype, bool sequence_parallel)
     : weight(make_param(name + ".weight", {hidden}, InitKind::ones, 0.f, false, dtype)),
       bias(make_param(name + ".bias", {hidden}, InitKind::zeros, 0.f, false, dtype)),
-      eps(eps_) {}
+      eps(eps_) {
+  weight.sequence_parallel = bias.sequence_parallel = sequence_parallel;
+}
 
 void LayerNorm::forward(backend::Backend& be, const Tensor& x, Context& ctx) {
   const int64_t N = x.numel() / x.size(-1);

@@ -14,16 +14,31 @@ ColumnParallelLinear::ColumnParallelLinear(const std::string& name, int64_t in_f
   if (tp.size() == 1) weight.shard = bias.shard = ShardSpec{};  // a group of one holds everything
 }
 
+Tensor ColumnParallelLinear::gathered_input(const Tensor& x) const {
+  const int64_t rows = x.size(0) * tp.sequence_shards(), in = x.size(1);
+  Tensor full = Tensor::empty({rows, in}, x.dtype(), x.device());  // (N, in)
+  parallel::gather_from_sequence_parallel_region_forward(tp, x, full);
+  return full;
+}
+
 void ColumnParallelLinear::forward(backend::Backend& be, const Tensor& x, Tensor& y) {
+  if (tp.sequence_shards() > 1) return be.linear_forward(gathered_input(x), weight.value, bias.value, y);
   // copy_to_tensor_parallel_region forward: identity (x is the same on every TP rank).
   be.linear_forward(x, weight.value, bias.value, y);
 }
 
 void ColumnParallelLinear::backward(backend::Backend& be, const Tensor& x, const Tensor& dy, Tensor& dx) {
+  be.bias_backward(dy, bias.grad);
+  if (tp.sequence_shards() > 1) {
+    // dx (N, in) = dy · W, partial over TP; dW (out/tp, in) += dyᵀ · x over the whole x, gathered again.
+    Tensor dx_full = Tensor::empty({dy.size(0), x.size(1)}, dx.dtype(), dx.device());
+    be.linear_backward(dy, gathered_input(x), weight.value, dx_full, weight.grad);
+    parallel::gather_from_sequence_parallel_region_backward(tp, dx_full, dx);
+    return;
+  }
   // dx (N, in) = dy · W, partial over TP; dW (out/tp, in) += dyᵀ · x.
   be.linear_backward(dy, x, weight.value, dx, weight.grad);
   parallel::copy_to_tensor_parallel_region_backward(tp, dx);
-  be.bias_backward(dy, bias.grad);
 }
 
 RowParallelLinear::RowParallelLinear(const std::string& name, int64_t in_features, int64_t out_features,
@@ -34,6 +49,8 @@ RowParallelLinear::RowParallelLinear(const std::string& name, int64_t in_feature
       bias(make_param(name + ".bias", {out_features}, InitKind::zeros, 0.f, false, dtype)),
       tp(tp_) {
   if (tp.size() == 1) weight.shard = ShardSpec{};
+  // Under SP the bias is added to this rank's rows only, so its gradient covers them only.
+  bias.sequence_parallel = tp.sequence_shards() > 1;
 }
 
 void RowParallelLinear::forward(backend::Backend& be, const Tensor& x, Tensor& y) {
@@ -41,16 +58,28 @@ void RowParallelLinear::forward(backend::Backend& be, const Tensor& x, Tensor& y
     be.linear_forward(x, weight.value, bias.value, y);
     return;
   }
-  be.gemm(x, false, weight.value, true, y);  // partial sums over this rank's inputs
-  parallel::reduce_from_tensor_parallel_region_forward(tp, y);
-  be.bias_add(y, bias.value);                // once, after the sum
+  if (tp.sequence_shards() > 1) {
+    Tensor partial = Tensor::empty({x.size(0), y.size(1)}, y.dtype(), y.device());  // (N, out)
+    be.gemm(x, false, weight.value, true, partial);  // partial sums over this rank's inputs
+    parallel::reduce_scatter_to_sequence_parallel_region_forward(tp, partial, y);
+  } else {
+    be.gemm(x, false, weight.value, true, y);  // partial sums over this rank's inputs
+    parallel::reduce_from_tensor_parallel_region_forward(tp, y);
+  }
+  be.bias_add(y, bias.value);  // once, after the sum
 }
 
 void RowParallelLinear::backward(backend::Backend& be, const Tensor& x, const Tensor& dy, Tensor& dx) {
+  be.bias_backward(dy, bias.grad);  // under SP: this rank's rows' share
+  if (tp.sequence_shards() > 1) {
+    Tensor dy_full = Tensor::empty({x.size(0), dy.size(1)}, dy.dtype(), dy.device());  // (N, out)
+    parallel::reduce_scatter_to_sequence_parallel_region_backward(tp, dy, dy_full);
+    be.linear_backward(dy_full, x, weight.value, dx, weight.grad);
+    return;
+  }
   // reduce_from_tensor_parallel_region backward: identity (dy is whole on every rank).
   // dx (N, in/tp) = dy · W; dW (out, in/tp) += dyᵀ · x.
   be.linear_backward(dy, x, weight.value, dx, weight.grad);
-  be.bias_backward(dy, bias.grad);
 }
 
 }  // namespace trident::gpt

@@ -10,7 +10,8 @@ Mlp::Mlp(const std::string& name, const GptConfig& cfg, parallel::TpGroup tp)
           cfg.dtype, tp) {}
 
 void Mlp::forward(backend::Backend& be, const Tensor& x, Context& ctx, Tensor& out) {
-  const int64_t N = x.size(0), F = fc1.weight.value.size(0);
+  // Under SP x and out are this rank's rows (N/tp, C); fc1 gathers all N.
+  const int64_t N = x.size(0) * fc1.tp.sequence_shards(), F = fc1.weight.value.size(0);
   ctx.fc1_out = Tensor::empty({N, F}, x.dtype(), x.device());
   ctx.act = Tensor::empty({N, F}, x.dtype(), x.device());
   fc1.forward(be, x, ctx.fc1_out);

@@ -14,9 +14,9 @@ class Mlp {
   };
   Mlp(const std::string& name, const GptConfig& cfg, parallel::TpGroup tp);
 
-  // x (N, C) -> out (N, C)
+  // x (N, C) -> out (N, C); under SP both are this rank's rows (N/tp, C).
   void forward(backend::Backend& be, const Tensor& x, Context& ctx, Tensor& out);
-  // dout (N, C) -> dx (N, C)
+  // dout (N, C) -> dx (N, C); under SP (N/tp, C).
   void backward(backend::Backend& be, const Tensor& x, const Context& ctx, const Tensor& dout, Tensor& dx);
 
   ColumnParallelLinear fc1;  // (4C/tp, C)

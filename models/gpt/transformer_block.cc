@@ -6,9 +6,9 @@ std::string prefix(int64_t index) { return "layers." + std::to_string(index); }
 }  // namespace
 
 TransformerBlock::TransformerBlock(int64_t index, const GptConfig& cfg, parallel::TpGroup tp)
-    : ln1(prefix(index) + ".ln1", cfg.hidden_size, cfg.layernorm_eps, cfg.dtype),
+    : ln1(prefix(index) + ".ln1", cfg.hidden_size, cfg.layernorm_eps, cfg.dtype, tp.sequence_shards() > 1),
       attn(prefix(index) + ".attn", cfg, tp),
-      ln2(prefix(index) + ".ln2", cfg.hidden_size, cfg.layernorm_eps, cfg.dtype),
+      ln2(prefix(index) + ".ln2", cfg.hidden_size, cfg.layernorm_eps, cfg.dtype, tp.sequence_shards() > 1),
       mlp(prefix(index) + ".mlp", cfg, tp),
       recompute(cfg.recompute) {}
 

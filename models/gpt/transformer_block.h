@@ -1,6 +1,9 @@
 // One pre-LN transformer block:
 //   h   = x + attn(ln1(x))
 //   out = h + mlp(ln2(h))
+// Under sequence parallelism x, h, out and the layer norms hold this rank's
+// token rows, (B, T/tp, C) (Note [sequence-parallel rows]); attention and
+// the MLP gather the whole tokens inside and hand back this rank's rows.
 #pragma once
 
 #include "models/gpt/layer_norm.h"
@@ -12,7 +15,7 @@ namespace trident::gpt {
 class TransformerBlock {
  public:
   struct Context {
-    Tensor x;  // (B, T, C) the block's input, kept for backward
+    Tensor x;  // (B, T, C) the block's input, kept for backward; under SP (B, T/tp, C), as are h and out
     LayerNorm::Context ln1;
     SelfAttention::Context attn;
     Tensor h;  // (B, T, C) after the attention residual

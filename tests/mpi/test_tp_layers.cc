@@ -1,11 +1,14 @@
 // Each tensor-parallel layer, forward and backward, against the same layer
 // unsharded (built on every rank from the same names and seed, so its
-// weights are exactly the concatenation of the shards), then the whole GPT.
-// Run with tp = the number of ranks (2 and 4).
+// weights are exactly the concatenation of the shards), then the whole GPT;
+// then the GPT under sequence parallelism against the single-rank model and
+// against TP without it. Run with tp = the number of ranks (2 and 4).
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
 #include <random>
+#include <tuple>
 
 #include "framework/core/rng.h"
 #include "framework/dist/process_groups.h"
@@ -164,6 +167,118 @@ TEST_F(TensorParallel, GptLossAndEveryGradient) {
     expect_close(g, gf, pf[i]->name);
   }
 }
+
+// Sequence parallelism: the GPT with --sequence-parallel against the
+// single-rank model (the oracle) and against the same TP without SP, in
+// every recompute mode, at tp = 2 and tp = 4 (where there are 4 ranks; with
+// tp < ranks the other ranks form more TP groups doing the same). B = 3 and
+// T = 8 cut rows across sequences at tp = 4 (6 rows a rank), as
+// Note [sequence-parallel rows] allows.
+class SequenceParallel : public TensorParallel, public ::testing::WithParamInterface<std::tuple<int, Recompute>> {
+ protected:
+  struct Result {
+    float loss = 0.f;
+    std::map<std::string, Tensor> grads;  // whole (gathered over TP), without vocabulary padding
+  };
+  void SetUp() override {
+    TensorParallel::SetUp();
+    const auto [tp_size, recompute] = GetParam();
+    const dist::World& world = dist::World::init(nullptr, nullptr);
+    if (tp_size > world.size) GTEST_SKIP() << "tp = " << tp_size << " needs " << tp_size << " ranks";
+    sp_groups = std::make_unique<dist::ProcessGroups>(world, dist::resolve_layout(world.size, tp_size, 1, 0));
+    cfg.recompute = recompute;
+    tokens = Tensor::empty({3, cfg.seq_length}, DType::i32), targets = tokens.clone();
+    const Philox rng(3, "batch");
+    for (int64_t i = 0; i < tokens.numel(); ++i) {
+      tokens.data<int32_t>()[i] = int32_t(rng.below(uint64_t(cfg.vocab_size), uint64_t(i)));
+      targets.data<int32_t>()[i] = int32_t(rng.below(uint64_t(cfg.vocab_size), uint64_t(i), 1));
+    }
+  }
+  parallel::TpGroup group(bool sequence_parallel) { return {&sp_groups->tp(), sequence_parallel}; }
+  // What the trainer does before the data-parallel reduction
+  // (launch/train_step.cc), then every gradient made whole.
+  static Result collect(float loss, const std::vector<Param*>& params, parallel::TpGroup g) {
+    Result r{loss, {}};
+    for (Param* p : params) {
+      if (p->sequence_parallel) g.comm->all_reduce(p->grad, dist::ReduceOp::sum);
+      Tensor whole = grad_of(*p, g);
+      if (p->unpadded_rows >= 0) whole = whole.slice(0, p->unpadded_rows).clone();  // padding differs by tp
+      if (auto [it, fresh] = r.grads.emplace(p->name, whole); !fresh)  // the tied table's two halves
+        for (int64_t i = 0; i < whole.numel(); ++i) it->second.set(i, it->second.item(i) + whole.item(i));
+    }
+    return r;
+  }
+  Result run_single_stage(parallel::TpGroup g) {
+    GptModel model(cfg, 11, g);
+    GptActivations act;
+    model.zero_grad();
+    const float loss = model.forward(*be, tokens, targets, act);
+    // Between the regions a rank holds its rows only: the memory SP saves.
+    EXPECT_EQ(act.input.shape(), (Shape{3, cfg.seq_length / g.sequence_shards(), cfg.hidden_size}));
+    EXPECT_EQ(act.final_ln.out.size(0), 3 * cfg.seq_length / g.sequence_shards());
+    model.backward(*be, act, 1.f);
+    return collect(loss, model.params(), g);
+  }
+  // Two pipeline stages on one rank, the boundary handed over by hand.
+  Result run_two_stages(parallel::TpGroup g) {
+    cfg.num_layers = 2;
+    GptModel first(cfg, 11, g, PipelineStages{.pp = 2}, 0), last(cfg, 11, g, PipelineStages{.pp = 2}, 1);
+    GptActivations a0, a1;
+    first.zero_grad(), last.zero_grad();
+    first.forward(*be, 0, tokens, Tensor(), a0);
+    const Shape boundary{3, cfg.seq_length / g.sequence_shards(), cfg.hidden_size};
+    EXPECT_EQ(first.boundary_shape(3), boundary);
+    EXPECT_EQ(a0.output().shape(), boundary);
+    const float loss = last.forward(*be, 0, a0.output(), targets, a1);
+    Tensor dboundary, unused;
+    last.backward(*be, 0, a1, Tensor(), 1.f, dboundary);
+    EXPECT_EQ(dboundary.shape(), boundary);
+    first.backward(*be, 0, a0, dboundary, 1.f, unused);
+    std::vector<Param*> params = first.params();
+    for (Param* p : last.params()) params.push_back(p);
+    return collect(loss, params, g);
+  }
+  void expect_same(const Result& got, const Result& want, const std::string& what) {
+    EXPECT_NEAR(got.loss, want.loss, 1e-6 * want.loss) << what;
+    ASSERT_EQ(got.grads.size(), want.grads.size()) << what;
+    for (const auto& [name, g] : want.grads) expect_close(got.grads.at(name), g, what + ": " + name);
+  }
+
+  std::unique_ptr<dist::ProcessGroups> sp_groups;
+  Tensor tokens, targets;
+};
+
+TEST_P(SequenceParallel, GptMatchesSingleRankAndTensorParallel) {
+  const Result oracle = run_single_stage({}), tp_only = run_single_stage(group(false)),
+               sp = run_single_stage(group(true));
+  expect_same(sp, oracle, "SP vs one rank");
+  expect_same(sp, tp_only, "SP vs TP without SP");
+}
+
+TEST_P(SequenceParallel, TwoPipelineStagesMatchOneRank) {
+  const Result oracle = run_single_stage({}), sp = run_two_stages(group(true));
+  expect_same(sp, oracle, "two SP stages vs one rank");
+}
+
+// Recomputation changes what is kept, never a value: bit-identical to keeping everything.
+TEST_P(SequenceParallel, RecomputeIsExact) {
+  const Result got = run_single_stage(group(true));
+  cfg.recompute = Recompute::none;
+  const Result want = run_single_stage(group(true));
+  EXPECT_EQ(got.loss, want.loss);
+  for (const auto& [name, g] : want.grads) EXPECT_EQ(got.grads.at(name).to_vector(), g.to_vector()) << name;
+}
+
+std::string sequence_parallel_case(const ::testing::TestParamInfo<std::tuple<int, Recompute>>& info) {
+  static const char* const mode[] = {"none", "selective", "full"};
+  return "tp" + std::to_string(std::get<0>(info.param)) + "_recompute_" + mode[int(std::get<1>(info.param))];
+}
+
+INSTANTIATE_TEST_SUITE_P(TpAndRecompute, SequenceParallel,
+                         ::testing::Combine(::testing::Values(2, 4), ::testing::Values(Recompute::none,
+                                                                                     Recompute::selective,
+                                                                                     Recompute::full)),
+                         sequence_parallel_case);
 
 }  // namespace
 }  // namespace trident::gpt

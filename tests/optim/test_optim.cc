@@ -62,7 +62,7 @@ TEST(AdamW, DecaysOnlyParamsThatAskForIt) {
   Param w = make_param("w", {1}, InitKind::zeros, 0.f, true), bias = make_param("b", {1}, InitKind::zeros, 0.f, false);
   w.value.set(0, 1.f);
   bias.value.set(0, 1.f);  // zero gradients: only weight decay can move them
-  AdamW opt({&w, &bias}, AdamWConfig{0.9f, 0.95f, 1e-8f, 0.5f});
+  AdamW opt(std::vector<Param*>{&w, &bias}, AdamWConfig{0.9f, 0.95f, 1e-8f, 0.5f});
   opt.step(*be, 0.1f);
   EXPECT_FLOAT_EQ(w.value.item(0), 1.f - 0.1f * 0.5f);
   EXPECT_FLOAT_EQ(bias.value.item(0), 1.f);
@@ -84,7 +84,7 @@ TEST(AdamW, FusedClipCoefficientStepsAsClippingInPlace) {
     };
     Param a = make("w"), b = make("w");  // same name: same initial values
     const std::vector<float> grads_before = a.grad.to_vector();
-    AdamW fused({&a}, {}), plain({&b}, {});
+    AdamW fused(std::vector<Param*>{&a}, {}), plain(std::vector<Param*>{&b}, {});
     for (int step = 0; step < 3; ++step) {
       const GradClip clip = grad_clip_coefficient({&a}, be->sum_squares_each({&a.grad}), 1.0, {}, 1024.0);
       fused.step(*be, 1e-2f, clip.coeff);
@@ -96,6 +96,38 @@ TEST(AdamW, FusedClipCoefficientStepsAsClippingInPlace) {
     EXPECT_EQ(a.value.to_vector(), b.value.to_vector()) << dtype_name(dtype);
     EXPECT_EQ(fused.master_weights(0).to_vector(), plain.master_weights(0).to_vector()) << dtype_name(dtype);
     if (dtype != DType::f32) EXPECT_EQ(a.value.to_vector(), fused.master_weights(0).to(dtype).to_vector());
+  }
+}
+
+// The distributed optimizer's path: AdamW over row shards of a parameter
+// (each with its own gradient tensor, as a reduce-scatter leaves them) steps
+// those rows exactly as AdamW over the whole parameter, in f32 and bf16, and
+// keeps state for its rows only.
+TEST(AdamW, RowShardsStepAsTheWholeParameter) {
+  auto be = backend::make_cpu_backend(1);
+  for (DType dtype : {DType::f32, DType::bf16}) {
+    auto make = [&]() {
+      Param p = make_param("w", {6, 5}, InitKind::normal, 0.5f, true, dtype);
+      init_param(p, 3);
+      for (int64_t i = 0; i < 30; ++i) p.grad.set(i, std::cos(0.3f * float(i)));
+      return p;
+    };
+    Param whole = make(), split = make();
+    AdamW reference(std::vector<Param*>{&whole}, {});
+    // Rows [0, 2) and [2, 6), their gradients copied out (not views of split.grad).
+    std::vector<parallel::OwnedShard> shards = {{&split, 0, 0, 2, split.grad.slice(0, 2).clone()},
+                                                {&split, 0, 2, 4, split.grad.slice(2, 6).clone()}};
+    AdamW sharded(shards, {});
+    ASSERT_EQ(sharded.num_shards(), 2u);
+    EXPECT_EQ(sharded.exp_avg(0).shape(), (Shape{2, 5}));
+    for (int step = 0; step < 3; ++step) {
+      reference.step(*be, 1e-2f, 0.5f);
+      sharded.step(*be, 1e-2f, 0.5f);
+    }
+    EXPECT_EQ(split.value.to_vector(), whole.value.to_vector()) << dtype_name(dtype);
+    std::vector<float> rows = sharded.master_weights(0).to_vector(), rest = sharded.master_weights(1).to_vector();
+    rows.insert(rows.end(), rest.begin(), rest.end());
+    EXPECT_EQ(rows, reference.master_weights(0).to_vector()) << dtype_name(dtype);
   }
 }
 
