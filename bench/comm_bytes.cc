@@ -35,7 +35,13 @@
 // (Megatron overlaps them with the dx GEMM) are the price of not keeping
 // the gathered inputs.
 // Data parallelism: one all-reduce of every gradient, 2(d−1)/d · 4·P_local
-// bytes, plus the 4-byte loss for the log.
+// bytes, one call per bucket, plus the 4-byte loss for the log. With
+// --use-distributed-optimizer each bucket is reduce-scattered instead,
+// (d−1)/d · 4·P_padded, and the parameters all-gathered after the step,
+// (d−1)/d · dtype bytes · P_padded (P_padded: the buckets' row-aligned
+// sizes, bucket_layout.h); the all-reduces are the loss's 4 bytes and the
+// grad norm's partial sum of squares, 4 more. In f32 the same bytes as the
+// all-reduce; in bf16 the gather moves half.
 #include <CLI/CLI.hpp>
 #include <cmath>
 #include <cstdio>
@@ -109,7 +115,7 @@ int main(int argc, char** argv) {
                  {CommKind::all_gather, m * (6 * l + 3 + again), part_tp * act_bytes * m * (6 * l + 3 + again) * a,
                   "(t-1)/t * dtype bytes * m*(6l+3 [+2l full recompute])*b*s*h"}};
     }
-    // analytic_calls < 0: not modelled (the DP group's bucket count).
+    // analytic_calls < 0: not modelled.
     const auto report = [&](const char* group, const char* kind, double counted_calls, double analytic_calls,
                             double counted, double analytic, const char* formula) {
       const bool agree = (analytic_calls < 0 || counted_calls == analytic_calls) &&
@@ -118,7 +124,7 @@ int main(int argc, char** argv) {
       if (world.rank != 0) return;
       const nlohmann::json line = {
           {"bench", "comm_bytes"}, {"group", group}, {"kind", kind}, {"tp", int(t)}, {"dp", int(d)},
-          {"sequence_parallel", sp}, {"recompute", c.recompute_granularity.empty() ? "none" : c.recompute_granularity}, {"layers", int(l)}, {"hidden", int(h)},
+          {"sequence_parallel", sp}, {"distributed_optimizer", c.use_distributed_optimizer}, {"recompute", c.recompute_granularity.empty() ? "none" : c.recompute_granularity}, {"layers", int(l)}, {"hidden", int(h)},
           {"seq", int(s)}, {"micro_batch", int(b)}, {"micro_batches", int(m)}, {"dtype", std::string(trident::dtype_name(c.model.dtype))},
           {"counted_calls", counted_calls}, {"analytic_calls", analytic_calls < 0 ? nlohmann::json() : nlohmann::json(analytic_calls)},
           {"counted_wire_bytes_per_rank", counted}, {"analytic_wire_bytes_per_rank", analytic},
@@ -137,10 +143,31 @@ int main(int argc, char** argv) {
     // Every byte the group moved, whatever the kind: nothing outside the model above.
     report("tp", "total", tp_calls, tp_analytic_calls, tc.total_wire_bytes(), tp_analytic, "the kinds above");
     const auto& dc = g.dp().counters();
-    double dp_calls = 0;
+    const trident::parallel::GradBuckets& buckets = trainer.train_step().buckets();
+    const double on_dp = d > 1 ? 1.0 : 0.0, n_buckets = double(buckets.num_buckets()),
+                 padded = double(buckets.layout().total_elements()), part_dp = d > 1 ? (d - 1) / d : 0.0;
+    std::vector<Expected> dp_rows;
+    if (!c.use_distributed_optimizer) {
+      dp_rows = {{CommKind::all_reduce, on_dp * (n_buckets + 1), ring_dp * f32 * (local_params + 1),
+                  "2(d-1)/d * 4 bytes * (P_local + 1): buckets and the loss"},
+                 {CommKind::reduce_scatter, 0, 0, "none"},
+                 {CommKind::all_gather, 0, 0, "none"}};
+    } else {
+      dp_rows = {{CommKind::all_reduce, on_dp * 2, ring_dp * f32 * 2, "2(d-1)/d * 4 bytes * 2: the loss and the grad norm"},
+                 {CommKind::reduce_scatter, on_dp * n_buckets, part_dp * f32 * padded,
+                  "(d-1)/d * 4 bytes * P_padded: one per bucket"},
+                 {CommKind::all_gather, on_dp * n_buckets, part_dp * act_bytes * padded,
+                  "(d-1)/d * dtype bytes * P_padded: one per bucket"}};
+    }
+    double dp_calls = 0, dp_analytic_calls = 0, dp_analytic = 0;
     for (uint64_t n : dc.calls) dp_calls += double(n);
-    report("dp", "total", dp_calls, -1, dc.total_wire_bytes(),
-           ring_dp * 4 * (local_params + 1), "2(d-1)/d * 4 bytes * (P_local + 1)");
+    for (const Expected& e : dp_rows) {
+      const size_t k = size_t(e.kind);
+      report("dp", trident::dist::comm_kind_name(e.kind), double(dc.calls[k]), e.calls, dc.wire_bytes[k], e.wire_bytes,
+             e.formula);
+      dp_analytic_calls += e.calls, dp_analytic += e.wire_bytes;
+    }
+    report("dp", "total", dp_calls, dp_analytic_calls, dc.total_wire_bytes(), dp_analytic, "the kinds above");
   }
   trident::dist::World::finalize();
   return status;
