@@ -65,7 +65,7 @@ nlohmann::json predicted_memory_record(const MemoryPrediction& p) {
     j["in_flight"] = r.in_flight;
     ranks.push_back(j);
   }
-  return {{"event", "memory_predicted"}, {"pipeline_ranks", ranks}, {"max_pipeline_rank", p.max_rank()}};
+  return {{"pipeline_ranks", ranks}, {"max_pipeline_rank", p.max_rank()}};
 }
 
 std::vector<MemoryByCategory> gather_memory_peaks(dist::ProcessGroups& groups, Device device) {
@@ -104,7 +104,7 @@ nlohmann::json measured_memory_record(const std::vector<MemoryByCategory>& peaks
     j["pipeline_rank"] = dist::coord_of(int(r), layout).pp;
     ranks.push_back(j);
   }
-  return {{"event", "memory_measured"}, {"ranks", ranks}, {"max_rank", rank_with_most(peaks)}};
+  return {{"ranks", ranks}, {"max_rank", rank_with_most(peaks)}};
 }
 
 }  // namespace trident::launch

@@ -2,8 +2,10 @@
 // (memory_model.h), logged at start, and after the first iteration the
 // allocator's per-category peaks (memory_category.h) of the rank that holds
 // the most, beside the prediction for that rank's pipeline stage. Both also
-// go to the metrics file as {"event": "memory_predicted"} and
-// {"event": "memory_measured"} records, with every rank's figures.
+// go to the metrics file, with every rank's figures: the prediction as the
+// start record's "memory_predicted", the peaks as the first iteration
+// record's "memory_peak" (not records of their own: readers of the file
+// take every other record for an iteration or an event of the run).
 #pragma once
 
 #include <nlohmann/json.hpp>

@@ -1,5 +1,7 @@
 #include "launch/reporter.h"
 
+#include <utility>
+
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -44,7 +46,8 @@ void Reporter::open_metrics(int64_t start_iteration) {
   if (cut) metrics_ << '\n';
   // Marks where this run's timeline starts (a resume appends after records it replaces).
   event({{"event", "start"}, {"iteration", start_iteration},
-         {"loss_unit", parts_.indexed() ? "nats/token" : "nats/byte"}});
+         {"loss_unit", parts_.indexed() ? "nats/token" : "nats/byte"},
+         {"memory_predicted", predicted_memory_record(predicted_)}});
 }
 
 void Reporter::start_up(const TrainStep& step) {
@@ -57,7 +60,6 @@ void Reporter::start_up(const TrainStep& step) {
                cfg.peak_tflops > 0.0 ? "--peak-tflops" : "measured GEMM peak in " + std::string(dtype_name(cfg.model.dtype)));
   memory("at start");
   spdlog::info("{}", predicted_memory_line(predicted_, cfg));
-  event(predicted_memory_record(predicted_));
   data_report();
   spdlog::info("layout: {} ranks = tp {} x pp {} x dp {}; {} gradient bucket(s), overlap {}", parts_.world->size, l.tp,
                l.pp, l.dp, step.num_buckets(), cfg.overlap_grad_reduce ? "on" : "off");
@@ -105,6 +107,7 @@ void Reporter::iteration(const IterationStats& s, const RunState& state) {
                          {"consumed_samples", consumed}, {"loss_scale", s.loss_scale}, {"skipped", s.skipped},
                          {"skipped_iterations", state.skipped_iterations}, {"nan_iterations", nan_iterations_}};
   if (s.skipped) line["grad_norm"] = nullptr;  // JSON has no NaN
+  if (!measured_memory_.is_null()) line["memory_peak"] = std::exchange(measured_memory_, nullptr);
   event(line);
   Interval& in = interval_;
   if (in.iterations++ == 0) in.first = s.iteration;
@@ -180,7 +183,7 @@ void Reporter::memory_by_category() {
   const std::vector<MemoryByCategory> peaks = gather_memory_peaks(*parts_.groups, parts_.cfg.model.device);
   if (parts_.world->rank != 0) return;
   spdlog::info("{}", measured_memory_line(peaks, predicted_, parts_.groups->layout()));
-  event(measured_memory_record(peaks, parts_.groups->layout()));
+  measured_memory_ = measured_memory_record(peaks, parts_.groups->layout());
 }
 
 }  // namespace trident::launch

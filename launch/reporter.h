@@ -3,7 +3,8 @@
 // (and the memory model's prediction against the allocator's counts),
 // evaluation results, and every record of the --metrics-file (JSON lines:
 // one per iteration, plus {"event": ...} records for evaluations and the
-// divergence guard's actions). World rank 0 writes; memory reports are collective.
+// divergence guard's actions; the start record carries the memory model's
+// prediction, the first iteration's record the measured peaks). World rank 0 writes; memory reports are collective.
 #pragma once
 
 #include <fstream>
@@ -22,9 +23,9 @@ class Reporter {
   Reporter(const TrainingParts& parts, double peak_tflops);
 
   // Opens the metrics file (appending when the run resumes after `start_iteration`)
-  // and records {"event": "start", "iteration": start_iteration, "loss_unit": ...}.
+  // and records {"event": "start", "iteration": start_iteration, "loss_unit": ..., "memory_predicted": ...}.
   void open_metrics(int64_t start_iteration);
-  // Also logs and records the memory model's prediction (memory_report.h).
+  // Also logs the memory model's prediction (memory_report.h).
   void start_up(const TrainStep& step);
   void iteration(const IterationStats& s, const RunState& state);
   // Megatron's validation line and an {"event": "eval"} record.
@@ -34,7 +35,7 @@ class Reporter {
   // Collective: host tensor and resident peaks, rank 0 and the maximum over ranks.
   void memory(const char* when) const;
   // Collective: the allocator's peaks by category since reset_memory_peaks,
-  // of the rank with the most, against the prediction; and every rank's in a record.
+  // of the rank with the most, against the prediction; every rank's go into the next iteration record.
   void memory_by_category();
 
  private:
@@ -45,6 +46,7 @@ class Reporter {
   const TrainingParts& parts_;
   double peak_tflops_;
   MemoryPrediction predicted_;     // for this run's layout, per pipeline rank
+  nlohmann::json measured_memory_;  // the peaks by category, for the next iteration record
   bool terminal_;                  // a progress bar is drawn (rank 0 on a terminal)
   std::ofstream metrics_;
   int64_t nan_iterations_ = 0;     // iterations whose loss was not finite

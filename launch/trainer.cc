@@ -109,11 +109,11 @@ IterationStats Trainer::train() {
   while (state_.iteration < cfg.train_iters) {
     const int64_t it = state_.iteration + 1;
     s = step(it);
-    reporter_.iteration(s, state_);
-    if (it == first) {
+    if (it == first) {  // before the iteration's record, which carries the peaks
       reporter_.memory("after the first iteration");
       reporter_.memory_by_category();
     }
+    reporter_.iteration(s, state_);
     const RunControl::Verdict verdict = control_.after_iteration(s, step_.scaler().scale() <= cfg.loss_scaler.min_scale, state_);
     if (verdict == RunControl::Verdict::rolled_back) continue;  // state_ is the checkpoint's: on from there
     state_.iteration = it;

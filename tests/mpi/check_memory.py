@@ -14,13 +14,16 @@ EXEMPT_BELOW = 64 << 10  # bytes predicted: smaller categories are not checked
 
 
 def records(path):
+    """The start record's prediction and the first iteration record's measured peaks."""
     out = {}
     with open(path) as f:
         for line in f:
             r = json.loads(line)
-            if r.get("event") in ("memory_predicted", "memory_measured"):
-                out[r["event"]] = r
-    return out["memory_predicted"], out["memory_measured"]
+            if r.get("event") == "start":
+                out["predicted"] = r["memory_predicted"]
+            elif "memory_peak" in r:
+                out["measured"] = r["memory_peak"]
+    return out["predicted"], out["measured"]
 
 
 def worst_rank(predicted, measured):
