@@ -147,8 +147,9 @@ std::vector<Shape> local_parameter_shapes(const gpt::GptConfig& m, int tp, const
 
 namespace {
 
-// Weights, main gradients, optimizer state and the distributed optimizer's
-// shard buffers of one pipeline rank (docs/memory.md, "Model state").
+// Weights, main gradients and optimizer state of one pipeline rank
+// (docs/memory.md, "Model state"). The distributed optimizer's collectives
+// run in place in the buckets: no buffers of their own.
 void add_model_state(const MemoryModelInput& in, const std::vector<Shape>& shapes, MemoryByCategory& out) {
   const int64_t e = int64_t(dtype_size(in.model.dtype));
   const int64_t state = in.model.dtype == DType::f32 ? 8 : 12;  // m, v (+ the f32 master copy in 16-bit)
@@ -160,8 +161,8 @@ void add_model_state(const MemoryModelInput& in, const std::vector<Shape>& shape
   }
   // ZeRO-1: values and gradients in padded buckets (dp·S_b each), the optimizer over this rank's shard.
   const parallel::BucketLayout layout = parallel::layout_buckets(shapes, in.bucket_elements, in.dp);
-  int64_t padded = 0, shard = 0, owned = 0;
-  for (const parallel::Bucket& b : layout.buckets) padded += b.size, shard += b.shard_size;
+  int64_t padded = 0, owned = 0;
+  for (const parallel::Bucket& b : layout.buckets) padded += b.size;
   for (int r = 0; r < in.dp; ++r) {  // the data-parallel rank that owns the most
     int64_t mine = 0;
     for (const parallel::OwnedRows& o : layout.owned_by(r, shapes))
@@ -169,7 +170,6 @@ void add_model_state(const MemoryModelInput& in, const std::vector<Shape>& shape
     owned = std::max(owned, mine);
   }
   out[weights] += padded * e, out[gradients] += padded * 4, out[optimizer] += owned * state;
-  out[communication] += shard * (4 + e);  // the summed gradient shard (f32) and the value shard sent by the all-gather
 }
 
 // Walks a rank's actions as the executor runs them: activation sets live

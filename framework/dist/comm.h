@@ -62,6 +62,13 @@ class Comm {
   // the waits may come in any order.
   virtual std::unique_ptr<Request> reduce_scatter_async(const Tensor& in, Tensor& out, ReduceOp op) = 0;
   virtual std::unique_ptr<Request> all_gather_async(const Tensor& in, Tensor& out) = 0;
+  // The same, in place on `buffer`, which holds every rank's part in rank
+  // order (split_sizes): no second buffer (the distributed optimizer keeps
+  // none). After wait(), reduce-scatter: this rank's part holds the sum over
+  // ranks of that part, the other parts are undefined; all-gather: every
+  // part holds its rank's part. Counted as the out-of-place forms.
+  virtual std::unique_ptr<Request> reduce_scatter_in_place_async(Tensor& buffer, ReduceOp op) = 0;
+  virtual std::unique_ptr<Request> all_gather_in_place_async(Tensor& buffer) = 0;
   virtual void broadcast(Tensor& t, int root) = 0;
   virtual void send(const Tensor& t, int dst, int tag) = 0;
   virtual void recv(Tensor& t, int src, int tag) = 0;

@@ -1,5 +1,9 @@
 #include "framework/dist/mpi_comm.h"
 
+#include <cstring>
+#include <functional>
+#include <utility>
+
 #include "framework/dist/mpi_check.h"
 #include "framework/dist/world.h"
 
@@ -50,8 +54,10 @@ struct MpiInputs {
 // and the inputs a collective reads.
 class MpiRequest final : public Request {
  public:
-  MpiRequest(MPI_Request r, Tensor host, Tensor device_result = {}, MpiInputs inputs = {})
-      : request_(r), host_(std::move(host)), device_result_(std::move(device_result)), inputs_(std::move(inputs)) {}
+  MpiRequest(MPI_Request r, Tensor host, Tensor device_result = {}, MpiInputs inputs = {},
+             std::function<void()> then = {})
+      : request_(r), host_(std::move(host)), device_result_(std::move(device_result)), inputs_(std::move(inputs)),
+        then_(std::move(then)) {}
   ~MpiRequest() override {
     if (request_ != MPI_REQUEST_NULL) MPI_Wait(&request_, MPI_STATUS_IGNORE);  // never leave MPI writing freed memory
     try {
@@ -75,10 +81,12 @@ class MpiRequest final : public Request {
   void finish() {
     if (device_result_.defined()) unstage(host_, device_result_);
     device_result_ = Tensor();
+    if (then_) std::exchange(then_, nullptr)();
   }
   MPI_Request request_;
   Tensor host_, device_result_;
   MpiInputs inputs_;
+  std::function<void()> then_;  // once, after completion: where the result must move
 };
 
 Tensor device_or_none(const Tensor& t) { return t.device() == Device::cpu ? Tensor() : t; }
@@ -184,6 +192,46 @@ std::unique_ptr<Request> MpiComm::all_gather_async(const Tensor& in_t, Tensor& o
   TRIDENT_LIB_CHECK(Mpi, MPI_Iallgatherv(inputs.in.raw(), int(inputs.in.numel()), type, out_h.raw(),
                                          inputs.counts.data(), inputs.offsets.data(), type, comm_, &r));
   return std::make_unique<MpiRequest>(r, out_h, device_or_none(out), std::move(inputs));
+}
+
+// MPI's in-place reduce-scatter leaves this rank's sum at the start of the
+// buffer; Comm's contract (and NCCL's) has it in the rank's own part, so it
+// moves there once the operation completes.
+std::unique_ptr<Request> MpiComm::reduce_scatter_in_place_async(Tensor& buffer, ReduceOp op) {
+  const auto sizes = split_sizes(buffer.numel(), size_);
+  count(CommKind::reduce_scatter, buffer.bytes(), ring_fraction(size_) * double(buffer.bytes()));
+  MpiInputs inputs;
+  inputs.counts.assign(sizes.begin(), sizes.end());
+  inputs.offsets = offsets_of(inputs.counts);
+  const MPI_Datatype type = reduce_type(buffer);  // 16-bit dtypes refused as in the other forms
+  Tensor h = staged_in(buffer);
+  const int64_t offset = inputs.offsets[size_t(rank_)], n = inputs.counts[size_t(rank_)];
+  MPI_Request r = MPI_REQUEST_NULL;
+  TRIDENT_LIB_CHECK(Mpi, MPI_Ireduce_scatter(MPI_IN_PLACE, h.raw(), inputs.counts.data(), type, mpi_op(op), comm_, &r));
+  auto move_sum = [h, buffer, offset, n]() mutable {
+    if (offset == 0 && buffer.device() == Device::cpu) return;
+    if (buffer.device() != Device::cpu) {
+      Tensor part = buffer.slice(offset, offset + n);
+      part.copy_from(h.slice(0, n));
+      return;
+    }
+    const size_t element = h.bytes() / size_t(h.numel());
+    std::memmove(static_cast<char*>(buffer.raw()) + offset * element, h.raw(), size_t(n) * element);  // may overlap
+  };
+  return std::make_unique<MpiRequest>(r, h, Tensor(), std::move(inputs), std::move(move_sum));
+}
+
+std::unique_ptr<Request> MpiComm::all_gather_in_place_async(Tensor& buffer) {
+  const auto sizes = split_sizes(buffer.numel(), size_);
+  count(CommKind::all_gather, buffer.bytes(), ring_fraction(size_) * double(buffer.bytes()));
+  MpiInputs inputs;
+  inputs.counts.assign(sizes.begin(), sizes.end());
+  inputs.offsets = offsets_of(inputs.counts);
+  Tensor h = staged_in(buffer);  // a device buffer's staged copy holds this rank's part already
+  MPI_Request r = MPI_REQUEST_NULL;
+  TRIDENT_LIB_CHECK(Mpi, MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, h.raw(), inputs.counts.data(),
+                                         inputs.offsets.data(), mpi_type(buffer.dtype()), comm_, &r));
+  return std::make_unique<MpiRequest>(r, h, device_or_none(buffer), std::move(inputs));
 }
 
 void MpiComm::broadcast(Tensor& t, int root) {

@@ -28,6 +28,8 @@ class MpiComm final : public Comm {
   void all_gather(const Tensor& in_t, Tensor& out) override;
   std::unique_ptr<Request> reduce_scatter_async(const Tensor& in_t, Tensor& out, ReduceOp op) override;
   std::unique_ptr<Request> all_gather_async(const Tensor& in_t, Tensor& out) override;
+  std::unique_ptr<Request> reduce_scatter_in_place_async(Tensor& buffer, ReduceOp op) override;
+  std::unique_ptr<Request> all_gather_in_place_async(Tensor& buffer) override;
   void broadcast(Tensor& t, int root) override;
   void send(const Tensor& t, int dst, int tag) override;
   void recv(Tensor& t, int src, int tag) override;

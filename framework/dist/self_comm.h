@@ -20,6 +20,8 @@ class SelfComm final : public Comm {
   void all_gather(const Tensor& in, Tensor& out) override;
   std::unique_ptr<Request> reduce_scatter_async(const Tensor& in, Tensor& out, ReduceOp op) override;
   std::unique_ptr<Request> all_gather_async(const Tensor& in, Tensor& out) override;
+  std::unique_ptr<Request> reduce_scatter_in_place_async(Tensor& buffer, ReduceOp op) override;
+  std::unique_ptr<Request> all_gather_in_place_async(Tensor& buffer) override;
   void broadcast(Tensor& t, int) override { count(CommKind::broadcast, t.bytes(), 0.0); }
   void send(const Tensor&, int, int) override;
   void recv(Tensor&, int, int) override;

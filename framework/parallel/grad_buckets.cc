@@ -28,13 +28,8 @@ GradBuckets::GradBuckets(const std::vector<Param*>& params, dist::Comm& dp, int6
       buf.grads = Tensor::zeros({b.size}, DType::f32, first.grad.device());
     }
     if (sharded) {
-      {
-        const MemoryCategoryScope scope(MemoryCategory::weights);
-        buf.values = Tensor::zeros({b.size}, first.value.dtype(), first.value.device());
-      }
-      const MemoryCategoryScope scope(MemoryCategory::communication);
-      buf.shard_grads = Tensor::zeros({b.shard_size}, DType::f32, first.grad.device());
-      buf.shard_values = Tensor::zeros({b.shard_size}, first.value.dtype(), first.value.device());
+      const MemoryCategoryScope scope(MemoryCategory::weights);
+      buf.values = Tensor::zeros({b.size}, first.value.dtype(), first.value.device());
     }
     for (const BucketEntry& e : b.entries) {
       Param& p = *params[e.param];
@@ -49,21 +44,14 @@ GradBuckets::GradBuckets(const std::vector<Param*>& params, dist::Comm& dp, int6
   for (const OwnedRows& o : layout_.owned_by(sharded ? dp.rank() : 0, shapes)) {
     Param& p = *params[o.param];
     OwnedShard s{&p, o.param, o.first_row, o.rows, {}};
-    if (!sharded) {
-      s.grad = p.grad;
-    } else {
-      Shape rows_shape = p.value.shape();
-      rows_shape[0] = o.rows;
-      s.grad = buckets_[o.bucket].shard_grads.slice(o.shard_offset, o.shard_offset + shape_numel(rows_shape))
-                   .view(rows_shape);
-    }
+    s.grad = sharded ? p.grad.slice(o.first_row, o.first_row + o.rows) : p.grad;
     owned_.push_back(std::move(s));
   }
 }
 
 void GradBuckets::start(size_t bucket) {
   Buffers& b = buckets_[bucket];
-  b.request = sharded_ ? dp_.reduce_scatter_async(b.grads, b.shard_grads, dist::ReduceOp::sum)
+  b.request = sharded_ ? dp_.reduce_scatter_in_place_async(b.grads, dist::ReduceOp::sum)
                        : dp_.all_reduce_async(b.grads, dist::ReduceOp::sum);
 }
 
@@ -95,12 +83,7 @@ void GradBuckets::finish() {
 
 void GradBuckets::gather_parameters() {
   TRIDENT_CHECK(sharded_, "gather_parameters without the distributed optimizer");
-  const int64_t r = dp_.rank();
-  for (Buffers& b : buckets_) {
-    const int64_t S = b.shard_values.numel();
-    b.shard_values.copy_from(b.values.slice(r * S, (r + 1) * S));
-    b.request = dp_.all_gather_async(b.shard_values, b.values);
-  }
+  for (Buffers& b : buckets_) b.request = dp_.all_gather_in_place_async(b.values);
   for (Buffers& b : buckets_) {
     b.request->wait();
     b.request.reset();

@@ -10,11 +10,13 @@
 //  - replicated (the default): each bucket is all-reduced; every rank ends
 //    with the whole summed gradient.
 //  - sharded (--use-distributed-optimizer, ZeRO-1): each bucket is
-//    reduce-scattered; rank r ends with the summed gradient of its shard
-//    only (owned(): whole rows of the parameters it touches), which its
-//    optimizer steps. The parameters' compute-dtype values also move into
-//    bucket-shaped buffers, so that gather_parameters() can all-gather each
-//    rank's updated shard back into every rank's whole parameters.
+//    reduce-scattered in place; rank r ends with the summed gradient of its
+//    shard only, in its own part of the bucket (owned(): whole rows of the
+//    parameters it touches; the rest of the gradients are undefined until
+//    the next step zeroes them), which its optimizer steps. The parameters'
+//    compute-dtype values also move into bucket-shaped buffers, so that
+//    gather_parameters() can all-gather each rank's updated part in place
+//    into every rank's whole parameters. No buffer besides the two.
 //
 // The loss gradient is pre-scaled by 1/dp (GptModel::backward's loss_grad),
 // so the sum over ranks is already the mean.
@@ -37,7 +39,7 @@ struct OwnedShard {
   size_t index = 0;      // of the parameter in the list GradBuckets was given (model order)
   int64_t first_row = 0;
   int64_t rows = 0;
-  Tensor grad;           // f32, (rows, ...) like the value's rows; undefined: the whole param->grad
+  Tensor grad;           // f32, (rows, ...): those rows of the gradient; undefined: the whole param->grad
   Tensor value() const { return param->value.slice(first_row, first_row + rows); }
 };
 
@@ -65,8 +67,6 @@ class GradBuckets {
   struct Buffers {
     Tensor grads;         // f32 (dp · S): the gradients of the bucket's parameters, at their offsets
     Tensor values;        // sharded only: compute dtype (dp · S), the parameters' values likewise
-    Tensor shard_grads;   // sharded only: f32 (S), this rank's summed part of `grads`
-    Tensor shard_values;  // sharded only: compute dtype (S), this rank's part of `values`, sent by the all-gather
     size_t pending = 0;   // gradients not yet final this step
     std::unique_ptr<dist::Request> request;  // the running reduction, if started
   };

@@ -90,7 +90,7 @@ TEST(MemoryModel, DistributedOptimizerShardsTheStateOverDataParallelRanks) {
   EXPECT_NEAR(double(b[optimizer]), double(a[optimizer]) / 4, 0.02 * double(a[optimizer]) / 4);
   EXPECT_GE(b[weights], a[weights]);  // the padded buckets
   EXPECT_LT(b[weights], a[weights] * 1.02);
-  EXPECT_GT(b[communication], 0);
+  EXPECT_EQ(b[communication], 0);  // the collectives work in place in the buckets
 }
 
 TEST(MemoryModel, SequenceParallelShrinksWhatLiesBetweenTheRegions) {

@@ -130,6 +130,50 @@ TEST_F(Comms, AsyncReduceScatterAndAllGatherInFlightTogether) {
     }
 }
 
+// The in-place forms, as the distributed optimizer uses them on its
+// buckets: uneven parts, two reduce-scatters (sum, max) and two all-gathers
+// (f32, bf16) in flight at once, waited in reverse order. Reduce-scatter:
+// this rank's part of the buffer holds the serial sum (MPI leaves it at the
+// buffer's start: it must have been moved); all-gather: every part its
+// rank's. Counted as the out-of-place forms.
+TEST_F(Comms, InPlaceFormsMatchSerialInTheRanksOwnPart) {
+  for (int64_t total : {10, 12}) {
+    SCOPED_TRACE("total " + std::to_string(total));
+    const auto sizes = Comm::split_sizes(total, n);
+    int64_t mine_begin = 0;
+    for (int k = 0; k < r; ++k) mine_begin += sizes[size_t(k)];
+    const int64_t mine = sizes[size_t(r)];
+    auto max_value = [&](int rank, int64_t i) { return value((rank * 7) % n, -i); };
+    Tensor sum = Tensor::empty({total}), mx = Tensor::empty({total}), all = nans({total});
+    for (int64_t i = 0; i < total; ++i) sum.set(i, value(r, i)), mx.set(i, max_value(r, i));
+    for (int64_t j = 0; j < mine; ++j) all.set(mine_begin + j, value(r, j));
+    Tensor all_bf16 = all.to(DType::bf16);
+    comm->reset_counters();
+    std::vector<std::unique_ptr<Request>> requests;
+    requests.push_back(comm->reduce_scatter_in_place_async(sum, ReduceOp::sum));
+    requests.push_back(comm->all_gather_in_place_async(all));
+    requests.push_back(comm->reduce_scatter_in_place_async(mx, ReduceOp::max));
+    requests.push_back(comm->all_gather_in_place_async(all_bf16));
+    for (auto it = requests.rbegin(); it != requests.rend(); ++it) (*it)->wait();
+    for (int64_t j = 0; j < mine; ++j) {
+      float s = 0.f, m = -INFINITY;
+      for (int k = 0; k < n; ++k) s += value(k, mine_begin + j), m = std::max(m, max_value(k, mine_begin + j));
+      ASSERT_EQ(sum.item(mine_begin + j), s) << "sum part element " << j;
+      ASSERT_EQ(mx.item(mine_begin + j), m) << "max part element " << j;
+    }
+    int64_t at = 0;
+    for (int k = 0; k < n; ++k)
+      for (int64_t j = 0; j < sizes[size_t(k)]; ++j, ++at) {
+        ASSERT_EQ(all.item(at), value(k, j)) << "f32 from rank " << k;
+        ASSERT_EQ(all_bf16.item(at), stored(value(k, j), DType::bf16)) << "bf16 from rank " << k;
+      }
+    const CommCounters& c = comm->counters();
+    EXPECT_EQ(c.calls[size_t(CommKind::reduce_scatter)], 2u);
+    EXPECT_DOUBLE_EQ(c.wire_bytes[size_t(CommKind::reduce_scatter)], 2 * double(n - 1) / n * double(total) * 4);
+    EXPECT_DOUBLE_EQ(c.wire_bytes[size_t(CommKind::all_gather)], double(n - 1) / n * double(total) * 6);
+  }
+}
+
 // The started forms count what the blocking ones do, kind by kind.
 TEST_F(Comms, AsyncCountersEqualTheBlockingOnes) {
   for (int64_t total : {10, 1000}) {
@@ -191,6 +235,11 @@ TEST(SelfComms, AsyncFormsCopyAndCount) {
   EXPECT_EQ(gathered.to_vector(), in.to_vector());
   EXPECT_EQ(self.counters().calls[size_t(CommKind::reduce_scatter)], 1u);
   EXPECT_EQ(self.counters().payload_bytes[size_t(CommKind::all_gather)], 12u);
+  // In place, the one part is already the answer.
+  EXPECT_TRUE(self.reduce_scatter_in_place_async(in, ReduceOp::sum)->test());
+  self.all_gather_in_place_async(in)->wait();
+  EXPECT_EQ(in.to_vector(), (std::vector<float>{1.f, 2.f, 3.f}));
+  EXPECT_EQ(self.counters().calls[size_t(CommKind::reduce_scatter)], 2u);
   EXPECT_EQ(self.counters().total_wire_bytes(), 0.0);
 }
 

@@ -98,6 +98,31 @@ TEST_P(DeviceComm, ReduceScatterAllGatherBroadcast) {
 // equal parts (NCCL's own collectives for NcclComm) and unequal ones (its
 // MPI side, staged), f32 and bf16, four collectives in flight waited in
 // the reverse order, and the same counters as the blocking calls.
+// The in-place forms on device buckets (the distributed optimizer's):
+// equal parts (NCCL's own in-place path) and unequal (its MPI fallback,
+// which stages the buffer and moves MPI's result from the buffer's start to
+// the rank's part), against the out-of-place forms' results.
+TEST_P(DeviceComm, InPlaceFormsMatchTheOutOfPlaceOnes) {
+  for (const int64_t total : {int64_t(37) * n, int64_t(37) * n + 1}) {
+    SCOPED_TRACE(total % n == 0 ? "equal parts" : "unequal parts");
+    const auto sizes = Comm::split_sizes(total, n);
+    const int64_t mine = sizes[size_t(r)];
+    int64_t mine_begin = 0;
+    for (int k = 0; k < r; ++k) mine_begin += sizes[size_t(k)];
+    Tensor in = filled(total, r, DType::f32), out = Tensor::empty({mine}, DType::f32, Device::cuda);
+    comm->reduce_scatter(in, out, ReduceOp::sum);
+    Tensor buffer = in.clone();
+    comm->reduce_scatter_in_place_async(buffer, ReduceOp::sum)->wait();
+    EXPECT_EQ(buffer.slice(mine_begin, mine_begin + mine).to(Device::cpu).to_vector(), out.to(Device::cpu).to_vector());
+    Tensor part = filled(mine, r, DType::bf16), all = Tensor::empty({total}, DType::bf16, Device::cuda);
+    comm->all_gather(part, all);
+    Tensor gathered = Tensor::zeros({total}, DType::bf16, Device::cuda);
+    gathered.slice(mine_begin, mine_begin + mine).copy_from(part);
+    comm->all_gather_in_place_async(gathered)->wait();
+    EXPECT_EQ(gathered.to(Device::cpu).to(DType::f32).to_vector(), all.to(Device::cpu).to(DType::f32).to_vector());
+  }
+}
+
 TEST_P(DeviceComm, AsyncReduceScatterAndAllGather) {
   const bool nccl = std::string(GetParam()) == "nccl";
   for (const int64_t total : {int64_t(37) * n, int64_t(37) * n + 1}) {

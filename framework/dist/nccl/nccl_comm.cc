@@ -181,6 +181,30 @@ std::unique_ptr<Request> NcclComm::all_gather_async(const Tensor& in, Tensor& ou
   return request_for_queued(comm_stream_, compute_, {in, out});
 }
 
+// NCCL works in place when the rank's part is where it would send from
+// (reduce-scatter: receive into) inside the full buffer: our parts' layout.
+std::unique_ptr<Request> NcclComm::reduce_scatter_in_place_async(Tensor& buffer, ReduceOp op) {
+  if (!on_device(buffer) || buffer.numel() % size() != 0) return mpi_.reduce_scatter_in_place_async(buffer, op);
+  const int64_t n = buffer.numel() / size();
+  Tensor part = buffer.slice(rank() * n, (rank() + 1) * n);
+  count_reduce_scatter(buffer, part);
+  comm_stream_after_queued_work(comm_stream_, compute_);
+  TRIDENT_LIB_CHECK(Nccl, ncclReduceScatter(buffer.raw(), part.raw(), size_t(n), nccl_type(buffer.dtype()),
+                                            nccl_op(op), nccl_, comm_stream_));
+  return request_for_queued(comm_stream_, compute_, {buffer});
+}
+
+std::unique_ptr<Request> NcclComm::all_gather_in_place_async(Tensor& buffer) {
+  if (!on_device(buffer) || buffer.numel() % size() != 0) return mpi_.all_gather_in_place_async(buffer);
+  const int64_t n = buffer.numel() / size();
+  const Tensor part = buffer.slice(rank() * n, (rank() + 1) * n);
+  count_all_gather(part, buffer);
+  comm_stream_after_queued_work(comm_stream_, compute_);
+  TRIDENT_LIB_CHECK(Nccl, ncclAllGather(part.raw(), buffer.raw(), size_t(n), nccl_type(buffer.dtype()), nccl_,
+                                        comm_stream_));
+  return request_for_queued(comm_stream_, compute_, {buffer});
+}
+
 void NcclComm::broadcast(Tensor& t, int root) {
   if (!on_device(t)) return mpi_.broadcast(t, root);
   count(CommKind::broadcast, t.bytes(), size() > 1 && rank() == root ? double(t.bytes()) : 0.0);
