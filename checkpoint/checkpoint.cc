@@ -88,6 +88,31 @@ void remove_old_checkpoints(const fs::path& root, int keep_last, const fs::path&
   }
 }
 
+
+// The datasets a shard file holds of the tensor at `path` ("model/x"): the
+// whole slice "model/x", or a distributed optimizer's rows "model/x@rows_N".
+std::vector<std::string> datasets_of_tensor(hid_t file, const std::string& path) {
+  const size_t cut = path.rfind('/');
+  const std::string group = cut == std::string::npos ? "/" : path.substr(0, cut);
+  const std::string base = path.substr(cut == std::string::npos ? 0 : cut + 1);
+  std::vector<std::string> names;
+  if (H5Lexists(file, group.c_str(), H5P_DEFAULT) <= 0) return names;
+  H5Handle g(TRIDENT_LIB_CHECK(Hdf5, H5Gopen2(file, group.c_str(), H5P_DEFAULT), "opening ", group), H5Gclose);
+  struct Found {
+    const std::string* base;
+    std::vector<std::string> names;
+  } found{&base, {}};
+  auto visit = [](hid_t, const char* name, const H5L_info_t*, void* data) -> herr_t {
+    Found& f = *static_cast<Found*>(data);
+    const std::string n = name;
+    if (n == *f.base || n.starts_with(*f.base + "@rows_")) f.names.push_back(n);
+    return 0;
+  };
+  TRIDENT_LIB_CHECK(Hdf5, H5Literate(g, H5_INDEX_NAME, H5_ITER_NATIVE, nullptr, visit, &found), "listing ", group);
+  for (const std::string& n : found.names) names.push_back(cut == std::string::npos ? n : group + "/" + n);
+  return names;
+}
+
 }  // namespace
 
 std::string iteration_dir_name(int64_t iteration) {
@@ -305,18 +330,19 @@ void CheckpointReader::read(const TensorSlice& slice, Tensor& out) {
   try {
     read_slice(index_->file, (fs::path(dir_) / "index.h5").string(), slice, out);
   } catch (const UsageError&) {
-    // Which shard? Read the dataset from each shard that has it, directly.
+    // Which shard? Read the tensor's datasets from each shard that has them,
+    // directly: whole (`path`) or a distributed optimizer's rows (`path@rows_N`).
     for (const std::string& s : shards_) {
       const std::string path = (fs::path(dir_) / s).string();
       H5Handle f = h5_file_open(path);
-      if (H5Lexists(f, slice.path.c_str(), H5P_DEFAULT) <= 0) continue;
-      H5Handle ds(TRIDENT_LIB_CHECK(Hdf5, H5Dopen2(f, slice.path.c_str(), H5P_DEFAULT), "opening ", slice.path),
-                  H5Dclose);
-      H5Handle space(TRIDENT_LIB_CHECK(Hdf5, H5Dget_space(ds)), H5Sclose);
-      std::vector<float> buffer(size_t(H5Sget_simple_extent_npoints(space)));
-      if (H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer.data()) < 0)
-        throw UsageError("checkpoint shard " + path + ", dataset '" + slice.path + "': " + hdf5_error_stack() +
-                         ": the checkpoint is damaged; load an earlier one with --load-iteration");
+      for (const std::string& name : datasets_of_tensor(f, slice.path)) {
+        H5Handle ds(TRIDENT_LIB_CHECK(Hdf5, H5Dopen2(f, name.c_str(), H5P_DEFAULT), "opening ", name), H5Dclose);
+        H5Handle space(TRIDENT_LIB_CHECK(Hdf5, H5Dget_space(ds)), H5Sclose);
+        std::vector<float> buffer(size_t(H5Sget_simple_extent_npoints(space)));
+        if (H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer.data()) < 0)
+          throw UsageError("checkpoint shard " + path + ", dataset '" + name + "': " + hdf5_error_stack() +
+                           ": the checkpoint is damaged; load an earlier one with --load-iteration");
+      }
     }
     throw;
   }

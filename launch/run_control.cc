@@ -91,6 +91,7 @@ void RunControl::roll_back(int64_t detected, int64_t target, RunState& state) {
     error = "divergence guard: rolling back to " + good.dir + " failed: " + e.what();
   }
   dist::agree_all_ranks_ok(error);
+  checkpoint_.share_loaded_rows();  // after the agreement: a failed rank is never left out of a collective
   const int64_t skipped = (resume_sample - state.consumed_samples) / B;  // from the checkpoint's position
   state.consumed_samples = resume_sample;
   state.lr_scale = lr_scale;

@@ -42,6 +42,7 @@ void Trainer::load() {
     error = e.what();
   }
   dist::agree_all_ranks_ok(error);
+  checkpoint_.share_loaded_rows();  // after the agreement: a failed rank is never left out of a collective
   if (!cfg.finetune) control_.good_checkpoint(state_.iteration, dir, {.optimizer = !cfg.no_load_optim});
   Tensor total = Tensor::from_vector({float(bytes)}, {1});
   parts_.groups->world().all_reduce(total, dist::ReduceOp::sum);

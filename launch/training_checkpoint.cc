@@ -71,6 +71,10 @@ checkpoint::SaveResult TrainingCheckpoint::save(const RunState& state) {
                                      parts_.groups->world());
 }
 
+void TrainingCheckpoint::share_loaded_rows() {
+  if (step_.distributed_optimizer()) step_.gather_parameters();
+}
+
 void TrainingCheckpoint::read_tensors(checkpoint::CheckpointReader& reader, bool optimizer) {
   optim::AdamW& adam = step_.optimizer();
   // This rank's rows of each tensor (all of them without the distributed optimizer), as boxes of the global tensor.
@@ -132,8 +136,6 @@ int64_t TrainingCheckpoint::load(const std::string& dir, Restore what, RunState&
     state.sampler_batch = sampler_batch_of(saved);
     if (what.data_position) state.data_seed = saved.at("sampler").at("seed").get<uint64_t>();
   }
-  // Each rank restored its own rows: every rank's to every rank.
-  if (step_.distributed_optimizer()) step_.gather_parameters();
   return reader.bytes_read();
 }
 

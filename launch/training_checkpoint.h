@@ -31,9 +31,15 @@ class TrainingCheckpoint {
     bool restart_iterations = false;  // --finetune: keep the iteration count and run state at zero
   };
   // Restores model and what `what` asks from the committed checkpoint `dir`
-  // into this rank's parts and `state`. No communication, but with the
-  // distributed optimizer the parameters' all-gather. Returns the bytes read.
+  // into this rank's parts and `state`; no communication. With the
+  // distributed optimizer each rank restores its own rows of the parameters:
+  // once every rank has loaded (a failed rank must not leave the others in a
+  // collective), share_loaded_rows() hands them to every rank.
+  // Returns the bytes read.
   int64_t load(const std::string& dir, Restore what, RunState& state);
+  // Collective after a load that succeeded on every rank: with the
+  // distributed optimizer, every rank's restored rows to every rank.
+  void share_loaded_rows();
 
  private:
   nlohmann::json state_json(const RunState& state) const;

@@ -3,9 +3,11 @@
 # checkpoint at iteration 5 under test:
 #  1. a rank SIGKILLed during a save (in its shard, before and after the
 #     index, before the rename): iteration 5 stays `latest` and resumes;
-#  2. a truncated shard, a flipped data byte, a missing shard, another
-#     model's flags: one error line naming the file (and dataset), non-zero
-#     exit, and not a byte changed on disk;
+#  2. a truncated shard, a flipped data byte (also in one data-parallel
+#     rank's rows of a distributed-optimizer checkpoint, which only that rank
+#     reads: the others must not be left waiting in a collective), a missing
+#     shard, another model's flags: one error line naming the file (and
+#     dataset), non-zero exit, and not a byte changed on disk;
 #  3. a full disk during a save (a small tmpfs): a clear error, the
 #     previous checkpoint intact, no temporary directory left.
 # Usage: faults.sh <trident-train> <mpiexec>
@@ -68,6 +70,23 @@ with open(path, "r+b") as f:
     f.seek(offset); b = f.read(1); f.seek(offset); f.write(bytes([b[0] ^ 0x10]))
 PY
 expect_load_error "flipped byte" "$work/bad" "bad/$shard, dataset 'model/layers.1.mlp.fc1.weight'"
+"$mpiexec" -n 4 --oversubscribe "$train" "${flags[@]}" --train-iters 5 --use-distributed-optimizer \
+  --save "$work/ck_do" > "$work/do.log" 2>&1 || { echo "FAIL: the distributed-optimizer save"; cat "$work/do.log"; exit 1; }
+rm -rf "$work/bad_do"; cp -r "$work/ck_do" "$work/bad_do"
+do_shard=iter_0000005/shards/rank_00003.h5  # pipeline stage 1, data-parallel rank 1: its rows only
+dataset=$(/usr/bin/python3 - "$work/bad_do/$do_shard" <<'PY'
+import sys, h5py
+path = sys.argv[1]
+with h5py.File(path, "r") as f:
+    name = next(n for n in f["model"] if n.startswith("layers.1.mlp.fc1.weight@rows_"))
+    offset = f["model/" + name].id.get_chunk_info(0).byte_offset + 64
+with open(path, "r+b") as f:
+    f.seek(offset); b = f.read(1); f.seek(offset); f.write(bytes([b[0] ^ 0x10]))
+print("model/" + name)
+PY
+)
+expect_load_error "flipped byte in one rank's rows" "$work/bad_do" "bad_do/$do_shard, dataset '$dataset'" \
+  --use-distributed-optimizer
 damaged; rm "$work/bad/$shard"
 expect_load_error "missing shard" "$work/bad" "bad/$shard is missing"
 expect_load_error "other model" "$work/ck" "--hidden-size 64, but this run has --hidden-size 32" --hidden-size 32

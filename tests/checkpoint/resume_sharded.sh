@@ -7,7 +7,10 @@
 #  2. a (2,1,2) run with it and --sequence-parallel (shards that cut the
 #     fused Q|K|V blocks of tp = 2) resumes bit-exactly, and as (1,1,4) with it;
 #  3. h5py reads whole tensors from the sharded checkpoint equal to those of
-#     a checkpoint of the same run without the distributed optimizer (1e-5).
+#     a checkpoint of the same run without the distributed optimizer (1e-5);
+#  4. a token table padded beyond the vocabulary (--make-vocab-size-divisible-by
+#     72: 256 ids in 288 rows, so some ranks' rows are padding only, never
+#     stored) resumes bit-exactly, and as (2,1,2) with it.
 # Usage: resume_sharded.sh <trident-train> <mpiexec>
 set -euo pipefail
 train=$1; mpiexec=$2
@@ -65,4 +68,11 @@ print(f"{'ok  ' if ok else 'FAIL'} h5py: {len(names)} whole tensors of the shard
       f"(worst relative difference {worst:.2e})")
 sys.exit(0 if ok else 1)
 PY
+# 4. Padding rows in the token table.
+pad=(--make-vocab-size-divisible-by 72)
+run "$work/src4" 1 1 4 $do "${pad[@]}" --save "$work/ck4" --save-interval 10 || exit 1
+run "$work/same4" 1 1 4 $do "${pad[@]}" --load "$work/ck4" --load-iteration 10 &&
+  check "$work/src4" "$work/same4" "(1,1,4) do, padded table -> same" --exact
+run "$work/ref212" 2 1 2 $do "${pad[@]}" && run "$work/to212" 2 1 2 $do "${pad[@]}" --load "$work/ck4" --load-iteration 10 &&
+  check "$work/ref212" "$work/to212" "(1,1,4) do, padded table -> (2,1,2) do"
 exit $status
