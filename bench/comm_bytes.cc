@@ -131,18 +131,20 @@ int main(int argc, char** argv) {
           {"formula", formula}, {"agree", agree}};
       std::printf("%s\n", line.dump().c_str());
     };
-    const auto& tc = g.tp().counters();
-    double tp_calls = 0, tp_analytic_calls = 0, tp_analytic = 0;
-    for (uint64_t n : tc.calls) tp_calls += double(n);
-    for (const Expected& e : tp_rows) {
-      const size_t k = size_t(e.kind);
-      report("tp", trident::dist::comm_kind_name(e.kind), double(tc.calls[k]), e.calls, tc.wire_bytes[k], e.wire_bytes,
-             e.formula);
-      tp_analytic_calls += e.calls, tp_analytic += e.wire_bytes;
-    }
-    // Every byte the group moved, whatever the kind: nothing outside the model above.
-    report("tp", "total", tp_calls, tp_analytic_calls, tc.total_wire_bytes(), tp_analytic, "the kinds above");
-    const auto& dc = g.dp().counters();
+    // Each kind against the model, then every byte the group moved, whatever the kind: nothing outside the model.
+    const auto report_group = [&](const char* group, const trident::dist::Comm& comm, const std::vector<Expected>& rows) {
+      const auto& counted = comm.counters();
+      double calls = 0, analytic_calls = 0, analytic = 0;
+      for (uint64_t n : counted.calls) calls += double(n);
+      for (const Expected& e : rows) {
+        const size_t k = size_t(e.kind);
+        report(group, trident::dist::comm_kind_name(e.kind), double(counted.calls[k]), e.calls, counted.wire_bytes[k],
+               e.wire_bytes, e.formula);
+        analytic_calls += e.calls, analytic += e.wire_bytes;
+      }
+      report(group, "total", calls, analytic_calls, counted.total_wire_bytes(), analytic, "the kinds above");
+    };
+    report_group("tp", g.tp(), tp_rows);
     const trident::parallel::GradBuckets& buckets = trainer.train_step().buckets();
     const double on_dp = d > 1 ? 1.0 : 0.0, n_buckets = double(buckets.num_buckets()),
                  padded = double(buckets.layout().total_elements()), part_dp = d > 1 ? (d - 1) / d : 0.0;
@@ -159,15 +161,7 @@ int main(int argc, char** argv) {
                  {CommKind::all_gather, on_dp * n_buckets, part_dp * act_bytes * padded,
                   "(d-1)/d * dtype bytes * P_padded: one per bucket"}};
     }
-    double dp_calls = 0, dp_analytic_calls = 0, dp_analytic = 0;
-    for (uint64_t n : dc.calls) dp_calls += double(n);
-    for (const Expected& e : dp_rows) {
-      const size_t k = size_t(e.kind);
-      report("dp", trident::dist::comm_kind_name(e.kind), double(dc.calls[k]), e.calls, dc.wire_bytes[k], e.wire_bytes,
-             e.formula);
-      dp_analytic_calls += e.calls, dp_analytic += e.wire_bytes;
-    }
-    report("dp", "total", dp_calls, dp_analytic_calls, dc.total_wire_bytes(), dp_analytic, "the kinds above");
+    report_group("dp", g.dp(), dp_rows);
   }
   trident::dist::World::finalize();
   return status;
