@@ -271,6 +271,15 @@ std::vector<std::string> abandon_checkpoints_after(const std::string& root_name,
   return moved;
 }
 
+bool holds_no_checkpoint(const std::string& root_name) {
+  const fs::path root(root_name);
+  if (!fs::exists(root)) return true;
+  if (!fs::is_directory(root) || fs::exists(root / "latest")) return false;
+  for (const auto& entry : fs::directory_iterator(root))
+    if (entry.path().filename().string().starts_with("iter_")) return false;
+  return true;
+}
+
 std::string find_checkpoint(const std::string& root_name, int64_t iteration) {
   const fs::path root(root_name);
   TRIDENT_USAGE_CHECK(fs::is_directory(root), "--load ", root_name, " is not a directory");

@@ -44,6 +44,12 @@ SaveResult save_checkpoint(const std::string& root, int64_t iteration, const std
 // names iter_<iteration> again. Returns the new names. Rank 0 only.
 std::vector<std::string> abandon_checkpoints_after(const std::string& root, int64_t iteration);
 
+// Whether `root` holds no checkpoint yet: it does not exist, or has neither
+// `latest` nor any iter_N directory (an unfinished first save's .tmp.
+// directory does not count). A job script that passes --load to its first
+// start and to every restart then starts fresh the first time.
+bool holds_no_checkpoint(const std::string& root);
+
 // The directory to load from `root`: `latest`, or iter_N when iteration ≥ 0.
 // UsageError naming the path when there is none or it is not committed.
 std::string find_checkpoint(const std::string& root, int64_t iteration = -1);

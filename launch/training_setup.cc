@@ -94,6 +94,14 @@ void load_data(TrainingParts& parts) {
 std::vector<std::string> check_and_prepare(TrainingParts& parts, const dist::World& world) {
   TrainConfig& cfg = parts.cfg;
   std::vector<std::string> resumed;
+  // Megatron's behaviour, so that one job script serves the first start and every restart.
+  if (!cfg.load.empty() && cfg.load_iteration < 0 && checkpoint::holds_no_checkpoint(cfg.load)) {
+    TRIDENT_USAGE_CHECK(!cfg.finetune, "--finetune needs a checkpoint to start from, and --load ", cfg.load,
+                        " holds none yet");
+    resumed.push_back("--load " + cfg.load + " holds no checkpoint yet: starting fresh");
+    cfg.load.clear();
+    cfg.no_load_optim = cfg.no_load_rng = false;
+  }
   if (!cfg.load.empty()) {  // the run it resumes: its shape and training flags (resume_flags.h)
     const checkpoint::CheckpointReader reader(checkpoint::find_checkpoint(cfg.load, cfg.load_iteration));
     resumed = take_flags_from_checkpoint(cfg, reader.state(), reader.dir());

@@ -49,8 +49,11 @@ if ! command -v nvidia-smi >/dev/null || ! nvidia-smi -L >/dev/null 2>&1; then
   expect_error "--device cpu" --device cuda   # no GPU here: the message must point to the CPU
 fi
 expect_error "cannot write --metrics-file" --metrics-file "$work/no/such/dir/m.jsonl"
-expect_error "--load $work/missing is not a directory" --load "$work/missing"
-expect_error "has no 'latest' file" --load "$work"
+expect_error "--load $work/small.txt is not a directory" --load "$work/small.txt"
+mkdir -p "$work/orphan/iter_0000005"  # checkpoints, but no `latest` naming one
+expect_error "has no 'latest' file" --load "$work/orphan"
+expect_error "--load $work/missing is not a directory" --load "$work/missing" --load-iteration 5
+expect_error "--finetune needs a checkpoint to start from" --load "$work/missing" --finetune
 expect_error "cannot write --save" --save "$work/small.txt/checkpoints"
 expect_error "need --load DIR" --no-load-optim
 expect_error "--save-interval must not be negative" --save-interval -1
@@ -132,6 +135,20 @@ mean = sum(losses) / len(losses)
 assert abs(logged - mean) < 6e-5 and abs(logged - losses[-1]) > 1e-4, (logged, mean, losses)
 print(f"ok   --lr 1e-5 alone trains; the log line's loss {logged} is the mean of iterations 1-4 ({mean:.5f})")
 PY
+
+# --load on a directory with no checkpoint yet starts fresh with a notice (Megatron's behaviour: one
+# job script for the first start and every restart), then saves there; the next start resumes.
+for start in first second; do
+  "$train" --data-path "$work/small.txt" --seq-length 16 --hidden-size 32 --num-layers 1 --num-attention-heads 2 \
+           --micro-batch-size 2 --global-batch-size 4 --train-iters 2 --lr-decay-iters 2 --min-lr 1e-4 \
+           --load "$work/job" --save "$work/job" > "$work/out" 2>&1 \
+    || { echo "FAIL: --load on a fresh directory ($start start) exited non-zero"; cat "$work/out"; failures=$((failures + 1)); }
+done
+if grep -q "holds no checkpoint yet: starting fresh" "$work/out" || ! grep -q "loaded iteration 2" "$work/out"; then
+  echo "FAIL: the second start did not resume"; cat "$work/out"; failures=$((failures + 1))
+else
+  echo "ok   --load on an empty directory started fresh; the next start resumed from it"
+fi
 
 # And the good case writes one JSON object per iteration with the promised keys.
 "$train" --data-path "$work/small.txt" --seq-length 16 --hidden-size 32 --num-layers 1 --num-attention-heads 2 \
