@@ -29,7 +29,22 @@ printf 'node1 slots=4\n# a comment\nnode2 slots=4\n' > "$work/hosts"
 expect "hostfile" "--hostfile $work/hosts -x OMP_NUM_THREADS=" "$run" -n 8 --hostfile "$work/hosts" --dry-run -- --tp 2
 expect "threads given" "-x OMP_NUM_THREADS=3 -x TRIDENT_PROGRESS=0 $train --threads 3" "$run" -n 2 --threads 3 --dry-run
 mkdir -p "$work/bin"; printf '#!/bin/sh\nexit 0\n' > "$work/bin/srun"; chmod +x "$work/bin/srun"
-expect "Slurm" "srun --ntasks 4 --cpus-per-task" env PATH="$work/bin:$PATH" SLURM_JOB_ID=7 SLURM_NTASKS=4 "$run" --dry-run -- --pp 2
+expect "Slurm" "srun --mpi=pmix --ntasks 4 --cpus-per-task" env PATH="$work/bin:$PATH" SLURM_JOB_ID=7 SLURM_NTASKS=4 "$run" --dry-run -- --pp 2
+# Tasks beyond the cores: srun overcommits and Open MPI yields (docs/decisions.md, "srun's MPI plug-in").
+expect "Slurm, more tasks than cores" "--overcommit --export ALL,OMP_NUM_THREADS=1,TRIDENT_PROGRESS=0,OMPI_MCA_mpi_yield_when_idle=1" \
+  env PATH="$work/bin:$PATH" SLURM_JOB_ID=7 SLURM_NTASKS="$many" "$run" --dry-run -- --pp 2
+# Threads per task from the allocation.
+expect "Slurm, --cpus-per-task" "--cpus-per-task 2 " env PATH="$work/bin:$PATH" SLURM_JOB_ID=7 SLURM_NTASKS=1 SLURM_CPUS_PER_TASK=2 \
+  "$run" --dry-run
+# The batch script: the resume flags filled in from --save, the preemption signal, requeue.
+script=$("$run" --sbatch -n 8 --nodes 2 --gpus-per-node 4 --time 1:00:00 -- --tp 2 --save "$work/ck" 2>&1)
+for want in "#SBATCH --nodes=2" "#SBATCH --ntasks=8" "#SBATCH --ntasks-per-node=4" "#SBATCH --gpus-per-node=4" \
+            "#SBATCH --time=1:00:00" "#SBATCH --signal=USR1@120" "#SBATCH --requeue" "--save $work/ck --load $work/ck"; do
+  [[ "$script" == *"$want"* ]] || { echo "FAIL: --sbatch: no '$want' in:"; echo "$script"; status=1; }
+done
+out=$("$run" --sbatch -n 8 -- --tp 2 2>&1); rc=$?
+[ $rc -eq 2 ] && [[ "$out" == *"give --save DIR"* ]] && echo "ok   --sbatch without --save -> $out" \
+  || { echo "FAIL: --sbatch without --save: $out"; status=1; }
 out=$("$run" -n 0 2>&1); rc=$?
 [ $rc -eq 2 ] && [[ "$out" == *"-n N (a positive integer)"* ]] && echo "ok   -n 0 -> $out" || { echo "FAIL: -n 0: $out"; status=1; }
 # A real run: 2 ranks as a 2-stage pipeline.
