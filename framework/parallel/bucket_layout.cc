@@ -75,7 +75,7 @@ std::vector<OwnedRows> BucketLayout::owned_by(int rank, const std::vector<Shape>
       if (lo >= hi) continue;
       const int64_t w = row_elements(shapes[e.param]);
       TRIDENT_CHECK((lo - e.offset) % w == 0 && (hi - lo) % w == 0, "shard cut inside a row");
-      out.push_back({e.param, bi, (lo - e.offset) / w, (hi - lo) / w, lo - begin});
+      out.push_back({e.param, bi, (lo - e.offset) / w, (hi - lo) / w});
     }
   }
   return out;

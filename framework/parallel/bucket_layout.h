@@ -40,7 +40,6 @@ struct OwnedRows {
   size_t bucket = 0;
   int64_t first_row = 0;
   int64_t rows = 0;
-  int64_t shard_offset = 0;  // where those rows start inside the rank's shard of the bucket
 };
 
 struct BucketLayout {
