@@ -16,7 +16,9 @@ struct Sizes {
   int64_t B, T, C, t, e;  // micro-batch, sequence, hidden, TP degree, bytes per activation element
   int64_t N;              // B·T token rows
   int64_t Ns;             // rows a rank holds between the TP regions: N, or N/t under sequence parallelism
-  int64_t Cl, F;          // C/t and 4C/t: this rank's attention width and MLP width
+  int64_t Cl, F;          // C/t and F/t: this rank's attention width (H·D/t) and MLP width
+  int64_t QKV, F1;        // (H+2G)·D/t and F/t or 2F/t with SwiGLU: the qkv and fc1 outputs' widths
+  int64_t stats;          // f32 statistics per row a norm keeps: mean and rstd, RMSNorm rstd only
   int64_t V;              // V_padded/t: this rank's vocabulary slice
   int64_t attn_saved;     // bytes attention keeps for backward (f32)
   bool sp, wide_sums;     // sequence parallel; 16-bit TP sums go through an f32 copy
@@ -31,11 +33,13 @@ Sizes sizes_of(const MemoryModelInput& in) {
   s.N = s.B * s.T;
   s.sp = in.sequence_parallel && in.tp > 1;
   s.Ns = s.sp ? s.N / s.t : s.N;
-  s.Cl = s.C / s.t, s.F = 4 * s.C / s.t, s.V = m.padded_vocab_size(in.tp) / in.tp;
+  s.Cl = s.C / s.t, s.F = m.ffn_hidden() / s.t, s.V = m.padded_vocab_size(in.tp) / in.tp;
+  s.QKV = m.qkv_rows() / s.t, s.F1 = (m.swiglu ? 2 : 1) * s.F, s.stats = m.rms_norm() ? 1 : 2;
   const int64_t heads = m.num_attention_heads / in.tp, head_dim = m.head_dim();
-  // Backend::attention_saved_shape: the probabilities (B, heads, T, T), or on
-  // the GPU's fused kernel (16-bit, head dim 64 or 128) the log-sum-exp (B, heads, T).
-  const bool fused = m.device == Device::cuda && m.dtype != DType::f32 && (head_dim == 64 || head_dim == 128);
+  // Backend::attention_saved_shape: the probabilities (B, heads, T, T), or on the GPU's
+  // fused kernel (16-bit, head dim 64 or 128, no query groups) the log-sum-exp (B, heads, T).
+  const bool fused = m.device == Device::cuda && m.dtype != DType::f32 && (head_dim == 64 || head_dim == 128) &&
+                     m.kv_heads() == m.num_attention_heads;
   s.attn_saved = s.B * heads * s.T * (fused ? 1 : s.T) * 4;
   s.wide_sums = in.tp > 1 && m.dtype != DType::f32;
   s.recompute = m.recompute;
@@ -43,11 +47,11 @@ Sizes sizes_of(const MemoryModelInput& in) {
 }
 
 // One block's forward keeps (no recompute): ln1.out, h, ln2.out, out (Ns, C)
-// and the norms' mean and rstd (Ns) f32; qkv (N, 3C/t), y (N, C/t), fc1_out
-// and act (N, 4C/t); attention's saved state. The input x is the previous
-// block's out, counted there.
+// and the norms' statistics (Ns) f32; qkv (N, QKV), y (N, C/t), fc1_out
+// (N, F1) and act (N, F); attention's saved state. The input x is the
+// previous block's out, counted there.
 int64_t block_kept_all(const Sizes& s) {
-  return 4 * s.Ns * s.C * s.e + 4 * s.Ns * 4 + s.N * (4 * s.Cl + 2 * s.F) * s.e + s.attn_saved;
+  return 4 * s.Ns * s.C * s.e + 2 * s.stats * s.Ns * 4 + s.N * (s.QKV + s.Cl + s.F1 + s.F) * s.e + s.attn_saved;
 }
 
 int64_t block_kept(const Sizes& s) {
@@ -69,15 +73,15 @@ int64_t block_forward_extra(const Sizes& s) {
 }
 
 // Inside a block's backward (TransformerBlock::backward_all), on top of the
-// kept set: the MLP phase holds d_ln2 (Ns, C) and dact (N, 4C/t); the
-// attention phase d_ln2, dh, d_ln1 (Ns, C), dy (N, C/t) and dqkv (N, 3C/t),
+// kept set: the MLP phase holds d_ln2 (Ns, C) and dact (N, F), with SwiGLU
+// also dfc1 (N, F1); the attention phase d_ln2, dh, d_ln1 (Ns, C), dy (N, C/t) and dqkv (N, QKV),
 // plus under selective recompute the probabilities and y again. Under SP the
 // column layers' backward holds the re-gathered input and dx_full (N, C).
 int64_t block_backward_extra(const Sizes& s) {
   const int64_t sp_cols = s.sp ? 2 * s.N * s.C * s.e : 0;
   const int64_t widen = s.wide_sums ? s.N * s.C * 4 : 0;
-  const int64_t mlp = s.Ns * s.C * s.e + s.N * s.F * s.e + sp_cols + widen;
-  int64_t attn = 3 * s.Ns * s.C * s.e + 4 * s.N * s.Cl * s.e + sp_cols + widen;
+  const int64_t mlp = s.Ns * s.C * s.e + s.N * (s.F + (s.F1 > s.F ? s.F1 : 0)) * s.e + sp_cols + widen;
+  int64_t attn = 3 * s.Ns * s.C * s.e + s.N * (s.Cl + s.QKV) * s.e + sp_cols + widen;
   if (s.recompute == gpt::Recompute::selective) attn += s.attn_saved + s.N * s.Cl * s.e;
   // Full recompute first runs the block again: its whole set exists while its backward runs.
   const int64_t again = s.recompute == gpt::Recompute::full ? block_kept_all(s) : 0;
@@ -89,17 +93,23 @@ int64_t block_backward_extra(const Sizes& s) {
 // dk, dv (B·heads, T, head dim) and dprobs (B·heads, T, T), all f32. In
 // 16-bit, where the CPU has no native 16-bit GEMM, also the f32 copy of
 // every GEMM weight (Note [fixed weights]) and the widening slots: an
-// operand, the second operand, the result (N, 4C/t) each, and linear
+// operand, the second operand, the result (N, max(F1, QKV)) each, and linear
 // backward's dy, (N, V/t) on the last stage (the logits' gradient).
 int64_t backend_workspace(const MemoryModelInput& in, const Sizes& s, const std::vector<Shape>& shapes,
-                          bool last_stage) {
+                          bool first_stage, bool last_stage) {
   if (in.model.device != Device::cpu) return 0;  // the CUDA backend's work buffers are not modelled
   const int64_t heads = in.model.num_attention_heads / in.tp;
   int64_t bytes = 7 * s.N * s.Cl * 4 + s.B * heads * s.T * s.T * 4;
   if (in.model.dtype == DType::f32) return bytes;
-  for (const Shape& shape : shapes)
-    if (shape.size() == 2 && shape[0] != in.model.seq_length) bytes += shape_numel(shape) * 4;  // not positions
-  return bytes + 3 * s.N * s.F * 4 + s.N * std::max(s.F, last_stage ? s.V : 0) * 4;
+  // Widened on first use in a GEMM: not the positions, nor a token table only looked up here.
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    if (shapes[i].size() != 2) continue;
+    if (first_stage && i == 0 && !(in.model.tied_output() && last_stage)) continue;
+    if (first_stage && i == 1 && !in.model.rope()) continue;
+    bytes += shape_numel(shapes[i]) * 4;
+  }
+  const int64_t widest = std::max(s.F1, s.QKV);
+  return bytes + 3 * s.N * widest * 4 + s.N * std::max(widest, last_stage ? s.V : 0) * 4;
 }
 
 }  // namespace
@@ -127,20 +137,29 @@ ChunkActivationBytes chunk_activation_bytes(const MemoryModelInput& in, int64_t 
 
 std::vector<Shape> local_parameter_shapes(const gpt::GptConfig& m, int tp, const gpt::PipelineStages& stages,
                                           int pp_rank) {
-  const int64_t C = m.hidden_size, V = m.padded_vocab_size(tp) / tp, Cl = C / tp, F = 4 * C / tp;
+  const int64_t C = m.hidden_size, V = m.padded_vocab_size(tp) / tp, Cl = C / tp, F = m.ffn_hidden() / tp,
+                QKV = m.qkv_rows() / tp, F1 = (m.swiglu ? 2 : 1) * F;
+  const bool norm_bias = !m.rms_norm(), bias = m.bias_linear();
   std::vector<Shape> out;
-  if (pp_rank == 0) out = {{V, C}, {m.seq_length, C}};  // token table (V_padded/t, C), positions (T, C)
+  // The order of GptModel::params(): each part's weight, then its bias if it has one.
+  auto add = [&](Shape weight, bool has_bias) {
+    out.push_back(weight);
+    if (has_bias) out.push_back({weight[0]});
+  };
+  if (pp_rank == 0) {
+    out.push_back({V, C});                               // token table (V_padded/t, C)
+    if (!m.rope()) out.push_back({m.seq_length, C});     // positions (T, C)
+  }
   for (int c = 0; c < stages.chunks; ++c) {
     const int stage = stages.stage_of(pp_rank, c);
     for (int64_t i = 0; i < stages.layers[size_t(stage)]; ++i) {
-      const std::vector<Shape> block = {{C},     {C},  {3 * Cl, C}, {3 * Cl}, {C, Cl}, {C},
-                                        {C},     {C},  {F, C},      {F},      {C, F},  {C}};
-      out.insert(out.end(), block.begin(), block.end());
+      add({C}, norm_bias), add({QKV, C}, bias), add({C, Cl}, bias);
+      add({C}, norm_bias), add({F1, C}, bias), add({C, F}, bias);
     }
   }
   if (pp_rank == stages.pp - 1) {
-    out.push_back({C}), out.push_back({C});            // final_ln
-    if (pp_rank != 0) out.push_back({V, C});           // the last stage's copy of the token table
+    add({C}, norm_bias);                                  // final_ln
+    if (!m.tied_output() || pp_rank != 0) out.push_back({V, C});  // output layer, or the copy of the token table
   }
   return out;
 }
@@ -238,7 +257,7 @@ MemoryPrediction predict_memory(const MemoryModelInput& in) {
     }
     // A received activation or gradient: (B, T, C), or this rank's rows under SP.
     const auto [activations_peak, received] = walk_schedule(schedule[size_t(r)], chunks, s.Ns * s.C * s.e);
-    rank.bytes[activations] += activations_peak + backend_workspace(in, s, shapes, r == in.pp - 1);
+    rank.bytes[activations] += activations_peak + backend_workspace(in, s, shapes, r == 0, r == in.pp - 1);
     rank.bytes[communication] += received;
     rank.in_flight = pipeline::peak_live_activations(schedule[size_t(r)]);
     out.ranks.push_back(rank);

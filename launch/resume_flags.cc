@@ -11,7 +11,10 @@ namespace {
 
 // The model's shape: the checkpoint's weights fix it.
 const std::vector<std::string> kShape = {"num_layers", "hidden_size", "num_attention_heads", "seq_length",
-                                         "vocab_size", "make_vocab_size_divisible_by"};
+                                         "vocab_size", "make_vocab_size_divisible_by", "position_embedding_type",
+                                         "rotary_base", "normalization", "norm_epsilon", "swiglu", "ffn_hidden_size",
+                                         "group_query_attention", "num_query_groups",
+                                         "untie_embeddings_and_output_weights", "disable_bias_linear"};
 // The LR schedule: the checkpoint's continues unless told otherwise.
 const std::vector<std::string> kSchedule = {"lr", "min_lr", "lr_warmup_iters", "lr_decay_iters", "lr_decay_style"};
 // The rest of what the run was: taken unless given.

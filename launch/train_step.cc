@@ -68,7 +68,7 @@ double TrainStep::forward_backward(const RunState& state, float loss_scale, Trac
 }
 
 Param* TrainStep::tied_table() {
-  if (parts_.groups->layout().pp == 1 || !parts_.groups->embedding()) return nullptr;
+  if (parts_.groups->layout().pp == 1 || !parts_.groups->embedding() || !parts_.cfg.model.tied_output()) return nullptr;
   gpt::GptModel& m = *parts_.model;
   return m.output_word_copy() ? m.output_word_copy() : m.input_word_embeddings();
 }

@@ -1,4 +1,4 @@
-// Backend: every kernel the GPT model needs, forward and backward, behind
+// Backend: every kernel the decoder (GPT-2 and Llama pieces) needs, forward and backward, behind
 // one interface with a CPU implementation (cpu/, the numerical reference)
 // and a CUDA one (cuda/). Layers call these in a readable order; there is
 // no graph and no autograd.
@@ -95,6 +95,30 @@ class Backend {
                                   const Tensor& mean, const Tensor& rstd, Tensor& dx, Tensor& dw,
                                   Tensor& db) = 0;
 
+  // RMSNorm: out (N, C) = x · rstd · w over each row, rstd (N) f32 = 1/√(mean(x²) + eps), saved.
+  virtual void rmsnorm_forward(const Tensor& x, const Tensor& w, float eps, Tensor& out, Tensor& rstd) = 0;
+  // dx (N, C) overwritten; dw (C) accumulated.
+  virtual void rmsnorm_backward(const Tensor& dout, const Tensor& x, const Tensor& w, const Tensor& rstd, Tensor& dx,
+                                Tensor& dw) = 0;
+
+  // SwiGLU (Megatron's chunk order): x (N, 2F) holds [gate | up] in each
+  // row; out (N, F) = silu(gate) · up, silu(g) = g · sigmoid(g).
+  virtual void swiglu_forward(const Tensor& x, Tensor& out) = 0;
+  // dx (N, 2F) overwritten from x (N, 2F) and dout (N, F).
+  virtual void swiglu_backward(const Tensor& x, const Tensor& dout, Tensor& dx) = 0;
+
+  // Rotary position embedding, in place, HF Llama's rotate-half convention:
+  // qkv (B, T, (n_heads + 2·n_kv_heads)·D) with columns Q | K | V; every Q
+  // and K head's row at position t (0-based) becomes x·cos + rotate_half(x)·sin,
+  // rotate_half(x) = (−x[D/2:], x[:D/2]), angle t·base^(−2i/D) for pair i < D/2.
+  // V is untouched. The angles' cos and sin are computed in double and
+  // rounded to f32.
+  virtual void rope_forward(Tensor& qkv, int n_heads, int n_kv_heads, float base) = 0;
+  // Its backward, in place: dqkv's Q and K columns, the gradient of the
+  // rotated values, become the gradient of the values before the rotation
+  // (the inverse rotation); V's columns are untouched.
+  virtual void rope_backward(Tensor& dqkv, int n_heads, int n_kv_heads, float base) = 0;
+
   // GELU, tanh approximation: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
   virtual void gelu_forward(const Tensor& x, Tensor& out) = 0;
   virtual void gelu_backward(const Tensor& x, const Tensor& dout, Tensor& dx) = 0;
@@ -107,18 +131,24 @@ class Backend {
   // out = a + b, elementwise; out may be a or b (residual connections).
   virtual void add(const Tensor& a, const Tensor& b, Tensor& out) = 0;
 
-  // Causal multi-head self-attention core. qkv (B, T, 3C) with columns
-  // Q | K | V, each split into n_heads heads of C/n_heads. out (B, T, C)
-  // with heads concatenated. `saved` (f32, shaped by attention_saved_shape)
-  // receives what backward needs: by default the probabilities
-  // (B, n_heads, T, T); a fused kernel keeps only the log-sum-exp of each
-  // row (B, n_heads, T) and recomputes the rest.
-  virtual void attention_forward(const Tensor& qkv, int n_heads, Tensor& out, Tensor& saved) = 0;
-  // dqkv (B, T, 3C) overwritten; out is the forward's output.
+  // Causal multi-head self-attention core with grouped-query attention.
+  // qkv (B, T, (n_heads + 2·n_kv_heads)·D) with columns Q | K | V: n_heads
+  // query heads and n_kv_heads key/value heads of D each; query head h
+  // attends with key/value head h mod n_kv_heads (Note [query groups] in
+  // models/gpt/self_attention.h; n_kv_heads = n_heads is plain multi-head
+  // attention, qkv (B, T, 3C)). out (B, T, n_heads·D) with heads
+  // concatenated. `saved` (f32, shaped by attention_saved_shape) receives
+  // what backward needs: by default the probabilities (B, n_heads, T, T);
+  // a fused kernel keeps only the log-sum-exp of each row (B, n_heads, T)
+  // and recomputes the rest.
+  virtual void attention_forward(const Tensor& qkv, int n_heads, int n_kv_heads, Tensor& out, Tensor& saved) = 0;
+  // dqkv shaped like qkv, overwritten (a key/value head's gradient sums
+  // over the query heads it serves); out is the forward's output.
   virtual void attention_backward(const Tensor& dout, const Tensor& qkv, const Tensor& out, const Tensor& saved,
-                                  int n_heads, Tensor& dqkv) = 0;
+                                  int n_heads, int n_kv_heads, Tensor& dqkv) = 0;
   // The shape of attention_forward's `saved` for these sizes and activation dtype.
-  virtual Shape attention_saved_shape(int64_t B, int64_t n_heads, int64_t T, int64_t head_dim, DType dtype) const;
+  virtual Shape attention_saved_shape(int64_t B, int64_t n_heads, int64_t n_kv_heads, int64_t T, int64_t head_dim,
+                                      DType dtype) const;
 
   // Softmax cross-entropy in pieces, so that tensor parallelism can sum the
   // statistics of vocabulary shards between them and never gather the full

@@ -42,7 +42,8 @@ void Backend::linear_backward(const Tensor& dy, const Tensor& x, const Tensor& w
   gemm(dy, true, x, false, dw, 1.f, 1.f);
 }
 
-Shape Backend::attention_saved_shape(int64_t B, int64_t n_heads, int64_t T, int64_t, DType) const {
+Shape Backend::attention_saved_shape(int64_t B, int64_t n_heads, int64_t /*n_kv_heads*/, int64_t T, int64_t,
+                                     DType) const {
   return {B, n_heads, T, T};
 }
 

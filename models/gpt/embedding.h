@@ -1,9 +1,10 @@
-// Token and learned position embeddings. The token table is split by
+// Token embeddings, and learned position embeddings unless the model uses
+// RoPE (which rotates Q and K in attention instead). The token table is split by
 // vocabulary rows across tensor-parallel ranks (vocab-parallel embedding):
 // each rank looks up the tokens in its rows, zeros elsewhere, and the
 // partial results are summed (reduce_from_tensor_parallel_region). The
 // position table is replicated. The token table doubles as the output
-// projection (tied weights, as GPT-2). Under sequence parallelism the
+// projection unless --untie-embeddings-and-output-weights. Under sequence parallelism the
 // partial results are reduce-scattered instead, each rank keeping its token
 // rows (Note [sequence-parallel rows]).
 #pragma once
@@ -15,10 +16,11 @@
 
 namespace trident::gpt {
 
-// The vocab-parallel token table "embedding.word_embeddings.weight"
-// (V_padded/tp, C): the embedding's, and the output layer's copy on the last
-// pipeline stage.
-Param make_word_embeddings(const GptConfig& cfg, parallel::TpGroup tp);
+// A vocab-parallel (V_padded/tp, C) table: "embedding.word_embeddings.weight"
+// (the embedding's, and the output layer's tied copy on the last pipeline
+// stage), or the untied "output_layer.weight".
+Param make_word_embeddings(const GptConfig& cfg, parallel::TpGroup tp,
+                           const std::string& name = "embedding.word_embeddings.weight");
 // First vocabulary row of this rank's shard of the token table.
 inline int64_t vocab_start(const Param& word) { return word.shard.replicated() ? 0 : word.shard.offset; }
 
@@ -33,9 +35,10 @@ class Embedding {
   void backward(backend::Backend& be, const Tensor& tokens, const Tensor& dout);
 
   int64_t vocab_start() const { return gpt::vocab_start(word); }
+  std::vector<Param*> params();  // word, and position when learned
 
   Param word;      // (V_padded/tp, C) "embedding.word_embeddings.weight"
-  Param position;  // (P, C) "embedding.position_embeddings.weight"
+  Param position;  // (P, C) "embedding.position_embeddings.weight"; empty with RoPE
   parallel::TpGroup tp;
 };
 

@@ -19,9 +19,10 @@ GptModel::GptModel(const GptConfig& cfg, uint64_t seed, parallel::TpGroup tp, Pi
     chunks_.push_back(std::move(chunk));
   }
   if (pp_rank == stages_.pp - 1) {
-    final_ln_ = std::make_unique<LayerNorm>("final_ln", cfg.hidden_size, cfg.layernorm_eps, cfg.dtype,
-                                            tp.sequence_shards() > 1);
-    if (!embedding_) {
+    final_ln_ = std::make_unique<Norm>("final_ln", cfg, tp.sequence_shards() > 1);
+    if (!cfg.tied_output()) {
+      output_layer_ = std::make_unique<Param>(make_word_embeddings(cfg, tp, "output_layer.weight"));
+    } else if (!embedding_) {
       output_word_copy_ = std::make_unique<Param>(make_word_embeddings(cfg, tp));
       output_word_copy_->tied_copy = true;
     }
@@ -39,15 +40,14 @@ GptModel::GptModel(const GptConfig& cfg, uint64_t seed, parallel::TpGroup tp, Pi
 
 std::vector<Param*> GptModel::params() {
   std::vector<Param*> out;
-  if (embedding_) out = {&embedding_->word, &embedding_->position};
+  if (embedding_) out = embedding_->params();
   for (Chunk& chunk : chunks_)
     for (auto& block : chunk.blocks)
       for (Param* p : block->params()) out.push_back(p);
-  if (final_ln_) {
-    out.push_back(&final_ln_->weight);
-    out.push_back(&final_ln_->bias);
-  }
+  if (final_ln_)
+    for (Param* p : final_ln_->params()) out.push_back(p);
   if (output_word_copy_) out.push_back(output_word_copy_.get());
+  if (output_layer_) out.push_back(output_layer_.get());
   return out;
 }
 
@@ -144,8 +144,9 @@ void GptModel::backward(backend::Backend& be, int chunk, GptActivations& act, co
     }
     dblock = Tensor::empty({B, Tl, C}, cfg_.dtype, cfg_.device);
     final_ln_->backward(be, act.output().view({B * Tl, C}), act.final_ln, dx_rows, dblock);
-    announce({&final_ln_->weight, &final_ln_->bias});
+    announce(final_ln_->params());
     if (output_word_copy_) announce({output_word_copy_.get()});
+    if (output_layer_) announce({output_layer_.get()});
   }
   auto& blocks = chunks_[size_t(chunk)].blocks;
   Tensor dprev = Tensor::empty({B, Tl, C}, cfg_.dtype, cfg_.device);
@@ -156,7 +157,7 @@ void GptModel::backward(backend::Backend& be, int chunk, GptActivations& act, co
   }
   if (is_first_stage(chunk)) {
     embedding_->backward(be, act.tokens, dblock);
-    announce({&embedding_->word, &embedding_->position});
+    announce(embedding_->params());
   } else {
     dinput = dblock;
   }
@@ -194,20 +195,28 @@ Tensor GptModel::infer(backend::Backend& be, int chunk, const Tensor& input) {
 }
 
 std::vector<std::string> parameter_names(const GptConfig& cfg) {
-  std::vector<std::string> out = {"embedding.word_embeddings.weight", "embedding.position_embeddings.weight"};
+  std::vector<std::string> out = {"embedding.word_embeddings.weight"};
+  if (!cfg.rope()) out.push_back("embedding.position_embeddings.weight");
+  // The order of TransformerBlock::params(): each part's weight, then its bias if it has one.
+  const bool norm_bias = !cfg.rms_norm(), linear_bias = cfg.bias_linear();
+  const std::pair<const char*, bool> parts[] = {{"ln1", norm_bias},      {"attn.qkv", linear_bias},
+                                                {"attn.proj", linear_bias}, {"ln2", norm_bias},
+                                                {"mlp.fc1", linear_bias},  {"mlp.fc2", linear_bias}};
   for (int64_t i = 0; i < cfg.num_layers; ++i)
-    for (const char* suffix : {"ln1.weight", "ln1.bias", "attn.qkv.weight", "attn.qkv.bias", "attn.proj.weight",
-                               "attn.proj.bias", "ln2.weight", "ln2.bias", "mlp.fc1.weight", "mlp.fc1.bias",
-                               "mlp.fc2.weight", "mlp.fc2.bias"})
-      out.push_back("layers." + std::to_string(i) + "." + suffix);
+    for (const auto& [part, has_bias] : parts) {
+      const std::string prefix = "layers." + std::to_string(i) + "." + part;
+      out.push_back(prefix + ".weight");
+      if (has_bias) out.push_back(prefix + ".bias");
+    }
   out.push_back("final_ln.weight");
-  out.push_back("final_ln.bias");
+  if (norm_bias) out.push_back("final_ln.bias");
+  if (!cfg.tied_output()) out.push_back("output_layer.weight");
   return out;
 }
 
 int pipeline_rank_of_parameter(const std::string& name, const PipelineStages& stages) {
   if (name.starts_with("embedding.")) return 0;
-  if (name.starts_with("final_ln.")) return stages.pp - 1;
+  if (name.starts_with("final_ln.") || name.starts_with("output_layer.")) return stages.pp - 1;
   TRIDENT_CHECK(name.starts_with("layers."), "no GPT parameter is called ", name);
   return stages.rank_of_layer(std::stoll(name.substr(7)));
 }

@@ -1,5 +1,6 @@
-// GptModel: this rank's part of the GPT — embedding -> blocks -> final norm
-// -> tied output projection -> cross-entropy — with explicit forward and
+// GptModel: this rank's part of the decoder — embedding -> blocks -> final
+// norm -> output projection (tied to the token table unless
+// --untie-embeddings-and-output-weights) -> cross-entropy — with explicit forward and
 // backward over one micro-batch's activation context (DESIGN.md idea 1).
 // The caller owns the context, so several micro-batches can be in flight
 // and dropping one frees it.
@@ -14,7 +15,9 @@
 // chunk by chunk. Virtual stage 0 embeds the tokens; the last one ends with
 // the loss and needs the token table too (tied weights): when that stage
 // is on another rank it keeps a copy, initialised identically and kept
-// identical by summing the two gradients (Megatron's embedding group).
+// identical by summing the two gradients (Megatron's embedding group). An
+// untied output layer ("output_layer.weight", vocab-parallel like the
+// table) simply lives on the last stage.
 //
 // Under sequence parallelism (tp.sequence_shards() > 1) everything between
 // the TP regions holds this rank's token rows, (B, T/tp, C) (Note
@@ -29,7 +32,7 @@
 #include <vector>
 
 #include "models/gpt/embedding.h"
-#include "models/gpt/layer_norm.h"
+#include "models/gpt/norm.h"
 #include "models/gpt/pipeline_stages.h"
 #include "models/gpt/transformer_block.h"
 
@@ -42,7 +45,7 @@ struct GptActivations {
   Tensor input;    // (B, T, C) the chunk's input: the embedding's output on stage 0, else the previous stage's;
                    // (B, T/tp, C) under SP, as are the blocks' activations and final_ln below
   std::vector<TransformerBlock::Context> blocks;
-  LayerNorm::Context final_ln;  // out (B·T, C), under SP (B·T/tp, C); last stage
+  Norm::Context final_ln;  // out (B·T, C), under SP (B·T/tp, C); last stage
   Tensor probs;    // (B·T, V_padded/tp) softmax of this rank's logits; last stage
   Tensor losses;   // (B·T,) per-token loss; last stage
   // (B, T, C), under SP (B, T/tp, C): what the chunk hands to the next stage.
@@ -68,7 +71,7 @@ class GptModel {
   bool is_last_stage(int chunk) const { return stages_.stage_of(pp_rank_, chunk) == stages_.num_stages() - 1; }
 
   // This rank's parameters once each, in model order (embedding, layers,
-  // final norm, then the output layer's copy of the token table if any).
+  // final norm, then the output layer's weight or copy of the token table if any).
   std::vector<Param*> params();
   // The last stage's copy of the token table when the embedding is on
   // another rank (else null): its gradient must be summed with the first
@@ -113,7 +116,10 @@ class GptModel {
   };
   // Tokens or input -> the chunk's blocks; the last stage also the final norm.
   void forward_trunk(backend::Backend& be, int chunk, const Tensor& input, GptActivations& act);
-  Param& output_word() { return embedding_ ? embedding_->word : *output_word_copy_; }
+  // The output projection's (V_padded/tp, C) weight, on the last stage.
+  Param& output_word() {
+    return output_layer_ ? *output_layer_ : embedding_ ? embedding_->word : *output_word_copy_;
+  }
   // The output projection's input (B·T, C): final_ln's output, all-gathered
   // under SP (gathered again in backward rather than kept).
   Tensor output_layer_input(const GptActivations& act) const;
@@ -125,8 +131,9 @@ class GptModel {
   int pp_rank_;
   std::unique_ptr<Embedding> embedding_;  // on the rank of virtual stage 0
   std::vector<Chunk> chunks_;
-  std::unique_ptr<LayerNorm> final_ln_;   // on the rank of the last virtual stage
-  std::unique_ptr<Param> output_word_copy_;
+  std::unique_ptr<Norm> final_ln_;        // on the rank of the last virtual stage
+  std::unique_ptr<Param> output_word_copy_;  // tied, where the last stage is not stage 0's rank
+  std::unique_ptr<Param> output_layer_;      // untied: the last stage's own output weight
 };
 
 // Every global parameter name of the whole model, in model order (the

@@ -19,7 +19,8 @@
 // (reduce_scatter_to_sequence_parallel_region) before the bias. N is always
 // the number of whole token rows.
 //
-// With a TP group of one both are the plain linear layer.
+// With a TP group of one both are the plain linear layer. Without a bias
+// (--disable-bias-linear) the `bias` Param is empty and not a parameter.
 #pragma once
 
 #include "framework/backend/backend.h"
@@ -31,7 +32,9 @@ namespace trident::gpt {
 class ColumnParallelLinear {
  public:
   ColumnParallelLinear(const std::string& name, int64_t in_features, int64_t out_features, float init_std,
-                       DType dtype, parallel::TpGroup tp, int64_t blocks = 1);
+                       DType dtype, parallel::TpGroup tp, int64_t blocks = 1, bool with_bias = true);
+  // weight, and bias when there is one.
+  std::vector<Param*> params();
 
   // x (N, in), or this rank's rows (N/tp, in) under SP -> y (N, out/tp)
   void forward(backend::Backend& be, const Tensor& x, Tensor& y);
@@ -41,7 +44,7 @@ class ColumnParallelLinear {
   void backward(backend::Backend& be, const Tensor& x, const Tensor& dy, Tensor& dx);
 
   Param weight;  // (out/tp, in), split along dim 0
-  Param bias;    // (out/tp,)
+  Param bias;    // (out/tp,), or empty
   parallel::TpGroup tp;
 
  private:
@@ -50,8 +53,11 @@ class ColumnParallelLinear {
 
 class RowParallelLinear {
  public:
+  // `blocks` > 1 splits each of that many equal column blocks of W (the
+  // query groups of an attention output projection: Note [query groups]).
   RowParallelLinear(const std::string& name, int64_t in_features, int64_t out_features, float init_std, DType dtype,
-                    parallel::TpGroup tp);
+                    parallel::TpGroup tp, int64_t blocks = 1, bool with_bias = true);
+  std::vector<Param*> params();
 
   // x (N, in/tp) -> y (N, out) summed over TP, or under SP this rank's rows of it (N/tp, out)
   void forward(backend::Backend& be, const Tensor& x, Tensor& y);
@@ -60,7 +66,7 @@ class RowParallelLinear {
   void backward(backend::Backend& be, const Tensor& x, const Tensor& dy, Tensor& dx);
 
   Param weight;  // (out, in/tp), split along dim 1
-  Param bias;    // (out,), replicated; under SP its gradient is summed over TP by the trainer
+  Param bias;    // (out,), replicated, or empty; under SP its gradient is summed over TP by the trainer
   parallel::TpGroup tp;
 };
 

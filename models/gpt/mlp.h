@@ -1,4 +1,8 @@
-// MLP: fc1 (C -> 4C), tanh-GELU, fc2 (4C -> C) (GPT-2's c_fc / c_proj).
+// MLP: fc1, activation, fc2. GPT-2: fc1 (C -> F), tanh-GELU, fc2 (F -> C)
+// (c_fc / c_proj). With --swiglu fc1 has 2F rows, [gate | up] (Megatron's
+// order; HF Llama's gate_proj and up_proj stacked), and the activation is
+// silu(gate) · up. Under TP fc1 splits each of the two blocks, so every
+// rank holds matching gate and up rows.
 #pragma once
 
 #include "models/gpt/config.h"
@@ -9,8 +13,8 @@ namespace trident::gpt {
 class Mlp {
  public:
   struct Context {
-    Tensor fc1_out;  // (N, 4C/tp) before GELU
-    Tensor act;      // (N, 4C/tp) after GELU
+    Tensor fc1_out;  // (N, F/tp), with SwiGLU (N, 2F/tp): before the activation
+    Tensor act;      // (N, F/tp) after it
   };
   Mlp(const std::string& name, const GptConfig& cfg, parallel::TpGroup tp);
 
@@ -18,9 +22,11 @@ class Mlp {
   void forward(backend::Backend& be, const Tensor& x, Context& ctx, Tensor& out);
   // dout (N, C) -> dx (N, C); under SP (N/tp, C).
   void backward(backend::Backend& be, const Tensor& x, const Context& ctx, const Tensor& dout, Tensor& dx);
+  std::vector<Param*> params();
 
-  ColumnParallelLinear fc1;  // (4C/tp, C)
-  RowParallelLinear fc2;     // (C, 4C/tp), a residual projection
+  bool swiglu;
+  ColumnParallelLinear fc1;  // (F/tp, C), with SwiGLU (2F/tp, C)
+  RowParallelLinear fc2;     // (C, F/tp), a residual projection
 };
 
 }  // namespace trident::gpt

@@ -6,9 +6,9 @@ std::string prefix(int64_t index) { return "layers." + std::to_string(index); }
 }  // namespace
 
 TransformerBlock::TransformerBlock(int64_t index, const GptConfig& cfg, parallel::TpGroup tp)
-    : ln1(prefix(index) + ".ln1", cfg.hidden_size, cfg.layernorm_eps, cfg.dtype, tp.sequence_shards() > 1),
+    : ln1(prefix(index) + ".ln1", cfg, tp.sequence_shards() > 1),
       attn(prefix(index) + ".attn", cfg, tp),
-      ln2(prefix(index) + ".ln2", cfg.hidden_size, cfg.layernorm_eps, cfg.dtype, tp.sequence_shards() > 1),
+      ln2(prefix(index) + ".ln2", cfg, tp.sequence_shards() > 1),
       mlp(prefix(index) + ".mlp", cfg, tp),
       recompute(cfg.recompute) {}
 
@@ -64,8 +64,10 @@ void TransformerBlock::backward_all(backend::Backend& be, const Context& ctx, co
 }
 
 std::vector<Param*> TransformerBlock::params() {
-  return {&ln1.weight, &ln1.bias, &attn.qkv.weight, &attn.qkv.bias, &attn.proj.weight, &attn.proj.bias,
-          &ln2.weight, &ln2.bias, &mlp.fc1.weight,  &mlp.fc1.bias,  &mlp.fc2.weight,   &mlp.fc2.bias};
+  std::vector<Param*> out;
+  for (auto part : {ln1.params(), attn.params(), ln2.params(), mlp.params()})
+    for (Param* p : part) out.push_back(p);
+  return out;
 }
 
 }  // namespace trident::gpt

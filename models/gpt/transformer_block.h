@@ -1,4 +1,4 @@
-// One pre-LN transformer block:
+// One pre-norm transformer block (norm: LayerNorm or RMSNorm):
 //   h   = x + attn(ln1(x))
 //   out = h + mlp(ln2(h))
 // Under sequence parallelism x, h, out and the layer norms hold this rank's
@@ -6,7 +6,7 @@
 // the MLP gather the whole tokens inside and hand back this rank's rows.
 #pragma once
 
-#include "models/gpt/layer_norm.h"
+#include "models/gpt/norm.h"
 #include "models/gpt/mlp.h"
 #include "models/gpt/self_attention.h"
 
@@ -16,10 +16,10 @@ class TransformerBlock {
  public:
   struct Context {
     Tensor x;  // (B, T, C) the block's input, kept for backward; under SP (B, T/tp, C), as are h and out
-    LayerNorm::Context ln1;
+    Norm::Context ln1;
     SelfAttention::Context attn;
     Tensor h;  // (B, T, C) after the attention residual
-    LayerNorm::Context ln2;
+    Norm::Context ln2;
     Mlp::Context mlp;
     Tensor out;  // (B, T, C)
   };
@@ -38,9 +38,9 @@ class TransformerBlock {
 
  public:
 
-  LayerNorm ln1;
+  Norm ln1;
   SelfAttention attn;
-  LayerNorm ln2;
+  Norm ln2;
   Mlp mlp;
   Recompute recompute;
 };

@@ -232,12 +232,64 @@ Vec bias_add_ref(const Vec& y, const Vec& b) {
   return out;
 }
 
-// Causal attention: per (b, h, t) the softmax over j <= t of q_t·k_j/√D,
-// then Σ_j p_j·v_j. qkv (B, T, 3C) -> out (B, T, C); probs (B, H, T, T).
-Vec attention_ref(const Vec& qkv, int64_t B, int64_t T, int64_t C, int64_t H, Vec* probs = nullptr) {
-  const int64_t D = C / H;
-  auto at = [&](int64_t b, int64_t t, int64_t which, int64_t h, int64_t d) {
-    return qkv[size_t((b * T + t) * 3 * C + which * C + h * D + d)];
+// out (N, C) = x·rstd·w per row, rstd = 1/√(mean(x²) + eps).
+Vec rmsnorm_ref(const Vec& x, const Vec& w, int64_t C, double eps, Vec* rstd = nullptr) {
+  const size_t N = x.size() / size_t(C);
+  Vec out(x.size());
+  if (rstd) rstd->assign(N, 0.0);
+  for (size_t n = 0; n < N; ++n) {
+    const double* row = x.data() + n * C;
+    double sum_sq = 0.0;
+    for (int64_t c = 0; c < C; ++c) sum_sq += row[c] * row[c];
+    const double rs = 1.0 / std::sqrt(sum_sq / double(C) + eps);
+    for (int64_t c = 0; c < C; ++c) out[n * C + c] = row[c] * rs * w[c];
+    if (rstd) (*rstd)[n] = rs;
+  }
+  return out;
+}
+
+// x (N, 2F) = [gate | up] per row -> out (N, F) = gate·sigmoid(gate)·up.
+Vec swiglu_ref(const Vec& x, int64_t F) {
+  const size_t N = x.size() / size_t(2 * F);
+  Vec out(N * size_t(F));
+  for (size_t n = 0; n < N; ++n)
+    for (int64_t f = 0; f < F; ++f) {
+      const double g = x[n * 2 * F + f], u = x[n * 2 * F + F + f];
+      out[n * F + f] = g / (1.0 + std::exp(-g)) * u;
+    }
+  return out;
+}
+
+// RoPE of qkv (B, T, (H + 2G)·D): each Q and K head's pairs (x_i, x_{i+D/2}),
+// i < D/2, turned by t·base^(−2i/D) at position t; V copied.
+Vec rope_ref(const Vec& qkv, int64_t B, int64_t T, int64_t H, int64_t G, int64_t D, double base) {
+  const int64_t W = (H + 2 * G) * D, half = D / 2;
+  Vec out = qkv;
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t h = 0; h < H + G; ++h)
+        for (int64_t i = 0; i < half; ++i) {
+          const double angle = double(t) * std::pow(base, -2.0 * double(i) / double(D));
+          const size_t at = size_t((b * T + t) * W + h * D + i);
+          const double x1 = qkv[at], x2 = qkv[at + size_t(half)];
+          out[at] = x1 * std::cos(angle) - x2 * std::sin(angle);
+          out[at + size_t(half)] = x2 * std::cos(angle) + x1 * std::sin(angle);
+        }
+  return out;
+}
+
+// Causal attention with grouped-query attention: qkv (B, T, (H + 2G)·D)
+// holds Q | K | V, and query head h uses key/value head h mod G. Per
+// (b, h, t) the softmax over j <= t of q_t·k_j/√D, then Σ_j p_j·v_j.
+// out (B, T, H·D); probs (B, H, T, T). G = H is multi-head attention.
+Vec attention_ref(const Vec& qkv, int64_t B, int64_t T, int64_t H, int64_t G, int64_t D, Vec* probs = nullptr) {
+  const int64_t W = (H + 2 * G) * D, C = H * D;
+  auto q = [&](int64_t b, int64_t t, int64_t h, int64_t d) { return qkv[size_t((b * T + t) * W + h * D + d)]; };
+  auto k = [&](int64_t b, int64_t t, int64_t h, int64_t d) {
+    return qkv[size_t((b * T + t) * W + C + (h % G) * D + d)];
+  };
+  auto v = [&](int64_t b, int64_t t, int64_t h, int64_t d) {
+    return qkv[size_t((b * T + t) * W + C + G * D + (h % G) * D + d)];
   };
   Vec out(size_t(B * T * C), 0.0);
   if (probs) probs->assign(size_t(B * H * T * T), 0.0);
@@ -248,7 +300,7 @@ Vec attention_ref(const Vec& qkv, int64_t B, int64_t T, int64_t C, int64_t H, Ve
         double mx = -std::numeric_limits<double>::infinity();
         for (int64_t j = 0; j <= t; ++j) {
           double s = 0.0;
-          for (int64_t d = 0; d < D; ++d) s += at(b, t, 0, h, d) * at(b, j, 1, h, d);
+          for (int64_t d = 0; d < D; ++d) s += q(b, t, h, d) * k(b, j, h, d);
           p[j] = s / std::sqrt(double(D));
           mx = std::max(mx, p[j]);
         }
@@ -257,7 +309,7 @@ Vec attention_ref(const Vec& qkv, int64_t B, int64_t T, int64_t C, int64_t H, Ve
         for (int64_t j = 0; j <= t; ++j) p[j] /= sum;
         for (int64_t d = 0; d < D; ++d) {
           double y = 0.0;
-          for (int64_t j = 0; j <= t; ++j) y += p[j] * at(b, j, 2, h, d);
+          for (int64_t j = 0; j <= t; ++j) y += p[j] * v(b, j, h, d);
           out[size_t((b * T + t) * C + h * D + d)] = y;
         }
         if (probs)
@@ -544,23 +596,249 @@ TEST_F(CpuKernels, Attention) {
     Tensor probs = nan_tensor({s.B, s.H, s.T, s.T});        // (B, H, T, T)
     const Vec qkv_d = to_double(qkv);
     Vec probs_ref;
-    const Vec out_ref = attention_ref(qkv_d, s.B, s.T, s.C, s.H, &probs_ref);
-    be->attention_forward(qkv, int(s.H), out, probs);
+    const Vec out_ref = attention_ref(qkv_d, s.B, s.T, s.H, s.H, s.C / s.H, &probs_ref);
+    be->attention_forward(qkv, int(s.H), int(s.H), out, probs);
     expect_close(to_double(out), out_ref, tol, "out");
     expect_close(to_double(probs), probs_ref, tol, "probs");
 
     Tensor dout = random_tensor({s.B, s.T, s.C}, rng);  // L = Σ out·R
     Tensor dqkv = nan_tensor({s.B, s.T, 3 * s.C});
-    be->attention_backward(dout, qkv, out, probs, int(s.H), dqkv);
+    be->attention_backward(dout, qkv, out, probs, int(s.H), int(s.H), dqkv);
     std::vector<size_t> points = check_points(qkv_d.size(), rng);
     if (qkv_d.size() > 2048) {  // a third each in the Q, K and V columns
       std::uniform_int_distribution<int64_t> bt(0, s.B * s.T - 1), c(0, s.C - 1);
       for (size_t k = 0; k < points.size(); ++k) points[k] = size_t(bt(rng) * 3 * s.C + int64_t(k % 3) * s.C + c(rng));
     }
     expect_gradient(
-        to_double(dqkv), [&](const Vec& v) { return attention_ref(v, s.B, s.T, s.C, s.H); }, qkv_d,
+        to_double(dqkv), [&](const Vec& v) { return attention_ref(v, s.B, s.T, s.H, s.H, s.C / s.H); }, qkv_d,
         to_double(dout), points, tol, "dqkv");
   }
+}
+
+// ---------------------------------------------------------------------------
+// Llama's pieces: RMS norm, SwiGLU, RoPE and grouped-query attention. Each
+// runs in every activation dtype: inputs rounded to it, so the float64
+// references see exactly the kernel's inputs, and outputs checked with that
+// dtype's tolerance (f32 ones, such as rstd and weight gradients, with f32's).
+
+constexpr DType kActivationDtypes[] = {DType::f32, DType::bf16, DType::f16};
+
+// Rows of nonzero mean (0.5) and spread 2, weights around 1. dw accumulates.
+TEST_F(CpuKernels, RmsNorm) {
+  struct Case {
+    const char* name;
+    int64_t N, C;
+  };
+  const Case cases[] = {{"odd", 21, 13}, {"Llama", 128, 256}};
+  const float eps = 1e-5f;
+  for (DType dt : kActivationDtypes)
+    for (const Case& s : cases) {
+      SCOPED_TRACE(testing::Message() << dtype_name(dt) << " " << s.name);
+      const Tolerance tol = tolerance(dt), tol32 = tolerance(DType::f32);
+      Tensor x = random_tensor({s.N, s.C}, rng, 0.5, 2.0).to(dt);  // (N, C)
+      Tensor w = random_tensor({s.C}, rng, 1.0, 0.3).to(dt);       // (C)
+      Tensor out = nan_tensor({s.N, s.C}, dt), rstd = nan_tensor({s.N});
+      const Vec x_d = to_double(x), w_d = to_double(w);
+      Vec rstd_ref;
+      const Vec out_ref = rmsnorm_ref(x_d, w_d, s.C, double(eps), &rstd_ref);
+      be->rmsnorm_forward(x, w, eps, out, rstd);
+      expect_close(to_double(out), out_ref, tol, "out");
+      expect_close(to_double(rstd), rstd_ref, tol32, "rstd (f32)");
+
+      Tensor dout = random_tensor({s.N, s.C}, rng).to(dt);  // L = Σ out·R
+      const Vec r = to_double(dout);
+      Tensor dx = nan_tensor({s.N, s.C}, dt), dw = Tensor::zeros({s.C});
+      be->rmsnorm_backward(dout, x, w, rstd, dx, dw);
+      const Vec g_w = to_double(dw);
+      expect_gradient(to_double(dx), [&](const Vec& v) { return rmsnorm_ref(v, w_d, s.C, double(eps)); }, x_d, r,
+                      check_points(x_d.size(), rng), tol, "dx");
+      expect_gradient(g_w, [&](const Vec& v) { return rmsnorm_ref(x_d, v, s.C, double(eps)); }, w_d, r,
+                      check_points(w_d.size(), rng), tol32, "dw (f32)");
+
+      Tensor acc_w = random_tensor({s.C}, rng);
+      const Vec pre_w = to_double(acc_w);
+      be->rmsnorm_backward(dout, x, w, rstd, dx, acc_w);
+      expect_close(to_double(acc_w), plus(pre_w, g_w), tol32, "dw accumulates");
+    }
+}
+
+// [gate | up] rows; inputs of spread 3 reach |gate| ≈ 10, where the sigmoid
+// saturates and the kernel's exp clamps.
+TEST_F(CpuKernels, SwiGlu) {
+  struct Case {
+    const char* name;
+    int64_t N, F;
+  };
+  const Case cases[] = {{"odd", 21, 13}, {"Llama MLP", 64, 688}};
+  for (DType dt : kActivationDtypes)
+    for (const Case& s : cases) {
+      SCOPED_TRACE(testing::Message() << dtype_name(dt) << " " << s.name);
+      const Tolerance tol = tolerance(dt);
+      Tensor x = random_tensor({s.N, 2 * s.F}, rng, 0.0, 3.0).to(dt);  // (N, 2F)
+      Tensor out = nan_tensor({s.N, s.F}, dt);                          // (N, F)
+      const Vec x_d = to_double(x);
+      be->swiglu_forward(x, out);
+      expect_close(to_double(out), swiglu_ref(x_d, s.F), tol, "out");
+
+      Tensor dout = random_tensor({s.N, s.F}, rng).to(dt);  // L = Σ out·R
+      Tensor dx = nan_tensor({s.N, 2 * s.F}, dt);
+      be->swiglu_backward(x, dout, dx);
+      expect_gradient(to_double(dx), [&](const Vec& v) { return swiglu_ref(v, s.F); }, x_d, to_double(dout),
+                      check_points(x_d.size(), rng, 64), tol, "dx");
+    }
+}
+
+// RoPE in place on the Q and K heads of a grouped-query qkv: forward against
+// the float64 rotation, backward (the inverse rotation of the gradient)
+// against finite differences of it. V's columns and position 0 (angle 0)
+// come through exactly, in both directions; in f32, backward undoes forward
+// (in 16-bit the two roundings between them are not undone).
+TEST_F(CpuKernels, Rope) {
+  struct Case {
+    const char* name;
+    int64_t B, T, H, G, D;
+    float base;
+  };
+  const Case cases[] = {{"odd", 3, 7, 3, 1, 6, 10000.f}, {"Llama", 2, 64, 4, 2, 64, 500000.f}};
+  for (DType dt : kActivationDtypes)
+    for (const Case& s : cases) {
+      SCOPED_TRACE(testing::Message() << dtype_name(dt) << " " << s.name);
+      const Tolerance tol = tolerance(dt);
+      const int64_t W = (s.H + 2 * s.G) * s.D, QK = (s.H + s.G) * s.D;  // Q and K: the first QK columns
+      auto rope = [&](const Vec& v) { return rope_ref(v, s.B, s.T, s.H, s.G, s.D, double(s.base)); };
+      // Elements of a that differ from b's among V's columns and position 0.
+      auto moved = [&](const Vec& a, const Vec& b) {
+        int64_t count = 0;
+        for (int64_t bt = 0; bt < s.B * s.T; ++bt)
+          for (int64_t c = 0; c < W; ++c)
+            if ((c >= QK || bt % s.T == 0) && a[size_t(bt * W + c)] != b[size_t(bt * W + c)]) ++count;
+        return count;
+      };
+
+      Tensor x = random_tensor({s.B, s.T, W}, rng).to(dt);  // (B, T, (H + 2G)·D)
+      const Vec x_d = to_double(x);
+      Tensor y = x.clone();
+      be->rope_forward(y, int(s.H), int(s.G), s.base);
+      const Vec y_d = to_double(y);
+      expect_close(y_d, rope(x_d), tol, "forward");
+      EXPECT_EQ(moved(y_d, x_d), 0) << "forward changed V or position 0";
+
+      Tensor dqkv = random_tensor({s.B, s.T, W}, rng).to(dt);  // L = Σ rope(x)·R
+      const Vec r = to_double(dqkv);
+      be->rope_backward(dqkv, int(s.H), int(s.G), s.base);
+      const Vec g = to_double(dqkv);
+      expect_gradient(g, rope, x_d, r, check_points(x_d.size(), rng), tol, "backward");
+      EXPECT_EQ(moved(g, r), 0) << "backward changed V or position 0";
+
+      if (dt == DType::f32) {
+        be->rope_backward(y, int(s.H), int(s.G), s.base);
+        expect_close(to_double(y), x_d, tol, "backward(forward(x)) = x");
+      }
+    }
+  Tensor odd_head = random_tensor({1, 2, 3 * 5}, rng);  // D = 5: no rotary pairs
+  EXPECT_THROW(be->rope_forward(odd_head, 1, 1, 10000.f), Error);
+}
+
+// Grouped-query attention, H = 4 query heads on G = 2, 1 and 4 key/value
+// heads, against the float64 reference, where query head h uses key/value
+// head h mod G. (With G = 2 that differs from h / (H/G); the finite
+// differences through K and V tell them apart.) A key/value head's gradient
+// sums over the query heads it serves.
+TEST_F(CpuKernels, GroupedQueryAttention) {
+  struct Case {
+    const char* name;
+    int64_t B, T, H, G, D;
+  };
+  const Case cases[] = {{"odd G=2", 2, 7, 4, 2, 5},       {"odd G=1", 2, 7, 4, 1, 5},
+                        {"odd G=H", 2, 7, 4, 4, 5},       {"Llama G=2", 2, 64, 4, 2, 32},
+                        {"Llama G=1", 2, 32, 4, 1, 64}};
+  for (DType dt : kActivationDtypes)
+    for (const Case& s : cases) {
+      SCOPED_TRACE(testing::Message() << dtype_name(dt) << " " << s.name);
+      const Tolerance tol = tolerance(dt), tol32 = tolerance(DType::f32);
+      const int64_t C = s.H * s.D, KV = s.G * s.D, W = C + 2 * KV;
+      Tensor qkv = random_tensor({s.B, s.T, W}, rng).to(dt);  // (B, T, (H + 2G)·D)
+      Tensor out = nan_tensor({s.B, s.T, C}, dt);              // (B, T, H·D)
+      Tensor probs = nan_tensor({s.B, s.H, s.T, s.T});         // (B, H, T, T)
+      const Vec qkv_d = to_double(qkv);
+      Vec probs_ref;
+      const Vec out_ref = attention_ref(qkv_d, s.B, s.T, s.H, s.G, s.D, &probs_ref);
+      be->attention_forward(qkv, int(s.H), int(s.G), out, probs);
+      expect_close(to_double(out), out_ref, tol, "out");
+      expect_close(to_double(probs), probs_ref, tol32, "probs (f32)");
+
+      Tensor dout = random_tensor({s.B, s.T, C}, rng).to(dt);  // L = Σ out·R
+      Tensor dqkv = nan_tensor({s.B, s.T, W}, dt);
+      be->attention_backward(dout, qkv, out, probs, int(s.H), int(s.G), dqkv);
+      std::vector<size_t> points = check_points(qkv_d.size(), rng);
+      if (qkv_d.size() > 2048) {  // a third each in the Q, K and V columns
+        const int64_t first[3] = {0, C, C + KV}, width[3] = {C, KV, KV};
+        std::uniform_int_distribution<int64_t> bt(0, s.B * s.T - 1);
+        for (size_t k = 0; k < points.size(); ++k) {
+          std::uniform_int_distribution<int64_t> c(0, width[k % 3] - 1);
+          points[k] = size_t(bt(rng) * W + first[k % 3] + c(rng));
+        }
+      }
+      expect_gradient(to_double(dqkv), [&](const Vec& v) { return attention_ref(v, s.B, s.T, s.H, s.G, s.D); },
+                      qkv_d, to_double(dout), points, tol, "dqkv");
+    }
+  Tensor qkv = random_tensor({1, 3, (4 + 2 * 3) * 2}, rng), out = Tensor::empty({1, 3, 8});
+  Tensor probs = Tensor::empty({1, 4, 3, 3});
+  EXPECT_THROW(be->attention_forward(qkv, 4, 3, out, probs), Error);  // 4 query heads in 3 groups
+}
+
+// GQA is multi-head attention on K and V heads repeated for every query head
+// (slot h holding key/value head h mod G): the same GEMMs on the same
+// numbers, so out, probs and dQ agree bit for bit. dK and dV are the sums of
+// the repeated heads' gradients (checked in f32, where the 16-bit rounding of
+// each head's gradient before the sum does not blur the comparison).
+TEST_F(CpuKernels, GroupedQueryAttentionIsRepeatedHeads) {
+  const int64_t B = 2, T = 16, H = 4, D = 8, C = H * D;
+  for (DType dt : kActivationDtypes)
+    for (int64_t G : {1, 2}) {
+      SCOPED_TRACE(testing::Message() << dtype_name(dt) << " G=" << G);
+      const int64_t W = (H + 2 * G) * D;
+      Tensor qkv = random_tensor({B, T, W}, rng).to(dt), dout = random_tensor({B, T, C}, rng).to(dt);
+      const Vec qkv_d = to_double(qkv);
+      std::vector<float> repeated;  // (B, T, 3C): Q | K heads h mod G | V heads h mod G
+      for (int64_t bt = 0; bt < B * T; ++bt) {
+        const double* row = qkv_d.data() + bt * W;
+        for (int64_t c = 0; c < C; ++c) repeated.push_back(float(row[c]));
+        for (int64_t which : {0, 1})  // K, V
+          for (int64_t h = 0; h < H; ++h)
+            for (int64_t d = 0; d < D; ++d) repeated.push_back(float(row[C + which * G * D + (h % G) * D + d]));
+      }
+      Tensor qkv_mha = Tensor::from_vector(repeated, {B, T, 3 * C}, dt);  // exact: values of dt
+
+      Tensor out = nan_tensor({B, T, C}, dt), out_mha = nan_tensor({B, T, C}, dt);
+      Tensor probs = nan_tensor({B, H, T, T}), probs_mha = nan_tensor({B, H, T, T});
+      be->attention_forward(qkv, int(H), int(G), out, probs);
+      be->attention_forward(qkv_mha, int(H), int(H), out_mha, probs_mha);
+      expect_close(to_double(out), to_double(out_mha), test::kExact, "out");
+      expect_close(to_double(probs), to_double(probs_mha), test::kExact, "probs");
+
+      Tensor dqkv = nan_tensor({B, T, W}, dt), dqkv_mha = nan_tensor({B, T, 3 * C}, dt);
+      be->attention_backward(dout, qkv, out, probs, int(H), int(G), dqkv);
+      be->attention_backward(dout, qkv_mha, out_mha, probs_mha, int(H), int(H), dqkv_mha);
+      const Vec g = to_double(dqkv), g_mha = to_double(dqkv_mha);
+      Vec dq, dq_mha, dkv, dkv_summed;
+      for (int64_t bt = 0; bt < B * T; ++bt) {
+        for (int64_t c = 0; c < C; ++c) {
+          dq.push_back(g[size_t(bt * W + c)]);
+          dq_mha.push_back(g_mha[size_t(bt * 3 * C + c)]);
+        }
+        for (int64_t which : {0, 1})
+          for (int64_t kv = 0; kv < G; ++kv)
+            for (int64_t d = 0; d < D; ++d) {
+              dkv.push_back(g[size_t(bt * W + C + which * G * D + kv * D + d)]);
+              double sum = 0.0;
+              for (int64_t h = kv; h < H; h += G) sum += g_mha[size_t(bt * 3 * C + (1 + which) * C + h * D + d)];
+              dkv_summed.push_back(sum);
+            }
+      }
+      expect_close(dq, dq_mha, test::kExact, "dQ");
+      if (dt == DType::f32) expect_close(dkv, dkv_summed, tolerance(DType::f32), "dK, dV = Σ over each group");
+    }
 }
 
 // Every activation kernel with bf16 and f16 operands (the mixed-precision
@@ -642,14 +920,14 @@ TEST_F(CpuKernels, ReducedPrecisionActivations) {
       Tensor probs = nan_tensor({s.B, s.H, s.T, s.T});
       const Vec qkv_d = to_double(qkv);
       Vec probs_ref;
-      const Vec att_ref = attention_ref(qkv_d, s.B, s.T, s.C, s.H, &probs_ref);
-      be->attention_forward(qkv, int(s.H), aout, probs);
+      const Vec att_ref = attention_ref(qkv_d, s.B, s.T, s.H, s.H, s.C / s.H, &probs_ref);
+      be->attention_forward(qkv, int(s.H), int(s.H), aout, probs);
       expect_close(to_double(aout), att_ref, tol16, "attention out");
       expect_close(to_double(probs), probs_ref, tol32, "attention probs (f32)");
       Tensor adout = rounded({s.B, s.T, s.C}), dqkv = nan_tensor({s.B, s.T, 3 * s.C}, dt);
-      be->attention_backward(adout, qkv, aout, probs, int(s.H), dqkv);
-      expect_gradient(to_double(dqkv), [&](const Vec& v) { return attention_ref(v, s.B, s.T, s.C, s.H); }, qkv_d,
-                      to_double(adout), check_points(qkv_d.size(), rng), tol16, "attention dqkv");
+      be->attention_backward(adout, qkv, aout, probs, int(s.H), int(s.H), dqkv);
+      expect_gradient(to_double(dqkv), [&](const Vec& v) { return attention_ref(v, s.B, s.T, s.H, s.H, s.C / s.H); },
+                      qkv_d, to_double(adout), check_points(qkv_d.size(), rng), tol16, "attention dqkv");
 
       // Mixed dtypes are an error, not a silent reinterpretation.
       Tensor wrong = Tensor::empty({N, s.C});

@@ -1,5 +1,6 @@
 // GPU tier (DESIGN.md "Tests"): every CUDA Backend operation against the
-// CPU backend on the same random inputs, in f32, bf16 and f16 activations,
+// CPU backend on the same random inputs, in f32, bf16 and f16 activations
+// (the Llama pieces too: RMSNorm, SwiGLU, RoPE, grouped-query attention),
 // then the whole GPT — loss, every gradient and three AdamW steps — on
 // both, in f32 and bf16. Skipped, with the reason, where no GPU is visible.
 //
@@ -213,20 +214,100 @@ TEST_P(CudaVsCpuDtype, Attention) {
     const int64_t D = C / H;
     SCOPED_TRACE(::testing::Message() << "B " << B << " T " << T << " C " << C << " H " << H);
     Tensor qkv = random({B, T, 3 * C}, -1.f, 1.f, dt()), out = empty({B, T, C}), probs = Tensor::empty({B, H, T, T});
-    const Shape saved = gpu->attention_saved_shape(B, H, T, D, dt());
+    const Shape saved = gpu->attention_saved_shape(B, H, H, T, D, dt());
     const bool fused = shape_numel(saved) != B * H * T * T;
     Tensor outg = dev(out), probsg = Tensor::empty(saved, DType::f32, Device::cuda);
-    cpu->attention_forward(qkv, int(H), out, probs);
-    gpu->attention_forward(dev(qkv), int(H), outg, probsg);
+    cpu->attention_forward(qkv, int(H), int(H), out, probs);
+    gpu->attention_forward(dev(qkv), int(H), int(H), outg, probsg);
     // f32 from the same 16-bit inputs; probabilities over up to 200 keys are of order 0.1 and below.
     if (!fused) expect_close(probsg, probs, tolerance(DType::f32, Kind::reduction).at_scale(0.1), "attention probs");
     expect_close(outg, out, tol(Kind::reduction), "attention out");
     Tensor dout = random({B, T, C}, -1.f, 1.f, dt()), dqkv = empty({B, T, 3 * C}), dqkvg = dev(dqkv);
-    cpu->attention_backward(dout, qkv, out, probs, int(H), dqkv);
-    gpu->attention_backward(dev(dout), dev(qkv), outg, probsg, int(H), dqkvg);
+    cpu->attention_backward(dout, qkv, out, probs, int(H), int(H), dqkv);
+    gpu->attention_backward(dev(dout), dev(qkv), outg, probsg, int(H), int(H), dqkvg);
     // In 16 bits dS is rounded before its GEMMs: the bf16 chain bound, held in norm, for f16 too.
     if (dt() == DType::f32) expect_close(dqkvg, dqkv, tolerance(DType::f32, Kind::reduction), "attention dqkv");
     else expect_relative_norm(dqkvg, dqkv, tolerance(DType::bf16, Kind::chain).rtol, "attention dqkv");
+  }
+}
+
+// Grouped-query attention, 4 query heads on 2 key/value heads and on 1:
+// query head h uses key/value head h mod G, and a key/value head's gradient
+// sums over the query heads it serves. Always the unfused path (heads of 64
+// in 16 bits too, where multi-head attention would take the fused kernels).
+TEST_P(CudaVsCpuDtype, GroupedQueryAttention) {
+  const int64_t H = 4;
+  for (int64_t G : {2, 1})
+    for (auto [B, T, D] : {std::tuple<int64_t, int64_t, int64_t>{3, 7, 4}, {2, 100, 64}}) {
+      SCOPED_TRACE(::testing::Message() << "B " << B << " T " << T << " D " << D << " H " << H << " G " << G);
+      const int64_t width = (H + 2 * G) * D;
+      Tensor qkv = random({B, T, width}, -1.f, 1.f, dt()), out = empty({B, T, H * D});
+      Tensor probs = Tensor::empty({B, H, T, T});
+      const Shape saved = gpu->attention_saved_shape(B, H, G, T, D, dt());
+      ASSERT_EQ(shape_numel(saved), B * H * T * T) << "grouped-query attention saves the probabilities";
+      Tensor outg = dev(out), probsg = Tensor::empty(saved, DType::f32, Device::cuda);
+      cpu->attention_forward(qkv, int(H), int(G), out, probs);
+      gpu->attention_forward(dev(qkv), int(H), int(G), outg, probsg);
+      expect_close(probsg, probs, tolerance(DType::f32, Kind::reduction).at_scale(0.1), "gqa probs");
+      expect_close(outg, out, tol(Kind::reduction), "gqa out");
+      Tensor dout = random({B, T, H * D}, -1.f, 1.f, dt()), dqkv = empty({B, T, width}), dqkvg = dev(dqkv);
+      cpu->attention_backward(dout, qkv, out, probs, int(H), int(G), dqkv);
+      gpu->attention_backward(dev(dout), dev(qkv), outg, probsg, int(H), int(G), dqkvg);
+      if (dt() == DType::f32) expect_close(dqkvg, dqkv, tolerance(DType::f32, Kind::reduction), "gqa dqkv");
+      else expect_relative_norm(dqkvg, dqkv, tolerance(DType::bf16, Kind::chain).rtol, "gqa dqkv");
+    }
+}
+
+// RMSNorm at an odd width (fewer columns than a warp's lanes) and a wider one.
+TEST_P(CudaVsCpuDtype, RmsNorm) {
+  for (auto [N, C] : {std::pair<int64_t, int64_t>{21, 13}, {64, 300}}) {
+    SCOPED_TRACE(::testing::Message() << "N " << N << " C " << C);
+    Tensor x = random({N, C}, -3.f, 3.f, dt()), w = random({C}, -1.f, 1.f, dt());
+    Tensor y = empty({N, C}), rstd = Tensor::empty({N}), yg = dev(y), rstdg = dev(rstd);
+    cpu->rmsnorm_forward(x, w, 1e-5f, y, rstd);
+    gpu->rmsnorm_forward(dev(x), dev(w), 1e-5f, yg, rstdg);
+    expect_close(yg, y, tol(Kind::elementwise), "rmsnorm");
+    expect_close(rstdg, rstd, tolerance(DType::f32), "rmsnorm rstd");  // f32 statistics of the same inputs
+    Tensor dy = random({N, C}, -1.f, 1.f, dt()), dx = empty({N, C}), dw = random({C});
+    Tensor dxg = dev(dx), dwg = dev(dw);
+    cpu->rmsnorm_backward(dy, x, w, rstd, dx, dw);
+    gpu->rmsnorm_backward(dev(dy), dev(x), dev(w), rstdg, dxg, dwg);
+    // dx = rstd·(w·dy − x̂·mean(w·dy·x̂)) cancels below its terms, as layer norm's: a reduction.
+    expect_close(dxg, dx, tol(Kind::reduction), "rmsnorm dx");
+    expect_close(dwg, dw, tolerance(DType::f32, Kind::reduction), "rmsnorm dw");  // accumulated onto random values
+  }
+}
+
+TEST_P(CudaVsCpuDtype, SwiGlu) {
+  for (auto [N, F] : {std::pair<int64_t, int64_t>{21, 13}, {64, 256}}) {
+    SCOPED_TRACE(::testing::Message() << "N " << N << " F " << F);
+    Tensor x = random({N, 2 * F}, -4.f, 4.f, dt()), y = empty({N, F}), yg = dev(y);
+    cpu->swiglu_forward(x, y);
+    gpu->swiglu_forward(dev(x), yg);
+    expect_close(yg, y, tol(Kind::elementwise), "swiglu");
+    Tensor dy = random({N, F}, -1.f, 1.f, dt()), dx = empty({N, 2 * F}), dxg = dev(dx);
+    cpu->swiglu_backward(x, dy, dx);
+    gpu->swiglu_backward(dev(x), dev(dy), dxg);
+    expect_close(dxg, dx, tol(Kind::elementwise), "swiglu backward");
+  }
+}
+
+// RoPE in place on Q and K of a grouped qkv (and of a multi-head one), at
+// positions far enough out (T = 300) that the angles wrap many times; V
+// must come back untouched, which the comparison with the CPU covers.
+TEST_P(CudaVsCpuDtype, Rope) {
+  for (auto [B, T, H, G, D] : {std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t>{3, 11, 4, 2, 6},
+                               {2, 300, 4, 4, 64}}) {
+    SCOPED_TRACE(::testing::Message() << "B " << B << " T " << T << " H " << H << " G " << G << " D " << D);
+    const float base = 10000.f;
+    Tensor qkv = random({B, T, (H + 2 * G) * D}, -1.f, 1.f, dt()), qkvg = dev(qkv);
+    cpu->rope_forward(qkv, int(H), int(G), base);
+    gpu->rope_forward(qkvg, int(H), int(G), base);
+    expect_close(qkvg, qkv, tol(Kind::elementwise), "rope");
+    Tensor dqkv = random({B, T, (H + 2 * G) * D}, -1.f, 1.f, dt()), dqkvg = dev(dqkv);
+    cpu->rope_backward(dqkv, int(H), int(G), base);
+    gpu->rope_backward(dqkvg, int(H), int(G), base);
+    expect_close(dqkvg, dqkv, tol(Kind::elementwise), "rope backward");
   }
 }
 

@@ -63,18 +63,24 @@ expect_error "unknown key 'num-layer' in --config $work/typo.json: did you mean 
 echo '{"num-layers": [1' > "$work/broken.json"
 expect_error "is not valid JSON" --config "$work/broken.json"
 expect_error "cannot be read" --config "$work/missing.json"
-# Megatron-LM flags trident lacks are named as such (with the plan), not taken for a typo.
-planned="is a Megatron-LM flag trident does not support yet (planned: issue"
-expect_error "--ffn-hidden-size $planned 14, Llama-family models)" --ffn-hidden-size 1024
-expect_error "--hidden-dropout is a Megatron-LM flag not supported by trident: trident trains without dropout" \
-             --hidden-dropout 0.1
-expect_error "--swiglu $planned 14, Llama-family models)" --swiglu
-expect_error "--swiglu $planned 14, Llama-family models)" --swiglu=true
-expect_error "--group-query-attention $planned 14, Llama-family models)" --group-query-attention --num-layer 3
-expect_error "did you mean --num-layers?" --num-layer 2 --group-query-attention
-echo '{"swiglu": true}' > "$work/megatron.json"
-expect_error "key 'swiglu' in --config $work/megatron.json: --swiglu $planned 14" \
+# Megatron-LM flags trident lacks are named as such (with the reason), not taken for a typo.
+lacks="is a Megatron-LM flag not supported by trident"
+expect_error "--kv-channels $lacks: the head size is always --hidden-size / --num-attention-heads" --kv-channels 128
+expect_error "--hidden-dropout $lacks: trident trains without dropout" --hidden-dropout 0.1
+expect_error "--use-rope-scaling $lacks: RoPE is unscaled" --use-rope-scaling
+expect_error "--use-rope-scaling $lacks: RoPE is unscaled" --use-rope-scaling=true
+expect_error "--rotary-percent $lacks: RoPE rotates the whole head" --rotary-percent 0.5 --num-layer 3
+expect_error "did you mean --num-layers?" --num-layer 2 --use-rope-scaling
+echo '{"use_rope_scaling": true}' > "$work/megatron.json"
+expect_error "key 'use_rope_scaling' in --config $work/megatron.json: --use-rope-scaling $lacks" \
              --config "$work/megatron.json"
+# The Llama family's choices and sizes (issue 14).
+expect_error "unknown --normalization 'RMSnorm': use LayerNorm or RMSNorm" --normalization RMSnorm
+expect_error "unknown --position-embedding-type 'rotary': use learned_absolute or rope" --position-embedding-type rotary
+expect_error "--num-query-groups 3 must divide --num-attention-heads 4" --group-query-attention --num-query-groups 3 \
+             --num-attention-heads 4
+expect_error "--position-embedding-type rope rotates pairs of dimensions" --position-embedding-type rope \
+             --hidden-size 30 --num-attention-heads 2
 expect_error "--sequence-parallel shards activations over tensor-parallel ranks: it needs --tp > 1" --sequence-parallel
 # A --config value of the wrong kind names its key and the file.
 config_error() {  # config_error <JSON object> <what the message says after the file name>

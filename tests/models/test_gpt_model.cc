@@ -33,6 +33,22 @@ GptConfig tiny() {
   return c;
 }
 
+// tiny() with every Llama piece: RoPE, RMSNorm, SwiGLU, 6 query heads in 2
+// key/value groups (head size 2), an untied output layer, no linear biases.
+GptConfig tiny_llama() {
+  GptConfig c = tiny();
+  c.num_attention_heads = 6;
+  c.position_embedding_type = "rope";
+  c.normalization = "RMSNorm";
+  c.swiglu = true;
+  c.ffn_hidden_size = 20;
+  c.group_query_attention = true;
+  c.num_query_groups = 2;
+  c.untie_embeddings_and_output_weights = true;
+  c.disable_bias_linear = true;
+  return c;
+}
+
 void random_batch(int64_t B, int64_t T, int64_t V, uint64_t seed, Tensor& tokens, Tensor& targets) {
   tokens = Tensor::empty({B, T}, DType::i32);
   targets = Tensor::empty({B, T}, DType::i32);
@@ -68,9 +84,16 @@ TEST(GptModel, TwoMicroBatchesEqualOneBatch) {
 }
 
 // d loss / d θ by central differences for a few elements of every parameter.
-TEST(GptModel, GradientsMatchFiniteDifferences) {
+class GptModelOfEachFamily : public ::testing::TestWithParam<bool> {
+ protected:
+  GptConfig config() const { return GetParam() ? tiny_llama() : tiny(); }
+};
+INSTANTIATE_TEST_SUITE_P(Family, GptModelOfEachFamily, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "Llama" : "Gpt2"; });
+
+TEST_P(GptModelOfEachFamily, GradientsMatchFiniteDifferences) {
   auto be = backend::make_cpu_backend(1);
-  GptModel model(tiny(), 11);
+  GptModel model(config(), 11);
   Tensor tok, tgt;
   random_batch(2, 7, 13, 2, tok, tgt);
   model.zero_grad();
@@ -124,6 +147,36 @@ TEST(GptModel, TrainingStepsAreBitwiseReproducible) {
   EXPECT_EQ(std::memcmp(finals[0].data(), finals[1].data(), finals[0].size() * sizeof(float)), 0);
 }
 
+TEST(GptModel, LlamaParameterCountAndShapes) {
+  const GptConfig c = tiny_llama();
+  GptModel model(c, 1);
+  int64_t n = 0;
+  std::map<std::string, Shape> shapes;
+  for (Param* p : model.params()) n += p->value.numel(), shapes[p->name] = p->value.shape();
+  const int64_t h = 12, F = 20, V = 13, Vp = 128, l = 2, D = 2, G = 2, H = 6;
+  // Per layer: qkv (H+2G)·D x h, proj h x h, fc1 2F x h, fc2 h x F, two RMSNorm weights.
+  const int64_t per_layer = (H + 2 * G) * D * h + h * h + 2 * F * h + h * F + 2 * h;
+  EXPECT_EQ(c.num_parameters(), l * per_layer + 2 * V * h + h);
+  EXPECT_EQ(n, c.num_parameters() + 2 * (Vp - V) * h);  // both tables padded
+  EXPECT_EQ(shapes.at("layers.0.attn.qkv.weight"), (Shape{(H + 2 * G) * D, h}));
+  EXPECT_EQ(shapes.at("layers.1.mlp.fc1.weight"), (Shape{2 * F, h}));
+  EXPECT_EQ(shapes.at("output_layer.weight"), (Shape{Vp, h}));
+  EXPECT_FALSE(shapes.contains("embedding.position_embeddings.weight"));
+  EXPECT_FALSE(shapes.contains("final_ln.bias"));
+  EXPECT_FALSE(shapes.contains("layers.0.attn.qkv.bias"));
+  EXPECT_EQ(model.output_word_copy(), nullptr);
+}
+
+// FLOPs from the pieces: GPT-2's are Korthikanti et al.'s formula; SwiGLU adds a third MLP GEMM, GQA shrinks K and V.
+TEST(GptConfig, FlopsCountTheChosenPieces) {
+  GptConfig gpt = tiny();
+  const double B = 4, s = 7, l = 2, h = 12, V = 13;
+  EXPECT_NEAR(gpt.flops_per_iteration(4), 72 * B * s * l * h * h * (1 + s / (6 * h) + V / (12 * l * h)), 1e-6);
+  GptConfig llama = tiny_llama();
+  const double qkv = 10 * 2 * h, proj = h * h, mlp = 3 * 20 * h, attn = 2 * s * h;
+  EXPECT_NEAR(llama.flops_per_iteration(4), 6 * B * s * (l * (qkv + proj + mlp + attn) + h * V), 1e-6);
+}
+
 TEST(GptModel, ParameterCountMatchesTheFormula) {
   GptModel model(tiny(), 1);
   int64_t n = 0;
@@ -138,17 +191,25 @@ TEST(GptModel, ParameterCountMatchesTheFormula) {
 }
 
 TEST(GptModel, ParameterNamesAreThoseOfTheWholeModel) {
-  GptConfig c = tiny();
-  c.num_layers = 3;
-  GptModel whole(c, 1);
-  std::vector<std::string> names;
-  for (Param* p : whole.params()) names.push_back(p->name);
-  EXPECT_EQ(parameter_names(c), names);
+  for (GptConfig c : {tiny(), tiny_llama()}) {
+    c.num_layers = 3;
+    for (bool rms : {false, true})
+      for (bool bias : {false, true}) {  // each piece on its own
+        c.normalization = rms ? "RMSNorm" : "LayerNorm";
+        c.disable_bias_linear = !bias;
+        GptModel whole(c, 1);
+        std::vector<std::string> names;
+        for (Param* p : whole.params()) names.push_back(p->name);
+        EXPECT_EQ(parameter_names(c), names) << c.summary();
+      }
+  }
+  const GptConfig c = tiny();
   const PipelineStages stages = PipelineStages::uneven({1, 2}, 3, 2);
   EXPECT_EQ(pipeline_rank_of_parameter("embedding.word_embeddings.weight", stages), 0);
   EXPECT_EQ(pipeline_rank_of_parameter("layers.0.ln1.weight", stages), 0);
   EXPECT_EQ(pipeline_rank_of_parameter("layers.1.ln1.weight", stages), 1);
   EXPECT_EQ(pipeline_rank_of_parameter("final_ln.bias", stages), 1);
+  EXPECT_EQ(pipeline_rank_of_parameter("output_layer.weight", stages), 1);
 }
 
 TEST(PipelineStages, SplitLayersOverVirtualStages) {
@@ -167,14 +228,18 @@ TEST(PipelineStages, SplitLayersOverVirtualStages) {
 // Two pipeline ranks' models in one process, activations handed over by
 // hand: the same loss and gradients as the whole model, with the tied
 // token table's gradient split between the embedding and its copy.
-TEST(GptModel, TwoStagesEqualTheWholeModel) {
+TEST_P(GptModelOfEachFamily, TwoStagesEqualTheWholeModel) {
   auto be = backend::make_cpu_backend(2);
-  GptConfig c = tiny();
+  GptConfig c = config();
   c.num_layers = 3;
   const PipelineStages stages = PipelineStages::uneven({1, 2}, 3, 2);
   GptModel whole(c, 9), first(c, 9, {}, stages, 0), last(c, 9, {}, stages, 1);
-  ASSERT_NE(last.output_word_copy(), nullptr);
-  EXPECT_TRUE(last.output_word_copy()->tied_copy);
+  if (c.tied_output()) {
+    ASSERT_NE(last.output_word_copy(), nullptr);
+    EXPECT_TRUE(last.output_word_copy()->tied_copy);
+  } else {
+    EXPECT_EQ(last.output_word_copy(), nullptr);  // the untied output layer is the last stage's own
+  }
   EXPECT_EQ(first.output_word_copy(), nullptr);
   Tensor tok, tgt;
   random_batch(2, 7, 13, 3, tok, tgt);
@@ -206,13 +271,13 @@ TEST(GptModel, TwoStagesEqualTheWholeModel) {
   }
 }
 
-TEST(GptModel, RecomputeChangesNoResult) {
+TEST_P(GptModelOfEachFamily, RecomputeChangesNoResult) {
   auto be = backend::make_cpu_backend(2);
   Tensor tok, tgt;
   random_batch(2, 7, 13, 4, tok, tgt);
   std::vector<std::vector<float>> reference;
   for (Recompute mode : {Recompute::none, Recompute::selective, Recompute::full}) {
-    GptConfig c = tiny();
+    GptConfig c = config();
     c.recompute = mode;
     GptModel m(c, 2);
     GptActivations act;
@@ -252,6 +317,43 @@ TEST(GptConfig, SerialisesItselfAndNamesEveryDifference) {
   GptConfig other_dtype = c;
   other_dtype.dtype = DType::f32;  // precision may change on resume: not the architecture
   EXPECT_TRUE(c.architecture_differences(other_dtype).empty());
+  // The Llama pieces round-trip and are named as flags; a GPT-2 checkpoint (no such keys) differs by each.
+  const GptConfig llama = tiny_llama();
+  EXPECT_EQ(GptConfig::from_json(llama.to_json()).to_json(), llama.to_json());
+  const GptConfig gpt = tiny();
+  std::vector<std::string> theirs;
+  for (const auto& [t, o] : llama.architecture_differences(gpt)) theirs.push_back(t + " -> " + o);
+  EXPECT_EQ(theirs, (std::vector<std::string>{"no --disable-bias-linear -> --disable-bias-linear",
+                                              "--ffn-hidden-size 48 -> --ffn-hidden-size 20",
+                                              "no --group-query-attention -> --group-query-attention",
+                                              "--normalization LayerNorm -> --normalization RMSNorm",
+                                              "--num-attention-heads 3 -> --num-attention-heads 6",
+                                              "no --num-query-groups -> --num-query-groups 2",
+                                              "--position-embedding-type learned_absolute -> --position-embedding-type rope",
+                                              "no --rotary-base -> --rotary-base 10000",
+                                              "no --swiglu -> --swiglu",
+                                              "no --untie-embeddings-and-output-weights -> --untie-embeddings-and-output-weights"}));
+}
+
+TEST(GptConfig, LlamaSizesAreChecked) {
+  GptConfig c = tiny_llama();
+  c.ffn_hidden_size = 24;
+  EXPECT_NO_THROW(c.validate(2));  // 2 groups over 2 ranks
+  EXPECT_THROW(c.validate(3), UsageError);  // 6 heads split 3 ways, but 2 groups do not
+  try {
+    c.validate(3);
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("--num-query-groups 2 is not divisible by --tensor-model-parallel-size 3"),
+              std::string::npos) << e.what();
+  }
+  c.num_query_groups = 4;  // does not divide 6 heads
+  EXPECT_THROW(c.validate(1), UsageError);
+  c = tiny_llama();
+  c.ffn_hidden_size = 0;  // SwiGLU's default, 8h/3 rounded down to 64: 0 for h = 12
+  EXPECT_THROW(c.validate(1), UsageError);
+  c.hidden_size = 4096;
+  c.num_attention_heads = 32;
+  EXPECT_EQ(c.ffn_hidden(), 10880);  // Megatron's int((4·4096·2/3)/64)·64
 }
 
 // One init setting: every normal-initialised weight draws from --init-method-std

@@ -22,6 +22,22 @@ inline gpt::GptConfig small_gpt(DType dtype = DType::f32, Device device = Device
   return c;
 }
 
+// small_gpt's shape with Llama's pieces: RoPE, RMSNorm, SwiGLU (F = 96),
+// 2 key/value groups for the 4 query heads, an untied output layer and no
+// linear biases.
+inline gpt::GptConfig small_llama(DType dtype = DType::f32, Device device = Device::cpu) {
+  gpt::GptConfig c = small_gpt(dtype, device);
+  c.position_embedding_type = "rope";
+  c.normalization = "RMSNorm";
+  c.swiglu = true;
+  c.ffn_hidden_size = 96;
+  c.group_query_attention = true;
+  c.num_query_groups = 2;
+  c.untie_embeddings_and_output_weights = true;
+  c.disable_bias_linear = true;
+  return c;
+}
+
 // A trainer of that kind of size on the CPU, one thread per rank: micro-batch 2,
 // global batch 4, 3 iterations on the fortunes corpus. Tests change what they test.
 inline launch::TrainConfig small_train_config(int64_t layers, int64_t hidden, int64_t heads, int64_t seq) {

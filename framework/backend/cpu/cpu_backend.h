@@ -55,14 +55,21 @@ class CpuBackend final : public Backend {
                          Tensor& mean, Tensor& rstd) override;
   void layernorm_backward(const Tensor& dout, const Tensor& x, const Tensor& w, const Tensor& mean,
                           const Tensor& rstd, Tensor& dx, Tensor& dw, Tensor& db) override;
+  void rmsnorm_forward(const Tensor& x, const Tensor& w, float eps, Tensor& out, Tensor& rstd) override;
+  void rmsnorm_backward(const Tensor& dout, const Tensor& x, const Tensor& w, const Tensor& rstd, Tensor& dx,
+                        Tensor& dw) override;
+  void swiglu_forward(const Tensor& x, Tensor& out) override;
+  void swiglu_backward(const Tensor& x, const Tensor& dout, Tensor& dx) override;
+  void rope_forward(Tensor& qkv, int n_heads, int n_kv_heads, float base) override;
+  void rope_backward(Tensor& dqkv, int n_heads, int n_kv_heads, float base) override;
   void gelu_forward(const Tensor& x, Tensor& out) override;
   void gelu_backward(const Tensor& x, const Tensor& dout, Tensor& dx) override;
   void bias_add(Tensor& y, const Tensor& b) override;
   void bias_backward(const Tensor& dy, Tensor& db) override;
   void add(const Tensor& a, const Tensor& b, Tensor& out) override;
-  void attention_forward(const Tensor& qkv, int n_heads, Tensor& out, Tensor& probs) override;
-  void attention_backward(const Tensor& dout, const Tensor& qkv, const Tensor& /*out*/, const Tensor& probs, int n_heads,
-                          Tensor& dqkv) override;
+  void attention_forward(const Tensor& qkv, int n_heads, int n_kv_heads, Tensor& out, Tensor& probs) override;
+  void attention_backward(const Tensor& dout, const Tensor& qkv, const Tensor& /*out*/, const Tensor& probs,
+                          int n_heads, int n_kv_heads, Tensor& dqkv) override;
   void cross_entropy_row_max(const Tensor& logits, int64_t vocab_start, int64_t vocab_size, Tensor& row_max) override;
   void cross_entropy_exp_sums(Tensor& logits, const Tensor& row_max, const Tensor& targets, int64_t vocab_start,
                               int64_t vocab_size, Tensor& stats) override;
@@ -92,6 +99,18 @@ class CpuBackend final : public Backend {
   // gives: e.g. "oneDNN 2.6.3 matmul: f32 brg:avx512_core, bf16 widened to
   // f32 (...), f16 widened to f32 (...)".
   void choose_gemm_paths();
+  // RoPE's cos and sin of t·θ_i for t < T, i < D/2, each (T, D/2) f32:
+  // the table of the last (T, D, base) asked for, kept, since every layer
+  // of a step asks for the same one.
+  struct RopeTable {
+    int64_t T = 0, D = 0;
+    float base = 0.f;
+    std::vector<float> cos, sin;  // (T, D/2)
+  };
+  const RopeTable& rope_table(int64_t T, int64_t D, float base);
+  // Turns qkv's Q and K heads by +angle (sign 1, forward) or −angle (sign −1, backward).
+  void rope_apply(Tensor& qkv, int n_heads, int n_kv_heads, float base, float sign, const char* op);
+
   // Whether 16-bit GEMMs of `dtype` widen their operands to f32.
   bool gemm_widens(DType dtype) const;
   // c = alpha · op(a) · op(b) + beta · c through f32 copies of the 16-bit operands.
@@ -125,6 +144,7 @@ class CpuBackend final : public Backend {
   std::map<const void*, WidenedWeight> widened_weights_;
   bool weights_fixed_ = false;
   std::vector<Tensor> scratch_;
+  RopeTable rope_table_;
 };
 
 }  // inline namespace TRIDENT_CPU_VARIANT

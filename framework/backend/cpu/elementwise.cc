@@ -1,5 +1,5 @@
-// GELU, bias, residual add, scaling and sums of squares: the elementwise and
-// row/column-reduction operations.
+// GELU, SwiGLU, bias, residual add, scaling and sums of squares: the
+// elementwise and row/column-reduction operations.
 #include "framework/backend/cpu/cpu_backend.h"
 
 #include <omp.h>
@@ -46,6 +46,58 @@ void CpuBackend::gelu_backward(const Tensor& x, const Tensor& dout, Tensor& dx) 
       const float t = cpu::tanh_poly(kSqrt2OverPi * (v + kGeluCubic * v * v * v));
       const float dinner = kSqrt2OverPi * (1.f + 3.f * kGeluCubic * v * v);
       dxp[i] = from_f32<T>(to_f32(dp[i]) * (0.5f * (1.f + t) + 0.5f * v * (1.f - t * t) * dinner));
+    }
+  });
+}
+
+// SwiGLU: out = silu(g) · u with g = x[:, :F], u = x[:, F:], silu(g) = g·σ(g).
+// Backward: du = dout · silu(g), dg = dout · u · σ(g)·(1 + g·(1 − σ(g))).
+void CpuBackend::swiglu_forward(const Tensor& x, Tensor& out) {
+  const int64_t F2 = x.size(-1), F = F2 / 2, N = x.numel() / F2;
+  TRIDENT_CHECK(F2 % 2 == 0 && out.size(-1) == F && out.numel() == N * F, "swiglu shapes: x ", shape_str(x.shape()),
+                " out ", shape_str(out.shape()));
+  cpu::check_same_dtype("swiglu_forward", {&x, &out});
+  cpu::dispatch_float(x.dtype(), "swiglu_forward", [&]<typename T>() {
+    const T* xp = x.data<T>();
+    T* op = out.data<T>();
+#pragma omp parallel for schedule(static)
+    for (int64_t n = 0; n < N; ++n) {
+      const T* gate = xp + n * F2;
+      const T* up = gate + F;
+      T* orow = op + n * F;
+#pragma omp simd
+      for (int64_t f = 0; f < F; ++f) {
+        const float g = to_f32(gate[f]);
+        const float sig = 1.f / (1.f + cpu::exp_poly(-g));
+        orow[f] = from_f32<T>(g * sig * to_f32(up[f]));
+      }
+    }
+  });
+}
+
+void CpuBackend::swiglu_backward(const Tensor& x, const Tensor& dout, Tensor& dx) {
+  const int64_t F2 = x.size(-1), F = F2 / 2, N = x.numel() / F2;
+  TRIDENT_CHECK(F2 % 2 == 0 && dout.size(-1) == F && dout.numel() == N * F && dx.numel() == x.numel(),
+                "swiglu backward shapes: x ", shape_str(x.shape()), " dout ", shape_str(dout.shape()));
+  cpu::check_same_dtype("swiglu_backward", {&x, &dout, &dx});
+  cpu::dispatch_float(x.dtype(), "swiglu_backward", [&]<typename T>() {
+    const T* xp = x.data<T>();
+    const T* dp = dout.data<T>();
+    T* dxp = dx.data<T>();
+#pragma omp parallel for schedule(static)
+    for (int64_t n = 0; n < N; ++n) {
+      const T* gate = xp + n * F2;
+      const T* up = gate + F;
+      const T* drow = dp + n * F;
+      T* dgate = dxp + n * F2;
+      T* dup = dgate + F;
+#pragma omp simd
+      for (int64_t f = 0; f < F; ++f) {
+        const float g = to_f32(gate[f]), u = to_f32(up[f]), d = to_f32(drow[f]);
+        const float sig = 1.f / (1.f + cpu::exp_poly(-g));
+        dgate[f] = from_f32<T>(d * u * sig * (1.f + g * (1.f - sig)));
+        dup[f] = from_f32<T>(d * g * sig);
+      }
     }
   });
 }

@@ -79,6 +79,7 @@ CudaBackend::~CudaBackend() {
     cublasLtMatmulDescDestroy(g.op);
   }
   scratch_.clear();
+  rope_tables_.clear();
   cudaFree(workspace_);
   cublasLtDestroy(lt_);
   cudaStreamDestroy(stream_);

@@ -4,9 +4,10 @@
 // family, each launched on the backend's compute stream and checked.
 // Results are compared with the CPU backend by tests/backend/test_cuda_vs_cpu.
 //
-// Reductions over rows into weight gradients (layer norm, bias, token
-// embedding) are written as fixed-order partial sums, not atomics, so a
-// step computes the same bits every time: exact resume depends on it.
+// Reductions over rows into weight gradients (layer norm, RMSNorm, bias,
+// token embedding) and over the query heads of a key/value group are
+// written as fixed-order partial sums, not atomics, so a step computes the
+// same bits every time: exact resume depends on it.
 #pragma once
 
 #include <cublasLt.h>
@@ -38,15 +39,23 @@ class CudaBackend final : public Backend {
                          Tensor& mean, Tensor& rstd) override;
   void layernorm_backward(const Tensor& dout, const Tensor& x, const Tensor& w, const Tensor& mean,
                           const Tensor& rstd, Tensor& dx, Tensor& dw, Tensor& db) override;
+  void rmsnorm_forward(const Tensor& x, const Tensor& w, float eps, Tensor& out, Tensor& rstd) override;
+  void rmsnorm_backward(const Tensor& dout, const Tensor& x, const Tensor& w, const Tensor& rstd, Tensor& dx,
+                        Tensor& dw) override;
+  void swiglu_forward(const Tensor& x, Tensor& out) override;
+  void swiglu_backward(const Tensor& x, const Tensor& dout, Tensor& dx) override;
+  void rope_forward(Tensor& qkv, int n_heads, int n_kv_heads, float base) override;
+  void rope_backward(Tensor& dqkv, int n_heads, int n_kv_heads, float base) override;
   void gelu_forward(const Tensor& x, Tensor& out) override;
   void gelu_backward(const Tensor& x, const Tensor& dout, Tensor& dx) override;
   void bias_add(Tensor& y, const Tensor& b) override;
   void bias_backward(const Tensor& dy, Tensor& db) override;
   void add(const Tensor& a, const Tensor& b, Tensor& out) override;
-  void attention_forward(const Tensor& qkv, int n_heads, Tensor& out, Tensor& probs) override;
+  void attention_forward(const Tensor& qkv, int n_heads, int n_kv_heads, Tensor& out, Tensor& probs) override;
   void attention_backward(const Tensor& dout, const Tensor& qkv, const Tensor& out, const Tensor& probs, int n_heads,
-                          Tensor& dqkv) override;
-  Shape attention_saved_shape(int64_t B, int64_t n_heads, int64_t T, int64_t head_dim, DType dtype) const override;
+                          int n_kv_heads, Tensor& dqkv) override;
+  Shape attention_saved_shape(int64_t B, int64_t n_heads, int64_t n_kv_heads, int64_t T, int64_t head_dim,
+                              DType dtype) const override;
   void cross_entropy_row_max(const Tensor& logits, int64_t vocab_start, int64_t vocab_size, Tensor& row_max) override;
   void cross_entropy_exp_sums(Tensor& logits, const Tensor& row_max, const Tensor& targets, int64_t vocab_start,
                               int64_t vocab_size, Tensor& stats) override;
@@ -123,8 +132,12 @@ class CudaBackend final : public Backend {
                                         float alpha, float beta, uint32_t align_first, uint32_t align_second,
                                         uint32_t align_c);
   std::vector<Tensor> scratch_;
-  // Scratch slots: 0-2 and 11 (layer norm, column sums, sums of squares, flags), 3-10 and 12-13
-  // (attention, attention.cu), and these.
+  // RoPE's cos and sin tables (2, T, D/2) f32 on the device, by (T, D, base) (rope.cu).
+  std::map<std::tuple<int64_t, int64_t, float>, Tensor> rope_tables_;
+  const Tensor& rope_table(int64_t T, int64_t D, float base);
+  void rope_rotate(Tensor& qkv, int n_heads, int n_kv_heads, float base, bool inverse);
+  // Scratch slots: 0-2 and 11 (layer norm and RMSNorm, column sums, sums of squares, flags), 3-10
+  // and 12-13 (attention, attention.cu), and these.
   enum : int { kEmbPositions = 14, kEmbSortedTokens, kEmbSortedPositions, kEmbSortTemp };
 };
 

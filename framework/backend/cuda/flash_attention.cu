@@ -401,17 +401,18 @@ void backward_for(const Tensor& dout, const Tensor& qkv, const Tensor& out, cons
 
 }  // namespace
 
-bool flash_attention_applies(DType dtype, int64_t head_dim) {
+bool flash_attention_applies(DType dtype, int64_t head_dim, int64_t n_heads, int64_t n_kv_heads) {
   static const bool enabled = [] {  // TRIDENT_FUSED_ATTENTION=0: the unfused path, for comparison
     const char* v = std::getenv("TRIDENT_FUSED_ATTENTION");
     return !(v && std::string(v) == "0");
   }();
-  return enabled && (dtype == DType::bf16 || dtype == DType::f16) && (head_dim == 64 || head_dim == 128);
+  return enabled && (dtype == DType::bf16 || dtype == DType::f16) && (head_dim == 64 || head_dim == 128) &&
+         n_kv_heads == n_heads;  // grouped-query attention: the unfused path
 }
 
 void flash_attention_forward(const Tensor& qkv, int n_heads, Tensor& out, Tensor& lse, cudaStream_t stream) {
   const int64_t B = qkv.size(0), T_ = qkv.size(1), C = qkv.size(2) / 3, H = n_heads, D = C / H;
-  TRIDENT_CHECK(flash_attention_applies(qkv.dtype(), D) && lse.numel() == B * H * T_ && lse.dtype() == DType::f32,
+  TRIDENT_CHECK(flash_attention_applies(qkv.dtype(), D, H, H) && lse.numel() == B * H * T_ && lse.dtype() == DType::f32,
                 "flash attention of ", dtype_name(qkv.dtype()), " heads of ", D);
   check_launchable({&qkv, &out}, B, H);
   dispatch_float(qkv.dtype(), "flash attention", [&]<typename T>() {
@@ -425,7 +426,8 @@ void flash_attention_forward(const Tensor& qkv, int n_heads, Tensor& out, Tensor
 void flash_attention_backward(const Tensor& dout, const Tensor& qkv, const Tensor& out, const Tensor& lse,
                               Tensor& dq_term, int n_heads, Tensor& dqkv, cudaStream_t stream) {
   const int64_t B = qkv.size(0), T_ = qkv.size(1), C = qkv.size(2) / 3, H = n_heads, D = C / H;
-  TRIDENT_CHECK(flash_attention_applies(qkv.dtype(), D) && dq_term.numel() >= B * H * T_, "flash attention backward");
+  TRIDENT_CHECK(flash_attention_applies(qkv.dtype(), D, H, H) && dq_term.numel() >= B * H * T_,
+                "flash attention backward");
   check_launchable({&dout, &qkv, &out, &dqkv}, B, H);
   dispatch_float(qkv.dtype(), "flash attention backward", [&]<typename T>() {
     if constexpr (!std::is_same_v<T, float>) {
