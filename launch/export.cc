@@ -3,7 +3,9 @@
 #include <map>
 
 #include "checkpoint/safetensors.h"
+#include "framework/core/log.h"
 #include "framework/parallel/gather.h"
+#include "launch/hf_checkpoint.h"
 
 namespace trident::launch {
 namespace {
@@ -58,6 +60,19 @@ void export_safetensors(TrainingParts& parts, const std::string& path) {
   checkpoint::TensorMap tensors;
   for (auto& [name, t] : full_parameters(parts)) tensors.emplace(name, t);  // collective: every rank gathers
   if (parts.world->rank == 0) checkpoint::save_safetensors(path, tensors);
+}
+
+void export_hf(TrainingParts& parts, const std::string& dir) {
+  checkpoint::TensorMap tensors;
+  for (auto& [name, t] : full_parameters(parts)) tensors.emplace(name, t);  // collective: every rank gathers
+  if (parts.world->rank != 0) return;
+  // The end-of-document id is HF's bos/eos where the tokenizer has one (GPT-2's BPE); ids from a Megatron dataset
+  // and bytes have none that trident knows.
+  const int64_t eod = parts.tokenizes_text() ? parts.tokenizer->eod() : -1;
+  write_hf_export(dir, parts.cfg.model, tensors, eod);
+  spdlog::info("--export-hf: wrote {} ({}, {})", dir,
+               hf_model_of(parts.cfg.model) == HfModel::llama ? "LlamaForCausalLM" : "GPT2LMHeadModel",
+               dtype_name(parts.cfg.model.dtype));
 }
 
 }  // namespace trident::launch

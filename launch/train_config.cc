@@ -8,6 +8,7 @@
 #include "framework/dist/process_groups.h"
 #include "framework/core/error.h"
 #include "launch/fault_injection.h"
+#include "launch/hf_checkpoint.h"
 
 namespace trident::launch {
 
@@ -77,6 +78,7 @@ void check_checkpointing(const TrainConfig& c) {
                       c.exit_duration_in_mins);
   TRIDENT_USAGE_CHECK(!c.load.empty() || (c.load_iteration < 0 && !c.no_load_optim && !c.no_load_rng && !c.finetune),
                       "--load-iteration, --no-load-optim, --no-load-rng and --finetune need --load DIR");
+  if (!c.export_hf.empty()) (void)hf_model_of(c.model);  // a model no HF class has is refused before training
 }
 
 void check_guard(const TrainConfig& c) {

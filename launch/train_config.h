@@ -46,6 +46,7 @@ struct TrainConfig {
   int64_t log_interval = 10;
   std::string metrics_file;  // JSONL, one object per iteration; empty: none
   std::string export_safetensors;  // write the final parameters (whole tensors) here; empty: none
+  std::string export_hf;           // write a transformers model directory here (launch/hf_checkpoint.h); empty: none
   int threads = 0;           // 0: OMP_NUM_THREADS, else the node's cores / local ranks
   int tensor_model_parallel_size = 1;
   int pipeline_model_parallel_size = 1;
@@ -65,6 +66,7 @@ struct TrainConfig {
   bool no_load_optim = false;
   bool no_load_rng = false;
   bool finetune = false;        // load weights only; start at iteration 0
+  std::string load_hf;          // --load-hf DIR: start from a transformers model's weights (a --load checkpoint wins)
   // On --load the LR schedule is the checkpoint's; one given that differs is an error unless one of these says which wins.
   bool override_opt_param_scheduler = false;        // the command line's
   bool use_checkpoint_opt_param_scheduler = false;  // the checkpoint's

@@ -11,12 +11,28 @@ void add_model_flags(FlagTable& f, TrainConfig& c) {
   f.option("--num-layers", c.model.num_layers, "transformer layers")->capture_default_str();
   f.option("--hidden-size", c.model.hidden_size, "model width h")->capture_default_str();
   f.option("--num-attention-heads", c.model.num_attention_heads, "attention heads")->capture_default_str();
-  f.option("--seq-length", c.model.seq_length, "tokens per sequence (and learned positions)")->capture_default_str();
+  f.option("--seq-length", c.model.seq_length, "tokens per sequence (and learned positions, or RoPE's)")
+      ->capture_default_str();
   f.option("--vocab-size", c.model.vocab_size,
            "vocabulary of the data (256 for text read as bytes; the tokenizer's for Megatron data)")
       ->capture_default_str();
   f.option("--make-vocab-size-divisible-by", c.model.make_vocab_size_divisible_by,
            "pad the vocabulary to a multiple of this x tp")->capture_default_str();
+  f.option("--position-embedding-type", c.model.position_embedding_type,
+           "learned_absolute (GPT-2's table) or rope (rotary, HF Llama's rotate-half)")->capture_default_str();
+  f.option("--rotary-base", c.model.rotary_base, "RoPE's base θ (Llama 3: 500000)")->capture_default_str();
+  f.option("--normalization", c.model.normalization, "LayerNorm or RMSNorm")->capture_default_str();
+  f.option("--norm-epsilon", c.model.norm_epsilon, "ε of the normalisation layers")->capture_default_str();
+  f.flag("--swiglu", c.model.swiglu, "SwiGLU MLP: silu(gate) x up, with gate and up projections of --ffn-hidden-size");
+  f.option("--ffn-hidden-size", c.model.ffn_hidden_size,
+           "the MLP's inner width (default: 4h, with --swiglu 8h/3 rounded down to a multiple of 64)");
+  f.flag("--group-query-attention", c.model.group_query_attention,
+         "grouped-query attention: --num-query-groups key/value heads shared by the query heads");
+  f.option("--num-query-groups", c.model.num_query_groups, "key/value heads with --group-query-attention")
+      ->capture_default_str();
+  f.flag("--untie-embeddings-and-output-weights", c.model.untie_embeddings_and_output_weights,
+         "an output layer of its own instead of the token table");
+  f.flag("--disable-bias-linear", c.model.disable_bias_linear, "no biases in the attention and MLP projections");
   f.option("--init-method-std", c.model.init_method_std,
            "standard deviation of the initial weights (output projections: this / sqrt(2 x layers))")
       ->capture_default_str();
@@ -135,6 +151,10 @@ void add_checkpoint_flags(FlagTable& f, TrainConfig& c) {
   f.flag("--no-load-optim", c.no_load_optim, "with --load: fresh optimizer state and loss scale");
   f.flag("--no-load-rng", c.no_load_rng, "with --load: data order from this run's --seed");
   f.flag("--finetune", c.finetune, "with --load: weights only; iteration count, optimizer and data restart");
+  f.option("--load-hf", c.load_hf,
+           "start (iteration 0, fresh optimizer) from a HuggingFace Llama or GPT-2 directory (config.json + "
+           "safetensors), in any layout; config.json gives the model flags left out; the data must be tokenized with "
+           "that model's tokenizer (Megatron .bin/.idx); a checkpoint under --load wins");
   f.flag("--override-opt-param-scheduler", c.override_opt_param_scheduler,
          "with --load: the LR schedule flags given here replace the checkpoint's");
   f.flag("--use-checkpoint-opt-param-scheduler", c.use_checkpoint_opt_param_scheduler,
@@ -146,6 +166,9 @@ void add_checkpoint_flags(FlagTable& f, TrainConfig& c) {
       ->capture_default_str();
   f.option("--export-safetensors", c.export_safetensors,
            "after training, write every parameter as one whole tensor to this safetensors file");
+  f.option("--export-hf", c.export_hf,
+           "after training, write a directory transformers loads (LlamaForCausalLM or GPT2LMHeadModel: "
+           "model.safetensors + config.json); it must be new, empty or a previous export, which it replaces");
 }
 
 void add_guard_flags(FlagTable& f, TrainConfig& c) {

@@ -19,7 +19,7 @@ Trainer::Trainer(TrainConfig cfg, const dist::World& world)
       control_(parts_, checkpoint_, reporter_) {
   state_.data_seed = parts_.cfg.seed;
   state_.sampler_batch = parts_.cfg.global_batch_size;
-  if (!parts_.cfg.load.empty()) load();
+  if (!parts_.cfg.load.empty() || !parts_.cfg.load_hf.empty()) load();
   if (parts_.cfg.evaluates()) evaluator_ = std::make_unique<Evaluator>(parts_);
   trace_until_ = parts_.cfg.trace.empty() ? 0 : state_.iteration + parts_.cfg.trace_iterations;
   reporter_.open_metrics(state_.iteration);
@@ -32,21 +32,31 @@ Trainer::Trainer(TrainConfig cfg, const dist::World& world)
 void Trainer::load() {
   const TrainConfig& cfg = parts_.cfg;
   const auto start = std::chrono::steady_clock::now();
+  const bool hf = cfg.load.empty();  // --load-hf (set-up dropped it if --load holds a checkpoint)
   std::string error, dir;
   int64_t bytes = 0;
   try {
-    dir = checkpoint::find_checkpoint(cfg.load, cfg.load_iteration);
-    bytes = checkpoint_.load(dir, {!cfg.no_load_optim && !cfg.finetune, !cfg.no_load_rng && !cfg.finetune, cfg.finetune},
-                             state_);
+    if (hf) {
+      bytes = checkpoint_.load_hf(cfg.load_hf);
+    } else {
+      dir = checkpoint::find_checkpoint(cfg.load, cfg.load_iteration);
+      bytes = checkpoint_.load(dir, {!cfg.no_load_optim && !cfg.finetune, !cfg.no_load_rng && !cfg.finetune, cfg.finetune},
+                               state_);
+    }
   } catch (const std::exception& e) {  // HDF5 and JSON surprises too: one line, every rank stops
     error = e.what();
   }
   dist::agree_all_ranks_ok(error);
   checkpoint_.share_loaded_rows();  // after the agreement: a failed rank is never left out of a collective
-  if (!cfg.finetune) control_.good_checkpoint(state_.iteration, dir, {.optimizer = !cfg.no_load_optim});
+  if (!cfg.finetune && !hf) control_.good_checkpoint(state_.iteration, dir, {.optimizer = !cfg.no_load_optim});
   Tensor total = Tensor::from_vector({float(bytes)}, {1});
   parts_.groups->world().all_reduce(total, dist::ReduceOp::sum);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (hf) {
+    spdlog::info("--load-hf: loaded {}: {:.1f} MB in {:.3f} s; starting at iteration 1 with a fresh optimizer",
+                 cfg.load_hf, total.item(0) / 1e6, seconds);
+    return;
+  }
   spdlog::info("checkpoint: loaded iteration {} from {}: {:.1f} MB in {:.3f} s ({:.0f} MB/s){}",
                state_.loaded_iteration, cfg.load, total.item(0) / 1e6, seconds, total.item(0) / 1e6 / seconds,
                cfg.finetune ? "; --finetune: weights only, starting at iteration 1"
@@ -144,6 +154,7 @@ void Trainer::finish() {
     if (parts_.world->rank == 0) spdlog::info("trace: {} (open in https://ui.perfetto.dev or chrome://tracing)", cfg.trace);
   }
   if (!cfg.export_safetensors.empty()) export_safetensors(parts_, cfg.export_safetensors);
+  if (!cfg.export_hf.empty()) export_hf(parts_, cfg.export_hf);
 }
 
 }  // namespace trident::launch

@@ -2,6 +2,7 @@
 
 #include "framework/core/log.h"
 #include "launch/checkpoint_slices.h"
+#include "launch/hf_checkpoint.h"
 
 namespace trident::launch {
 namespace {
@@ -15,6 +16,17 @@ int64_t sampler_batch_of(const nlohmann::json& saved) {
   const int64_t batches = saved.at("iteration").get<int64_t>() + saved.value("data_offset", int64_t{0});
   TRIDENT_USAGE_CHECK(batches > 0, "checkpoint at iteration 0 records no sampler batch");
   return saved.at("consumed_samples").get<int64_t>() / batches;
+}
+
+// Rows [first_row, first_row + rows.size(0)) of p's local tensor into `rows`,
+// from `whole`, the global tensor without its padding rows (which keep `rows`' values).
+void copy_local_rows(const Param& p, const Tensor& whole, int64_t first_row, Tensor& rows) {
+  const int64_t width = p.value.numel() / p.value.size(0), real = whole.numel();
+  float* out = rows.data<float>();
+  for (int64_t k = 0; k < rows.numel(); ++k) {
+    const int64_t g = p.global_index(first_row * width + k);  // padding rows lie past the real ones
+    if (g < real) out[k] = whole.data<float>()[g];
+  }
 }
 
 }  // namespace
@@ -98,6 +110,20 @@ void TrainingCheckpoint::read_tensors(checkpoint::CheckpointReader& reader, bool
       target->copy_from(moment);
     }
   }
+}
+
+int64_t TrainingCheckpoint::load_hf(const std::string& dir) {
+  HfCheckpoint hf(dir);
+  optim::AdamW& adam = step_.optimizer();
+  for (size_t i = 0; i < adam.num_shards(); ++i) {
+    const parallel::OwnedShard& shard = adam.shard(i);
+    const Tensor whole = hf.read(parts_.cfg.model, shard.param->name);
+    TRIDENT_CHECK(whole.numel() <= shape_numel(shard.param->global_shape), shard.param->name, " does not fit");
+    Tensor master = adam.master_weights(i).to(Device::cpu).to(DType::f32).clone();
+    copy_local_rows(*shard.param, whole, shard.first_row, master);
+    adam.load_master_weights(i, master);
+  }
+  return hf.bytes_read();
 }
 
 int64_t TrainingCheckpoint::load(const std::string& dir, Restore what, RunState& state) {

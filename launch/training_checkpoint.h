@@ -37,6 +37,11 @@ class TrainingCheckpoint {
   // collective), share_loaded_rows() hands them to every rank.
   // Returns the bytes read.
   int64_t load(const std::string& dir, Restore what, RunState& state);
+  // --load-hf: this rank's shard of every parameter from a transformers
+  // model directory (launch/hf_checkpoint.h) into the master weights, as
+  // load() does with a checkpoint (padding rows keep their values; the
+  // optimizer stays fresh); share_loaded_rows() after. Returns the bytes read.
+  int64_t load_hf(const std::string& dir);
   // Collective after a load that succeeded on every rank: with the
   // distributed optimizer, every rank's restored rows to every rank.
   void share_loaded_rows();

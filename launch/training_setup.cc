@@ -9,6 +9,7 @@
 #include "framework/core/log.h"
 #include "framework/core/memory_category.h"
 #include "framework/dist/agreement.h"
+#include "launch/hf_checkpoint.h"
 #include "launch/resume_flags.h"
 #include "launch/token_cache.h"
 
@@ -32,6 +33,22 @@ void check_writable_paths(const TrainConfig& cfg) {
                         "cannot write --save '", cfg.save, "'", ec ? " (" + ec.message() + ")" : std::string(),
                         ": give a writable directory");
   }
+  if (!cfg.export_hf.empty()) check_hf_export_dir(cfg.export_hf);
+}
+
+// --load-hf: the model flags from config.json (a checkpoint under --load wins: one job script serves the first
+// start and every requeue). Returns the log lines.
+std::vector<std::string> take_flags_from_load_hf(TrainConfig& cfg) {
+  if (cfg.load_hf.empty()) return {};
+  if (!cfg.load.empty()) {
+    const std::string ignored = cfg.load_hf;
+    cfg.load_hf.clear();
+    return {"--load-hf " + ignored + " ignored: --load " + cfg.load + " holds a checkpoint, which this run resumes"};
+  }
+  const HfCheckpoint hf(cfg.load_hf);
+  std::vector<std::string> lines = take_flags_from_hf(cfg, hf.config(), cfg.load_hf);
+  hf.check_tensors(cfg.model);
+  return lines;
 }
 
 // Whether `path` is text (not a Megatron dataset prefix, .bin or .idx).
@@ -106,9 +123,13 @@ std::vector<std::string> check_and_prepare(TrainingParts& parts, const dist::Wor
     const checkpoint::CheckpointReader reader(checkpoint::find_checkpoint(cfg.load, cfg.load_iteration));
     resumed = take_flags_from_checkpoint(cfg, reader.state(), reader.dir());
   }
+  for (const std::string& line : take_flags_from_load_hf(cfg)) resumed.push_back(line);
   for (std::string* file : {&cfg.vocab_file, &cfg.merge_file})  // stored so: a resume from elsewhere finds them
     if (!file->empty()) *file = std::filesystem::absolute(*file).string();
   parts.tokenizer = data::make_tokenizer(cfg.tokenizer_type, cfg.vocab_file, cfg.merge_file);
+  TRIDENT_USAGE_CHECK(cfg.load_hf.empty() || !parts.tokenizes_text() || cfg.model.vocab_size >= parts.tokenizer->vocab_size(),
+                      "--load-hf ", cfg.load_hf, " holds a vocabulary of ", cfg.model.vocab_size, ", smaller than ",
+                      cfg.tokenizer_type, "'s ", parts.tokenizer->vocab_size(), ": tokenize the data with the model's own tokenizer");
   if (parts.tokenizes_text() && cfg.model.vocab_size < parts.tokenizer->vocab_size()) {
     TRIDENT_USAGE_CHECK(!cfg.flags_given.count("vocab_size"), "--vocab-size ", cfg.model.vocab_size, " is smaller than ",
                         cfg.tokenizer_type, "'s vocabulary of ", parts.tokenizer->vocab_size(),
