@@ -10,7 +10,11 @@
 #     a checkpoint of the same run without the distributed optimizer (1e-5);
 #  4. a token table padded beyond the vocabulary (--make-vocab-size-divisible-by
 #     72: 256 ids in 288 rows, so some ranks' rows are padding only, never
-#     stored) resumes bit-exactly, and as (2,1,2) with it.
+#     stored) resumes bit-exactly, and as (2,1,2) with it;
+#  5. a Llama-family model (RoPE, RMSNorm, SwiGLU, 4 query heads in 2
+#     key/value groups, untied output layer, no biases) saved by (2,1,2)
+#     with both resumes bit-exactly, and as (1,2,2) without either; h5py
+#     reads its global tensors under trident's names, in their global shapes.
 # Usage: resume_sharded.sh <trident-train> <mpiexec>
 set -euo pipefail
 train=$1; mpiexec=$2
@@ -75,4 +79,28 @@ run "$work/same4" 1 1 4 $do "${pad[@]}" --load "$work/ck4" --load-iteration 10 &
   check "$work/src4" "$work/same4" "(1,1,4) do, padded table -> same" --exact
 run "$work/ref212" 2 1 2 $do "${pad[@]}" && run "$work/to212" 2 1 2 $do "${pad[@]}" --load "$work/ck4" --load-iteration 10 &&
   check "$work/ref212" "$work/to212" "(1,1,4) do, padded table -> (2,1,2) do"
+# 5. A Llama: the fused Q|K|V of grouped-query attention (4 blocks of 2 heads' rows) and the untied output layer.
+flags+=(--group-query-attention --num-query-groups 2 --swiglu --ffn-hidden-size 160 --normalization RMSNorm
+        --position-embedding-type rope --untie-embeddings-and-output-weights --disable-bias-linear)
+run "$work/src5" 2 1 2 $do --sequence-parallel --save "$work/ck5" --save-interval 10 || exit 1
+run "$work/same5" 2 1 2 $do --sequence-parallel --load "$work/ck5" --load-iteration 10 &&
+  check "$work/src5" "$work/same5" "Llama (2,1,2) do sp -> same" --exact
+run "$work/ref122l" 1 2 2 && run "$work/to122l" 1 2 2 --load "$work/ck5" --load-iteration 10 &&
+  check "$work/ref122l" "$work/to122l" "Llama (2,1,2) do sp -> (1,2,2)"
+/usr/bin/python3 - "$work/ck5/iter_0000010/index.h5" <<'PY' || status=1
+import sys
+import h5py
+shapes = {"model/layers.1.attn.qkv.weight": (128, 64), "model/layers.1.attn.proj.weight": (64, 64),
+          "model/layers.1.mlp.fc1.weight": (320, 64), "model/layers.1.mlp.fc2.weight": (64, 160),
+          "model/layers.1.ln1.weight": (64,), "model/output_layer.weight": (256, 64),
+          "model/embedding.word_embeddings.weight": (256, 64), "model/final_ln.weight": (64,)}
+f = h5py.File(sys.argv[1], "r")
+got = {n: f[n].shape for n in shapes}
+absent = [n for n in ("model/embedding.position_embeddings.weight", "model/final_ln.bias",
+                      "model/layers.0.attn.qkv.bias") if n in f]
+ok = got == shapes and not absent
+print(f"{'ok  ' if ok else 'FAIL'} h5py: the Llama checkpoint holds {len(shapes)} checked tensors in their global "
+      f"shapes and none of GPT-2's extra ones{'' if ok else f': {got} {absent}'}")
+sys.exit(0 if ok else 1)
+PY
 exit $status
