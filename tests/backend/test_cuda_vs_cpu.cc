@@ -78,7 +78,8 @@ class CudaVsCpu : public ::testing::Test {
     ASSERT_GT(ref, 0.0) << what << ": the reference is all zeros";
     EXPECT_LE(std::sqrt(diff / ref), bound) << what;
   }
-  void check_bf16_gpt(int64_t hidden, int64_t heads);
+  void check_bf16_gpt(int64_t hidden, int64_t heads, bool llama);
+  void check_f32_model(bool llama);
   std::mt19937 gen{2024};
   std::unique_ptr<Backend> cpu, gpu;
 };
@@ -405,9 +406,14 @@ TEST_F(CudaVsCpu, AdamWThreeSteps) {
   }
 }
 
-// The model itself: the same weights, batch and optimizer on both backends.
-TEST_F(CudaVsCpu, GptLossGradientsAndAdamWSteps) {
-  gpt::GptModel mc(test::small_gpt(DType::f32, Device::cpu), 3), mg(test::small_gpt(DType::f32, Device::cuda), 3);
+// The model itself: the same weights, batch and optimizer on both backends,
+// GPT-2's pieces and Llama's (RoPE, RMSNorm, SwiGLU, 2 key/value groups, untied).
+TEST_F(CudaVsCpu, GptLossGradientsAndAdamWSteps) { check_f32_model(false); }
+TEST_F(CudaVsCpu, LlamaLossGradientsAndAdamWSteps) { check_f32_model(true); }
+
+void CudaVsCpu::check_f32_model(bool llama) {
+  const auto config = llama ? test::small_llama : test::small_gpt;
+  gpt::GptModel mc(config(DType::f32, Device::cpu), 3), mg(config(DType::f32, Device::cuda), 3);
   Tensor tok = tokens({4, 32}, 256), tgt = tokens({4, 32}, 256);
   Tensor tokg = dev(tok), tgtg = dev(tgt);
   optim::AdamW oc(mc.params(), {}), og(mg.params(), {});
@@ -442,12 +448,17 @@ TEST_F(CudaVsCpu, GptLossGradientsAndAdamWSteps) {
 TEST_F(CudaVsCpu, GptBf16IsAsAccurateAsTheCpuInBf16) {
   for (int64_t heads : {4, 2}) {
     SCOPED_TRACE(::testing::Message() << heads << " heads");
-    check_bf16_gpt(heads == 4 ? 64 : 128, heads);
+    check_bf16_gpt(heads == 4 ? 64 : 128, heads, false);
   }
 }
 
-void CudaVsCpu::check_bf16_gpt(int64_t hidden, int64_t heads) {
-  gpt::GptConfig c32 = test::small_gpt(DType::f32, Device::cpu), c16 = test::small_gpt(DType::f32, Device::cpu), g16 = test::small_gpt(DType::f32, Device::cuda);
+// The same for the Llama pieces; with 2 key/value groups attention takes the unfused path at any head size.
+TEST_F(CudaVsCpu, LlamaBf16IsAsAccurateAsTheCpuInBf16) { check_bf16_gpt(64, 4, true); }
+
+void CudaVsCpu::check_bf16_gpt(int64_t hidden, int64_t heads, bool llama) {
+  const auto config = llama ? test::small_llama : test::small_gpt;
+  gpt::GptConfig c32 = config(DType::f32, Device::cpu), c16 = config(DType::f32, Device::cpu),
+                 g16 = config(DType::f32, Device::cuda);
   for (gpt::GptConfig* c : {&c32, &c16, &g16}) {
     c->hidden_size = hidden;
     c->num_attention_heads = heads;

@@ -45,8 +45,8 @@ def most(measured, category):
 def main():
     work, cases = sys.argv[1], sys.argv[2:]
     failures = []
-    print(f"{'layout':<28}" + "".join(f"{c:>26}" for c in CATEGORIES))
-    print(f"{'':<28}" + f"{'predicted  measured ratio':>26}" * len(CATEGORIES))
+    print(f"{'layout':<32}" + "".join(f"{c:>26}" for c in CATEGORIES))
+    print(f"{'':<32}" + f"{'predicted  measured ratio':>26}" * len(CATEGORIES))
     runs = {}
     for case in cases:
         predicted, measured = runs[case] = records(f"{work}/{case}.jsonl")
@@ -58,7 +58,7 @@ def main():
             cells.append(f"{p / 1024:9.1f}K {m / 1024:8.1f}K {ratio:5.3f}{'*' if exempt else ' '}")
             if not exempt and abs(ratio - 1) > TOLERANCE:
                 failures.append(f"{case}: {c} measured {m} vs predicted {p} (ratio {ratio:.3f})")
-        print(f"{case:<28}" + "".join(f"{cell:>26}" for cell in cells))
+        print(f"{case:<32}" + "".join(f"{cell:>26}" for cell in cells))
     print("(per category the rank furthest from its prediction; * under 64 KiB predicted: not checked)")
 
     # Optimizer state per rank at dp = 4 is a quarter of dp = 1, up to the bucket padding
