@@ -13,6 +13,7 @@
 
 #include "launch/hf_checkpoint.h"
 #include "models/gpt/gpt_model.h"
+#include "tests/support/small_configs.h"
 
 namespace trident::launch {
 namespace {
@@ -25,16 +26,11 @@ gpt::GptConfig llama(int64_t heads = 8, int64_t groups = 2, bool tied = false, b
   c.num_layers = 2;
   c.hidden_size = 4 * heads;
   c.num_attention_heads = heads;
-  c.group_query_attention = groups != heads;
-  c.num_query_groups = groups;
   c.seq_length = 16;
   c.vocab_size = 37;  // not a multiple of anything: padding is never exported
-  c.position_embedding_type = "rope";
+  c = test::with_llama_pieces(c, 24, groups);
+  c.group_query_attention = groups != heads;
   c.rotary_base = 500000.f;
-  c.normalization = "RMSNorm";
-  c.norm_epsilon = 1e-5f;
-  c.swiglu = true;
-  c.ffn_hidden_size = 24;
   c.untie_embeddings_and_output_weights = !tied;
   c.disable_bias_linear = !bias;
   return c;

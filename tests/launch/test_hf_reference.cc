@@ -103,15 +103,11 @@ TEST_F(HfReference, LlamaWithQueryGroupsMatchesHfFormulas) {
 }
 
 TEST_F(HfReference, TiedLlamaWithBiasesMatchesHfFormulas) {
-  gpt::GptConfig cfg = test::small_gpt();
-  cfg.position_embedding_type = "rope";
+  gpt::GptConfig cfg = test::small_llama();  // 4 heads in 2 groups
+  cfg.untie_embeddings_and_output_weights = false;
+  cfg.disable_bias_linear = false;
   cfg.rotary_base = 500000.f;
-  cfg.normalization = "RMSNorm";
   cfg.norm_epsilon = 1e-6f;
-  cfg.swiglu = true;
-  cfg.ffn_hidden_size = 96;
-  cfg.group_query_attention = true;
-  cfg.num_query_groups = 2;  // 4 heads in 2 groups
   const double err = relative_logits_error(cfg);
   EXPECT_LE(err, kLogitsAgreement);
   std::printf("tied Llama with biases: logits within %.2e of HF's\n", err);

@@ -38,15 +38,7 @@ GptConfig tiny() {
 GptConfig tiny_llama() {
   GptConfig c = tiny();
   c.num_attention_heads = 6;
-  c.position_embedding_type = "rope";
-  c.normalization = "RMSNorm";
-  c.swiglu = true;
-  c.ffn_hidden_size = 20;
-  c.group_query_attention = true;
-  c.num_query_groups = 2;
-  c.untie_embeddings_and_output_weights = true;
-  c.disable_bias_linear = true;
-  return c;
+  return test::with_llama_pieces(c, 20, 2);
 }
 
 void random_batch(int64_t B, int64_t T, int64_t V, uint64_t seed, Tensor& tokens, Tensor& targets) {

@@ -22,20 +22,23 @@ inline gpt::GptConfig small_gpt(DType dtype = DType::f32, Device device = Device
   return c;
 }
 
-// small_gpt's shape with Llama's pieces: RoPE, RMSNorm, SwiGLU (F = 96),
-// 2 key/value groups for the 4 query heads, an untied output layer and no
-// linear biases.
-inline gpt::GptConfig small_llama(DType dtype = DType::f32, Device device = Device::cpu) {
-  gpt::GptConfig c = small_gpt(dtype, device);
+// Any shape with every Llama piece: RoPE, RMSNorm, SwiGLU of inner width
+// `ffn`, `groups` key/value groups, an untied output layer, no linear biases.
+inline gpt::GptConfig with_llama_pieces(gpt::GptConfig c, int64_t ffn, int64_t groups) {
   c.position_embedding_type = "rope";
   c.normalization = "RMSNorm";
   c.swiglu = true;
-  c.ffn_hidden_size = 96;
+  c.ffn_hidden_size = ffn;
   c.group_query_attention = true;
-  c.num_query_groups = 2;
+  c.num_query_groups = groups;
   c.untie_embeddings_and_output_weights = true;
   c.disable_bias_linear = true;
   return c;
+}
+
+// small_gpt's shape with Llama's pieces: SwiGLU of F = 96, 2 key/value groups for the 4 query heads.
+inline gpt::GptConfig small_llama(DType dtype = DType::f32, Device device = Device::cpu) {
+  return with_llama_pieces(small_gpt(dtype, device), 96, 2);
 }
 
 // A trainer of that kind of size on the CPU, one thread per rank: micro-batch 2,
