@@ -92,9 +92,11 @@ int64_t block_backward_extra(const Sizes& s) {
 // the activations scope of the first step): attention's q, k, v, y, dq,
 // dk, dv (B·heads, T, head dim) and dprobs (B·heads, T, T), all f32. In
 // 16-bit, where the CPU has no native 16-bit GEMM, also the f32 copy of
-// every GEMM weight (Note [fixed weights]) and the widening slots: an
-// operand, the second operand, the result (N, max(F1, QKV)) each, and linear
-// backward's dy, (N, V/t) on the last stage (the logits' gradient).
+// every GEMM weight (Note [fixed weights]) and the widening slots, each as
+// large as the largest tensor it widens: a GEMM's activation input (N, F),
+// the weight-gradient GEMM's input (N, F), a 16-bit GEMM's f32 result
+// (N, max(F1, QKV)) and linear backward's dy (N, max(F1, QKV)), or on the
+// last stage the logits' gradient (N, V/t) if wider.
 int64_t backend_workspace(const MemoryModelInput& in, const Sizes& s, const std::vector<Shape>& shapes,
                           bool first_stage, bool last_stage) {
   if (in.model.device != Device::cpu) return 0;  // the CUDA backend's work buffers are not modelled
@@ -108,8 +110,8 @@ int64_t backend_workspace(const MemoryModelInput& in, const Sizes& s, const std:
     if (first_stage && i == 1 && !in.model.rope()) continue;
     bytes += shape_numel(shapes[i]) * 4;
   }
-  const int64_t widest = std::max(s.F1, s.QKV);
-  return bytes + 3 * s.N * widest * 4 + s.N * std::max(widest, last_stage ? s.V : 0) * 4;
+  const int64_t input = std::max(s.F, s.C), output = std::max(s.F1, s.QKV);
+  return bytes + s.N * (2 * input + output + std::max(output, last_stage ? s.V : 0)) * 4;
 }
 
 }  // namespace
