@@ -89,5 +89,33 @@ TEST(TrainFlags, TheReferenceListsEveryGroup) {
   EXPECT_NE(reference.find("`--eval-interval`"), std::string::npos);
 }
 
+// The shipped --config files: each parses and validates, and Llama-3-8B's
+// shape has its published parameter count, 8,030,261,248 (Meta's model
+// card: "8B"; embed_tokens and lm_head untied, 128256 ids).
+TEST(TrainFlags, TheLlamaConfigFilesDescribeTheirModels) {
+  for (const char* name : {"llama-tiny.json", "llama3-8b.json"}) {
+    const std::string path = std::string(TRIDENT_SOURCE_DIR) + "/models/gpt/configs/" + name;
+    TrainConfig cfg;
+    CLI::App app;
+    add_train_flags(app, cfg);
+    std::vector<std::string> args = expand_config_file(app, {"--config", path});
+    std::reverse(args.begin(), args.end());
+    app.parse(args);
+    cfg.validate_and_resolve(1, 1);
+    EXPECT_TRUE(cfg.model.rope() && cfg.model.rms_norm() && cfg.model.swiglu && !cfg.model.tied_output() &&
+                !cfg.model.bias_linear())
+        << name;
+    if (std::string(name) == "llama3-8b.json") {
+      EXPECT_EQ(cfg.model.num_parameters(), 8'030'261'248) << cfg.model.summary();
+      EXPECT_EQ(cfg.model.kv_heads(), 8);
+      EXPECT_EQ(cfg.model.dtype, DType::bf16);
+    } else {
+      EXPECT_EQ(cfg.model.hidden_size, 256);
+      EXPECT_EQ(cfg.model.kv_heads(), 2);
+      EXPECT_EQ(cfg.model.ffn_hidden(), 704);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace trident::launch
