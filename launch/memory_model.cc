@@ -128,7 +128,7 @@ ChunkActivationBytes chunk_activation_bytes(const MemoryModelInput& in, int64_t 
   else c.sent = s.Ns * s.C * s.e;
   if (last_stage) {
     // targets i32, final_ln out (Ns, C) with mean and rstd, probs (N, V/t) f32, per-token losses f32.
-    c.kept += s.N * 4 + s.Ns * s.C * s.e + 2 * s.Ns * 4 + s.N * s.V * 4 + s.N * 4;
+    c.kept += s.N * 4 + s.Ns * s.C * s.e + s.stats * s.Ns * 4 + s.N * s.V * 4 + s.N * 4;
     c.forward = std::max(c.forward, 3 * s.N * 4);  // the loss's row maxima and statistics
     // Before the blocks: dx (N, C) and, in 16-bit, the logits' gradient in the compute dtype.
     const int64_t head = s.N * s.C * s.e + (s.e < 4 ? s.N * s.V * s.e : 0);

@@ -50,9 +50,18 @@ std::vector<std::string> take_flags_from_checkpoint(TrainConfig& cfg, const nloh
                                                     const std::string& checkpoint_dir) {
   const nlohmann::json ours = cfg.to_json();
   nlohmann::json saved = state.value("flags", nlohmann::json::object());
-  for (const std::string& key : kShape)  // the model object is authoritative for the shape
-    if (state.contains("model") && state.at("model").contains(key)) saved[key] = state.at("model").at(key);
-  auto given = [&](const std::string& key) { return cfg.flags_given.count(key) > 0; };
+  if (state.contains("model")) {  // the model object is authoritative for the shape
+    const nlohmann::json& model = state.at("model");
+    for (const std::string& key : kShape) {
+      if (model.contains(key)) saved[key] = model.at(key);
+      // A setting the saved model does not use (query groups without GQA, a rotary base without RoPE): not compared.
+      else if (model.contains("position_embedding_type")) saved.erase(key);
+    }
+  }
+  // --ffn-hidden-size 0 is the default width, resolved from the other flags: as good as not given.
+  auto given = [&](const std::string& key) {
+    return cfg.flags_given.count(key) > 0 && !(key == "ffn_hidden_size" && cfg.model.ffn_hidden_size == 0);
+  };
   auto differs = [&](const std::string& key) { return saved.contains(key) && saved[key] != ours[key]; };
   nlohmann::json take = nlohmann::json::object();
   std::vector<std::string> taken, kept, theirs, mine;
@@ -89,8 +98,8 @@ std::vector<std::string> take_flags_from_checkpoint(TrainConfig& cfg, const nloh
       else if (differs(key)) kept.push_back(flag(key, ours[key]) + " (checkpoint: " + flag(key, saved[key]) + ")");
     }
   }
-  for (const auto& [key, value] : take.items())
-    if (value != ours[key]) taken.push_back(flag(key, value));
+  for (const auto& [key, value] : take.items())  // (the default FFN width resolves to the saved one: not news)
+    if (value != ours[key] && !(key == "ffn_hidden_size" && ours[key] == 0)) taken.push_back(flag(key, value));
   CLI::App app;
   add_train_flags(app, cfg);
   std::vector<std::string> args = flags_from_json(app, take, "checkpoint " + checkpoint_dir + "'s flags");

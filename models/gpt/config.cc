@@ -152,7 +152,7 @@ void GptConfig::validate(int tp) const {
   TRIDENT_USAGE_CHECK(rotary_base > 0.f, "--rotary-base must be positive, got ", rotary_base);
   TRIDENT_USAGE_CHECK(!rope() || head_dim() % 2 == 0, "--position-embedding-type rope rotates pairs of dimensions: ",
                       "the head size --hidden-size / --num-attention-heads = ", head_dim(), " must be even");
-  TRIDENT_USAGE_CHECK(ffn_hidden_size >= 0, "--ffn-hidden-size must be positive, got ", ffn_hidden_size);
+  TRIDENT_USAGE_CHECK(ffn_hidden_size >= 0, "--ffn-hidden-size must not be negative (0: the default), got ", ffn_hidden_size);
   TRIDENT_USAGE_CHECK(ffn_hidden() > 0, "--ffn-hidden-size resolves to 0 for --hidden-size ", hidden_size,
                       " with --swiglu: give --ffn-hidden-size");
   TRIDENT_USAGE_CHECK(ffn_hidden() % tp == 0, "--ffn-hidden-size ", ffn_hidden(),
@@ -176,8 +176,10 @@ std::string GptConfig::summary() const {
   if (!llama && swiglu) pieces += ", SwiGLU";
   if (!llama && !tied_output()) pieces += ", untied output";
   if (!llama && !bias_linear()) pieces += ", no linear biases";
+  const std::string groups =
+      group_query_attention ? detail::concat(" in ", kv_heads(), kv_heads() == 1 ? " KV group" : " KV groups") : "";
   return detail::concat(llama ? "Llama" : "GPT", ": ", num_layers, " layers, hidden ", hidden_size, ", ",
-                        num_attention_heads, " heads", group_query_attention ? detail::concat(" in ", kv_heads(), " KV groups") : "",
+                        num_attention_heads, " heads", groups,
                         ", FFN ", ffn_hidden(), ", seq ", seq_length, ", vocab ", vocab_size, pieces, ", ",
                         num_parameters(), " parameters, ", dtype_name(dtype));
 }
