@@ -14,6 +14,7 @@
 
 #include "framework/core/error.h"
 #include "launch/config_file.h"
+#include "launch/resume_flags.h"
 #include "launch/train_flags.h"
 
 namespace trident::launch {
@@ -303,16 +304,6 @@ gpt::GptConfig gpt2_from_hf(const ConfigReader& r) {
 
 // ---- --load-hf's flags
 
-std::string flag(const std::string& key, const nlohmann::json& value) {
-  std::string name = key;
-  std::replace(name.begin(), name.end(), '_', '-');
-  if (value.is_boolean()) return value.get<bool>() ? "--" + name : "no --" + name;
-  const std::string text = value.is_string()         ? value.get<std::string>()
-                           : value.is_number_float() ? fmt::format("{:.7g}", value.get<double>())
-                                                     : value.dump();
-  return "--" + name + " " + text;
-}
-
 // ---- --export-hf's directory
 
 fs::path export_path(const std::string& dir) {
@@ -484,8 +475,10 @@ std::vector<std::string> take_flags_from_hf(TrainConfig& cfg, const nlohmann::js
     if (!given(key)) take[key] = value;
     else if (ours.value(key, nlohmann::json()) == value) continue;
     else if (key == "seq_length" && hf.rope())  // RoPE has no table: any length runs
-      notes.push_back("--load-hf: training at " + flag(key, ours[key]) + ", config.json's " + flag(key, value));
-    else conflicts.push_back(flag(key, value) + " in config.json, " + flag(key, ours[key]) + " given");
+      notes.push_back("--load-hf: training at " + flag_setting(key, ours[key]) + ", config.json's " +
+                      flag_setting(key, value));
+    else
+      conflicts.push_back(flag_setting(key, value) + " in config.json, " + flag_setting(key, ours[key]) + " given");
   }
   // Key/value heads: G = H is plain multi-head attention, with or without --group-query-attention.
   if (!given("group_query_attention") && !given("num_query_groups")) {
@@ -501,7 +494,7 @@ std::vector<std::string> take_flags_from_hf(TrainConfig& cfg, const nlohmann::js
                       ": leave the model flags out (they come from config.json) or give config.json's");
   std::vector<std::string> taken;
   for (const auto& [key, value] : take.items())
-    if (value != ours.value(key, nlohmann::json())) taken.push_back(flag(key, value));
+    if (value != ours.value(key, nlohmann::json())) taken.push_back(flag_setting(key, value));
   CLI::App app;
   add_train_flags(app, cfg);
   std::vector<std::string> args = flags_from_json(app, take, source);

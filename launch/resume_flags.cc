@@ -27,10 +27,32 @@ const std::vector<std::string> kTokenizer = {"tokenizer_type", "vocab_file", "me
 // The precision is one choice: giving either flag replaces both.
 const std::vector<std::string> kPrecision = {"fp16", "bf16"};
 
-std::string flag(const std::string& key, const nlohmann::json& value) {
+std::string joined(const std::vector<std::string>& parts, const char* sep) {
+  std::string out;
+  for (const std::string& p : parts) out += (out.empty() ? "" : sep) + p;
+  return out;
+}
+
+// The checkpoint's flags, its model object being authoritative for the shape.
+nlohmann::json saved_flags(const nlohmann::json& state) {
+  nlohmann::json saved = state.value("flags", nlohmann::json::object());
+  if (!state.contains("model")) return saved;
+  const nlohmann::json& model = state.at("model");
+  for (const std::string& key : kShape) {
+    if (model.contains(key)) saved[key] = model.at(key);
+    // A setting the saved model does not use (query groups without GQA, a rotary base without RoPE): not compared.
+    else if (model.contains("position_embedding_type")) saved.erase(key);
+  }
+  return saved;
+}
+
+}  // namespace
+
+std::string flag_setting(const std::string& key, const nlohmann::json& value) {
   std::string name = key;
   for (char& ch : name)
     if (ch == '_') ch = '-';
+  if (value.is_boolean()) return value.get<bool>() ? "--" + name : "no --" + name;
   // Floats at float's precision: --lr 0.003, not 0.003000000026077032.
   const std::string text = value.is_string()       ? value.get<std::string>()
                            : value.is_number_float() ? fmt::format("{:.7g}", value.get<double>())
@@ -38,26 +60,10 @@ std::string flag(const std::string& key, const nlohmann::json& value) {
   return "--" + name + " " + text;
 }
 
-std::string joined(const std::vector<std::string>& parts, const char* sep) {
-  std::string out;
-  for (const std::string& p : parts) out += (out.empty() ? "" : sep) + p;
-  return out;
-}
-
-}  // namespace
-
 std::vector<std::string> take_flags_from_checkpoint(TrainConfig& cfg, const nlohmann::json& state,
                                                     const std::string& checkpoint_dir) {
   const nlohmann::json ours = cfg.to_json();
-  nlohmann::json saved = state.value("flags", nlohmann::json::object());
-  if (state.contains("model")) {  // the model object is authoritative for the shape
-    const nlohmann::json& model = state.at("model");
-    for (const std::string& key : kShape) {
-      if (model.contains(key)) saved[key] = model.at(key);
-      // A setting the saved model does not use (query groups without GQA, a rotary base without RoPE): not compared.
-      else if (model.contains("position_embedding_type")) saved.erase(key);
-    }
-  }
+  const nlohmann::json saved = saved_flags(state);
   // --ffn-hidden-size 0 is the default width, resolved from the other flags: as good as not given.
   auto given = [&](const std::string& key) {
     return cfg.flags_given.count(key) > 0 && !(key == "ffn_hidden_size" && cfg.model.ffn_hidden_size == 0);
@@ -68,7 +74,8 @@ std::vector<std::string> take_flags_from_checkpoint(TrainConfig& cfg, const nloh
   for (const std::string& key : kShape) {
     if (!saved.contains(key)) continue;
     if (!given(key)) take[key] = saved[key];
-    else if (differs(key)) theirs.push_back(flag(key, saved[key])), mine.push_back(flag(key, ours[key]));
+    else if (differs(key))
+      theirs.push_back(flag_setting(key, saved[key])), mine.push_back(flag_setting(key, ours[key]));
   }
   TRIDENT_USAGE_CHECK(theirs.empty(), "checkpoint ", checkpoint_dir, " holds a model with ", joined(theirs, " and "),
                       ", but this run has ", joined(mine, " and "),
@@ -80,14 +87,15 @@ std::vector<std::string> take_flags_from_checkpoint(TrainConfig& cfg, const nloh
       if (!saved.contains(key)) continue;
       if (!given(key) || cfg.use_checkpoint_opt_param_scheduler) {
         take[key] = saved[key];
-        if (given(key) && differs(key)) kept.push_back(flag(key, ours[key]) + " ignored");
+        if (given(key) && differs(key)) kept.push_back(flag_setting(key, ours[key]) + " ignored");
         continue;
       }
-      TRIDENT_USAGE_CHECK(!differs(key) || cfg.override_opt_param_scheduler, flag(key, ours[key]),
-                          " differs from checkpoint ", checkpoint_dir, "'s ", flag(key, saved[key]),
+      TRIDENT_USAGE_CHECK(!differs(key) || cfg.override_opt_param_scheduler, flag_setting(key, ours[key]),
+                          " differs from checkpoint ", checkpoint_dir, "'s ", flag_setting(key, saved[key]),
                           ": the LR schedule continues from the checkpoint unless you add "
                           "--override-opt-param-scheduler (use the new flags) or --use-checkpoint-opt-param-scheduler");
-      if (differs(key)) kept.push_back(flag(key, ours[key]) + " (checkpoint: " + flag(key, saved[key]) + ")");
+      if (differs(key))
+        kept.push_back(flag_setting(key, ours[key]) + " (checkpoint: " + flag_setting(key, saved[key]) + ")");
     }
     const bool precision_given = given("fp16") || given("bf16");
     for (const std::string& key : kPrecision)
@@ -95,11 +103,13 @@ std::vector<std::string> take_flags_from_checkpoint(TrainConfig& cfg, const nloh
     for (const std::string& key : kTraining) {
       if (!saved.contains(key)) continue;
       if (!given(key)) take[key] = saved[key];
-      else if (differs(key)) kept.push_back(flag(key, ours[key]) + " (checkpoint: " + flag(key, saved[key]) + ")");
+      else if (differs(key))
+        kept.push_back(flag_setting(key, ours[key]) + " (checkpoint: " + flag_setting(key, saved[key]) + ")");
     }
   }
   for (const auto& [key, value] : take.items())  // (the default FFN width resolves to the saved one: not news)
-    if (value != ours[key] && !(key == "ffn_hidden_size" && ours[key] == 0)) taken.push_back(flag(key, value));
+    if (value != ours[key] && !(key == "ffn_hidden_size" && ours[key] == 0))
+      taken.push_back(flag_setting(key, value));
   CLI::App app;
   add_train_flags(app, cfg);
   std::vector<std::string> args = flags_from_json(app, take, "checkpoint " + checkpoint_dir + "'s flags");
