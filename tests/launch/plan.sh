@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# trident-plan (issue 15): ranks layouts and prints a command trident-train
+# accepts; fixed flags restrict the search; bad input is one line and exit 2.
+# Usage: plan.sh <trident-plan> <trident-train>
+set -uo pipefail
+plan=$1; train=$2
+here=$(cd "$(dirname "$0")" && pwd)
+configs=$here/../../models/gpt/configs
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+status=0
+fail() { echo "FAIL: $*"; status=1; }
+# Llama-3-8B on 64 H100s: a table, and the best layout's command.
+"$plan" --config "$configs/llama3-8b.json" --global-batch-size 512 --cluster H100-80GB --gpus 64 --explain \
+  > "$work/out" 2> "$work/err" || { fail "Llama-3-8B on 64 H100s"; cat "$work/err"; }
+grep -q "^best: ./launch/trident run -n 64 -- " "$work/out" || fail "no best command"; 
+grep -q "time per iteration" "$work/out" || fail "--explain printed no breakdown"
+# trident-train accepts the command's flags for a world of 64 (--print-schedule validates without running).
+best=$(sed -n 's/^best: .*run -n 64 -- //p' "$work/out")
+# shellcheck disable=SC2086  # the flags are words
+OMPI_COMM_WORLD_RANK=0 "$train" $best --print-schedule > "$work/schedule" 2> "$work/err" \
+  || { fail "trident-train refuses the planned flags: $best"; cat "$work/err"; }
+head -20 "$work/out"
+# Fixed choices are not searched.
+"$plan" --config "$configs/llama3-8b.json" --global-batch-size 512 --gpus 64 --tp 2 --pp 4 --top 50 > "$work/fixed" \
+  || fail "fixed --tp 2 --pp 4"
+awk '$1 ~ /^[0-9]+$/ && ($2 != 2 || $3 != 4) {bad = 1} END {exit bad}' "$work/fixed" || fail "a row other than tp 2, pp 4"
+# Bad input: one line naming the problem, exit 2.
+expect_error() {  # expect_error <text> <flags...>
+  local want=$1; shift
+  "$plan" "$@" > "$work/out" 2> "$work/err"; local rc=$?
+  if [ "$rc" -ne 2 ] || [ "$(wc -l < "$work/err")" -ne 1 ] || ! grep -qF -- "$want" "$work/err"; then
+    fail "[$*]: exit $rc, expected one line naming '$want'"; sed 's/^/    /' "$work/err"
+  else
+    echo "ok   $(cat "$work/err")"
+  fi
+}
+expect_error "no layout fits" --config "$configs/llama3-8b.json" --global-batch-size 8 --gpus 1 --cluster A100-80GB
+expect_error "no layout of 8 devices splits" --num-layers 3 --num-attention-heads 3 --hidden-size 96 \
+  --global-batch-size 15 --gpus 8
+expect_error "unknown cluster preset 'V100'" --cluster V100 --gpus 8
+expect_error "--gpus 12 is not a whole number of nodes" --gpus 12 --cluster A100-80GB
+exit $status

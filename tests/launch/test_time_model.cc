@@ -1,0 +1,155 @@
+// The time model (launch/time_model.h) against Narayanan et al. 2021, Table 1
+// (GPT 1.7B–1T on DGX A100s, ../shared/REFERENCE.md), with the memory model
+// saying each published layout fits in 80 GB; and its scaling laws on small
+// cases: TP communication, GEMM efficiency, the 1F1B bubble.
+//
+// Assumptions for Table 1 (docs/planner.md): micro-batch 1 for every row;
+// full recompute (the paper's runs used activation checkpointing and its
+// TFLOP/s count the recompute); no distributed optimizer, no sequence
+// parallelism (2021 Megatron had neither); virtual stages: 1 where pp = 1,
+// else the smallest v ≥ 2 that divides the layers per pipeline rank, unless
+// the memory model says that does not fit (then plain 1F1B).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+
+#include "framework/core/error.h"
+#include "launch/memory_model.h"
+#include "launch/time_model.h"
+
+namespace trident::launch {
+namespace {
+
+// The acceptance bound on |predicted − published| / published TFLOP/s per GPU.
+constexpr double kPublishedTolerance = 0.15;
+
+struct Table1Row {
+  const char* params;
+  int64_t hidden, layers, heads;
+  int tp, pp, gpus;
+  int64_t batch;
+  double tflops;  // published, per GPU, counting recompute
+};
+
+constexpr Table1Row kTable1[] = {
+    {"1.7B", 2304, 24, 24, 1, 1, 32, 512, 137},       {"3.6B", 3072, 30, 32, 2, 1, 64, 512, 138},
+    {"7.5B", 4096, 36, 32, 4, 1, 128, 512, 142},      {"18.4B", 6144, 40, 48, 8, 1, 256, 1024, 135},
+    {"39.1B", 8192, 48, 64, 8, 2, 512, 1536, 138},    {"76.1B", 10240, 60, 80, 8, 4, 1024, 1792, 140},
+    {"145.6B", 12288, 80, 96, 8, 8, 1536, 2304, 148}, {"310.1B", 16384, 96, 128, 8, 16, 1920, 2160, 155},
+    {"529.6B", 20480, 105, 128, 8, 35, 2520, 2520, 163}, {"1008B", 25600, 128, 160, 8, 64, 3072, 3072, 163},
+};
+
+gpt::GptConfig table1_model(const Table1Row& row) {
+  gpt::GptConfig m;
+  m.hidden_size = row.hidden, m.num_layers = row.layers, m.num_attention_heads = row.heads;
+  m.seq_length = 2048, m.vocab_size = 51200;
+  m.dtype = DType::bf16, m.device = Device::cuda, m.recompute = gpt::Recompute::full;
+  return m;
+}
+
+double table1_memory_gb(const Table1Row& row, const LayoutChoice& l) {
+  MemoryModelInput in;
+  in.model = table1_model(row);
+  in.tp = l.tp, in.pp = l.pp, in.dp = l.dp, in.virtual_stages = l.virtual_stages;
+  in.schedule = l.virtual_stages > 1 ? pipeline::ScheduleKind::interleaved : pipeline::ScheduleKind::one_f_one_b;
+  in.micro_batch_size = l.micro_batch_size;
+  in.micro_batches = row.batch / (l.dp * l.micro_batch_size);
+  const MemoryPrediction p = predict_memory(in);
+  return double(p.ranks.at(p.max_rank()).bytes.total()) / 1e9;
+}
+
+// The published TP×PP, dp = GPUs / (tp·pp), micro-batch 1, full recompute; interleaved with the
+// smallest v ≥ 2 that divides the layers per pipeline rank if the memory model says that fits in
+// the device, else plain 1F1B (v = 1, always when pp = 1).
+LayoutChoice table1_layout(const Table1Row& row, double device_memory_gb) {
+  LayoutChoice l;
+  l.tp = row.tp, l.pp = row.pp, l.dp = row.gpus / (row.tp * row.pp);
+  l.micro_batch_size = 1;
+  l.recompute = gpt::Recompute::full;
+  if (row.pp == 1) return l;
+  const int64_t per_rank = row.layers / row.pp;
+  for (l.virtual_stages = 2; per_rank % l.virtual_stages != 0; ++l.virtual_stages) {
+  }
+  if (table1_memory_gb(row, l) > device_memory_gb) l.virtual_stages = 1;
+  return l;
+}
+
+TEST(TimeModel, NarayananTable1) {
+  const ClusterSpec a100 = cluster_preset("A100-80GB", 3072);
+  std::printf("| params | TP×PP | dp | v | published TFLOP/s | predicted | error | bubble | TP share | memory GB |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|\n");
+  for (const Table1Row& row : kTable1) {
+    const LayoutChoice l = table1_layout(row, a100.device_memory_gb);
+    const TimePrediction p = predict_iteration_time(table1_model(row), row.batch, l, a100);
+    const double error = (p.hardware_tflops - row.tflops) / row.tflops, memory = table1_memory_gb(row, l);
+    std::printf("| %s | %d×%d | %d | %d | %.0f | %.1f | %+.1f%% | %.1f%% | %.1f%% | %.1f |\n", row.params, l.tp, l.pp,
+                l.dp, l.virtual_stages, row.tflops, p.hardware_tflops, 100 * error, 100 * p.bubble_fraction,
+                100 * p.tensor_parallel / p.iteration, memory);
+    EXPECT_LE(std::abs(error), kPublishedTolerance) << row.params << ": predicted " << p.hardware_tflops;
+    EXPECT_LE(memory, a100.device_memory_gb) << row.params;
+    EXPECT_LT(p.model_tflops, p.hardware_tflops) << "full recompute's FLOPs count on the hardware basis only";
+  }
+}
+
+// A 1.3B-like model on one DGX A100 node.
+gpt::GptConfig small_model() {
+  gpt::GptConfig m;
+  m.hidden_size = 2048, m.num_layers = 24, m.num_attention_heads = 16;
+  m.seq_length = 2048, m.vocab_size = 51200;
+  m.dtype = DType::bf16, m.device = Device::cuda;
+  return m;
+}
+
+TEST(TimeModel, MoreTensorParallelismCostsMoreCommunication) {
+  const ClusterSpec c = cluster_preset("A100-80GB", 8);
+  LayoutChoice two, eight;
+  two.tp = 2, two.dp = 4, eight.tp = 8;
+  const TimePrediction a = predict_iteration_time(small_model(), 64, two, c);
+  const TimePrediction b = predict_iteration_time(small_model(), 64, eight, c);
+  // Each rank moves 2(n−1)/n of the same (B, T, C) per collective, and tp = 8 runs 4× the micro-batches per rank.
+  EXPECT_GT(b.tensor_parallel, 3.0 * a.tensor_parallel);
+  EXPECT_GT(b.tensor_parallel / b.iteration, a.tensor_parallel / a.iteration);
+}
+
+TEST(TimeModel, BiggerMicroBatchRaisesGemmEfficiency) {
+  gpt::GptConfig m = small_model();
+  m.hidden_size = 512, m.num_attention_heads = 8, m.seq_length = 256;  // GEMMs near the curve's knee
+  const ClusterSpec c = cluster_preset("A100-80GB", 1);
+  LayoutChoice one, eight;
+  eight.micro_batch_size = 8;
+  const TimePrediction a = predict_iteration_time(m, 64, one, c), b = predict_iteration_time(m, 64, eight, c);
+  EXPECT_LT(b.compute, 0.8 * a.compute);  // the same FLOPs, at a better point of the curve
+  EXPECT_GT(b.model_tflops, a.model_tflops);
+}
+
+TEST(TimeModel, OneFOneBBubbleWithoutTransfers) {
+  ClusterSpec c = cluster_preset("A100-80GB", 4);
+  c.inter_node_gbps = c.intra_node_gbps = 1e12, c.intra_node_latency = c.inter_node_latency = 0.0;  // free transfers
+  LayoutChoice l;
+  l.pp = 4;
+  const int64_t m = 8;
+  gpt::GptConfig model = small_model();
+  const TimePrediction p = predict_iteration_time(model, m, l, c);
+  // The busiest rank's chunk cost is every rank's, so the bubble is the textbook (p − 1)/(m + p − 1).
+  EXPECT_NEAR(p.bubble_fraction, 3.0 / (8 + 3), 1e-9);
+  EXPECT_NEAR(p.pipeline, 0.0, 1e-6 * p.iteration);
+}
+
+TEST(TimeModel, PresetsAndBadInput) {
+  EXPECT_EQ(cluster_preset("H100-80GB", 16).gpus_per_node, 8);
+  EXPECT_GT(cluster_preset("H100-80GB", 16).peak_tflops, cluster_preset("A100-80GB", 16).peak_tflops);
+  EXPECT_FALSE(cluster_preset("A100-80GB", 8).source.empty());
+  try {
+    cluster_preset("TPU", 8);
+    ADD_FAILURE() << "no UsageError";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("A100-80GB or H100-80GB"), std::string::npos) << e.what();
+  }
+  LayoutChoice l;
+  l.dp = 3;
+  EXPECT_THROW(predict_iteration_time(small_model(), 64, l, cluster_preset("A100-80GB", 3)), UsageError);
+}
+
+}  // namespace
+}  // namespace trident::launch
