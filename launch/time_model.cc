@@ -279,6 +279,16 @@ TimePrediction predict_iteration_time(const gpt::GptConfig& model, int64_t globa
   p.data_parallel = data_parallel_seconds(cluster, layout, model, params, shape.chunks * chunk.backward.total());
   p.optimizer = optimizer_seconds(cluster, layout, model, params);
   p.iteration = sim.makespan + p.data_parallel + p.optimizer;
+  const double ranks = double(layout.tp) * layout.pp * layout.dp;
+  if (cluster.cores > 0 && ranks > cluster.cores) {
+    // Ranks take turns on the cores: a rank's idle time (the bubble, a wait) lends its core to another,
+    // so the iteration takes the longer of the critical path at full speed and all ranks' compute
+    // shared by the cores, with the communication's latency on top (a rank waiting for a message does not compute).
+    const double turns = ranks / cluster.cores;
+    p.optimizer *= turns;
+    const double shared = turns * p.compute + p.tensor_parallel + p.pipeline;
+    p.iteration = std::max(sim.makespan, shared) + p.data_parallel + p.optimizer;
+  }
   const double devices = double(layout.tp) * layout.pp * layout.dp;
   p.model_tflops = model.flops_per_iteration(global_batch) / p.iteration / devices / kTera;
   p.hardware_tflops = (model.flops_per_iteration(global_batch) + recompute_flops(model, global_batch)) / p.iteration /

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "launch/config_file.h"
+#include "launch/local_cluster.h"
 #include "launch/planner.h"
 #include "launch/resume_flags.h"
 #include "launch/train_flags.h"
@@ -28,12 +29,15 @@ struct PlanFlags {
   ClusterSpec custom;  // figures given by flag override the preset's
   int top = 10;
   bool explain = false;
+  bool json = false;
 };
 
 // The flags trident-plan adds to trident-train's.
 void add_plan_flags(CLI::App& app, PlanFlags& f) {
   const std::string g = "cluster (trident-plan)";
-  app.add_option("--cluster", f.cluster, "A100-80GB or H100-80GB (DGX nodes of 8), or custom (give every figure)")
+  app.add_option("--cluster", f.cluster,
+                 "A100-80GB or H100-80GB (DGX nodes of 8), local (this machine, measured: --gpus ranks), or custom "
+                 "(give every figure)")
       ->capture_default_str()->group(g);
   app.add_option("--gpus", f.gpus, "devices in all")->capture_default_str()->group(g);
   app.add_option("--gpus-per-node", f.custom.gpus_per_node, "devices per node (tensor parallelism stays inside one)")
@@ -43,13 +47,17 @@ void add_plan_flags(CLI::App& app, PlanFlags& f) {
   app.add_option("--inter-node-gbps", f.custom.inter_node_gbps, "per-device bandwidth between nodes, GB/s")->group(g);
   app.add_option("--top", f.top, "layouts shown")->capture_default_str()->group(g);
   app.add_flag("--explain", f.explain, "break the best layout's memory and time down")->group(g);
+  app.add_flag("--json", f.json, "print the --top layouts as JSON lines instead of the table")->group(g);
 }
 
 // The preset, with the figures given by flag in its place (--peak-tflops is trident-train's).
-ClusterSpec resolve_cluster(const CLI::App& app, const PlanFlags& f, const TrainConfig& cfg) {
+ClusterSpec resolve_cluster(const CLI::App& app, const PlanFlags& f, const TrainConfig& cfg,
+                            const std::string& self_path) {
   TRIDENT_USAGE_CHECK(f.gpus > 0, "--gpus must be positive, got ", f.gpus);
   const bool custom = f.cluster == "custom";
-  ClusterSpec c = custom ? f.custom : cluster_preset(f.cluster, f.gpus);
+  ClusterSpec c = custom                  ? f.custom
+                  : f.cluster == "local" ? measure_local_cluster(f.gpus, self_path)
+                                          : cluster_preset(f.cluster, f.gpus);
   c.gpus = f.gpus;
   auto given = [&](const char* name) { return app.get_option(name)->count() > 0; };
   if (given("--gpus-per-node")) c.gpus_per_node = f.custom.gpus_per_node;
@@ -95,11 +103,30 @@ void print_table(const std::vector<PlannedLayout>& plans, const ClusterSpec& c, 
   for (int i = 0; i < std::min<int>(top, int(plans.size())); ++i) {
     const PlannedLayout& p = plans[size_t(i)];
     const LayoutChoice& l = p.layout;
-    std::printf("%4d %3d %3d %4d %2d %3lld %-9s %2s %2s %10.1f %9.1f %8.1f %5.1f%% %6.1f%%%s\n", i + 1, l.tp, l.pp,
+    std::printf("%4d %3d %3d %4d %2d %3lld %-9s %2s %2s %10.3f %9.1f %8.3g %5.1f%% %6.1f%%%s\n", i + 1, l.tp, l.pp,
                 l.dp, l.virtual_stages, static_cast<long long>(l.micro_batch_size), recompute_name(l.recompute),
                 l.distributed_optimizer ? "y" : "-", l.sequence_parallel ? "y" : "-", double(p.memory_bytes) / 1e9,
                 p.time.iteration * 1e3, p.time.model_tflops, 100.0 * p.time.model_tflops / c.peak_tflops,
                 100.0 * p.time.bubble_fraction, p.fits ? "" : "  (does not fit)");
+  }
+}
+
+// One JSON line per layout, at full precision (for scripts: bench/plan_local.py).
+void print_json(const std::vector<PlannedLayout>& plans, int top) {
+  for (int i = 0; i < std::min<int>(top, int(plans.size())); ++i) {
+    const PlannedLayout& p = plans[size_t(i)];
+    const LayoutChoice& l = p.layout;
+    nlohmann::json memory;
+    using enum MemoryCategory;
+    for (MemoryCategory c : {weights, gradients, optimizer, activations, communication})
+      memory[memory_category_name(c)] = p.memory[c];
+    const nlohmann::json j = {
+        {"tp", l.tp}, {"pp", l.pp}, {"dp", l.dp}, {"virtual_stages", l.virtual_stages},
+        {"micro_batch_size", l.micro_batch_size}, {"recompute", recompute_name(l.recompute)},
+        {"distributed_optimizer", l.distributed_optimizer}, {"sequence_parallel", l.sequence_parallel},
+        {"fits", p.fits}, {"memory_bytes", p.memory_bytes}, {"memory", memory}, {"ms_per_iter", p.time.iteration * 1e3},
+        {"model_tflops", p.time.model_tflops}, {"bubble", p.time.bubble_fraction}, {"flags", layout_flags(l)}};
+    std::printf("%s\n", j.dump().c_str());
   }
 }
 
@@ -122,10 +149,10 @@ std::string nothing_fits(const std::vector<PlannedLayout>& plans, const TrainCon
     return detail::concat("no layout of ", c.gpus, " devices splits ", cfg.model.summary(), " and --global-batch-size ",
                           cfg.global_batch_size, ": tp must divide the heads (and query groups), pp x virtual stages "
                           "the layers, and micro-batch x dp the global batch; change --gpus or the batch");
-  const std::string head = detail::concat("no layout fits ", double(usable_device_bytes(c)) / 1e9,
-                                          " GB per device (90% of ", c.device_memory_gb, ") on ", c.gpus, " devices: ",
-                                          "the smallest, ", layout_flags(plans.front().layout), ", needs ",
-                                          double(plans.front().memory_bytes) / 1e9, " GB");
+  const std::string head =
+      detail::concat("no layout fits ", double(usable_device_bytes(c)) / 1e9, " GB per device (90% of ",
+                     c.device_memory_gb, ") on ", c.gpus, c.gpus == 1 ? " device: " : " devices: ", "the smallest, ",
+                     layout_flags(plans.front().layout), ", needs ", double(plans.front().memory_bytes) / 1e9, " GB");
   for (int more = 2 * c.gpus; more <= 64 * c.gpus; more *= 2) {
     ClusterSpec bigger = c;
     bigger.gpus = more;
@@ -137,13 +164,17 @@ std::string nothing_fits(const std::vector<PlannedLayout>& plans, const TrainCon
   return head + "; nothing fits on up to 64 times as many devices either";
 }
 
-int run(const CLI::App& app, const PlanFlags& f, TrainConfig& cfg) {
-  const ClusterSpec cluster = resolve_cluster(app, f, cfg);
+int run(const CLI::App& app, const PlanFlags& f, TrainConfig& cfg, const std::string& self_path) {
+  const ClusterSpec cluster = resolve_cluster(app, f, cfg, self_path);
   cfg.model.dtype = cfg.fp16 ? DType::f16 : cfg.bf16 ? DType::bf16 : DType::f32;
-  cfg.model.device = Device::cuda;
+  cfg.model.device = cluster.name == "local" ? Device::cpu : Device::cuda;
   cfg.model.validate(1);
   const std::vector<PlannedLayout> plans = plan_layouts(cfg, cfg.flags_given, cluster);
   if (plans.empty() || !plans.front().fits) throw UsageError(nothing_fits(plans, cfg, cluster));
+  if (f.json) {
+    print_json(plans, f.top);
+    return 0;
+  }
   const auto fitting = std::count_if(plans.begin(), plans.end(), [](const PlannedLayout& p) { return p.fits; });
   std::printf("%s, global batch %lld, on %d x %s (%d per node, %.0f TFLOP/s, %.0f GB): %zu valid layouts, %ld fit\n\n",
               cfg.model.summary().c_str(), static_cast<long long>(cfg.global_batch_size), cluster.gpus,
@@ -159,6 +190,7 @@ int run(const CLI::App& app, const PlanFlags& f, TrainConfig& cfg) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 2 && std::string(argv[1]) == "--measure-allreduce") return measure_allreduce_main();
   CLI::App app{"trident-plan: rank the layouts of a model on a cluster by predicted memory and speed"};
   TrainConfig cfg;
   add_train_flags(app, cfg);
@@ -176,7 +208,7 @@ int main(int argc, char** argv) {
         std::replace(key.begin(), key.end(), '-', '_');
         cfg.flags_given.insert(key);
       }
-    return run(app, f, cfg);
+    return run(app, f, cfg, argv[0]);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);
     std::fprintf(stderr, "trident-plan: error: %s (see trident-plan --help)\n", e.what());

@@ -25,6 +25,17 @@ head -20 "$work/out"
 "$plan" --config "$configs/llama3-8b.json" --global-batch-size 512 --gpus 64 --tp 2 --pp 4 --top 50 > "$work/fixed" \
   || fail "fixed --tp 2 --pp 4"
 awk '$1 ~ /^[0-9]+$/ && ($2 != 2 || $3 != 4) {bad = 1} END {exit bad}' "$work/fixed" || fail "a row other than tp 2, pp 4"
+# This machine, measured (GEMM, copy, an MPI all-reduce among 2 ranks): the memory model is the CPU's.
+"$plan" --cluster local --gpus 2 --num-layers 2 --hidden-size 64 --num-attention-heads 4 --seq-length 32 \
+  --global-batch-size 4 --json --top 100 > "$work/local" 2> "$work/err" || { fail "--cluster local"; cat "$work/err"; }
+/usr/bin/python3 - "$work/local" <<'PY' || fail "--cluster local: unexpected layouts"
+import json, sys
+rows = [json.loads(line) for line in open(sys.argv[1])]
+degrees = {(r["tp"], r["pp"], r["dp"]) for r in rows}
+assert degrees == {(1, 1, 2), (1, 2, 1), (2, 1, 1)}, degrees
+assert all(r["ms_per_iter"] > 0 and r["memory_bytes"] > 0 for r in rows)
+print(f"ok   --cluster local: {len(rows)} layouts of 2 ranks, fastest {rows[0]['flags']} at {rows[0]['ms_per_iter']:.2f} ms")
+PY
 # Bad input: one line naming the problem, exit 2.
 expect_error() {  # expect_error <text> <flags...>
   local want=$1; shift

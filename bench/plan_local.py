@@ -1,0 +1,100 @@
+#!/usr/bin/python3
+"""trident-plan's predictions against runs on this machine (issue 15's
+acceptance "here, measured"): a 4-layer, 256-wide GPT, global batch 16, on
+8 local ranks, in every valid (tp, pp, dp) with micro-batch 1 and 2 (no
+recompute, no distributed optimizer, no sequence parallelism, one chunk per
+pipeline rank). For each: trident-plan --cluster local predicts peak memory
+per rank and ms/iter; trident-train runs it (mpiexec, 8 ranks) and reports
+the allocator's per-rank peaks (first iteration record) and ms/iter (the
+median of iterations 3..ITERS). Prints one JSON line per layout, then:
+memory within 10% for every layout, Spearman's rank correlation of
+predicted vs measured ms/iter (>= 0.8), and whether the layout the planner
+picks (the least predicted ms/iter) is within 10% of the fastest measured.
+
+Usage: plan_local.py BUILD_DIR [ITERS]   (exit 1 when a check fails)
+"""
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+build = sys.argv[1]
+iters = int(sys.argv[2]) if len(sys.argv) > 2 else 8
+plan, train = f"{build}/bin/trident-plan", f"{build}/bin/trident-train"
+model = ["--num-layers", "4", "--hidden-size", "256", "--num-attention-heads", "8", "--global-batch-size", "16"]
+fixed = ["--recompute-granularity", "none", "--use-distributed-optimizer=false", "--sequence-parallel=false",
+         "--num-virtual-stages-per-pipeline-rank", "1"]
+env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMP_WAIT_POLICY="passive")
+
+
+def predictions():
+    """Every layout's prediction from one trident-plan call (one measurement of this machine)."""
+    out = subprocess.run([plan, "--cluster", "local", "--gpus", "8", *model, *fixed, "--top", "100000", "--json"],
+                         capture_output=True, text=True, env=env, check=True)
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    return {(r["tp"], r["pp"], r["dp"], r["micro_batch_size"]): {"memory_bytes": r["memory_bytes"],
+                                                                 "ms": r["ms_per_iter"]} for r in rows}
+
+
+def measure(tp, pp, dp, mb, work):
+    metrics = f"{work}/m.jsonl"
+    cmd = ["mpiexec", "-n", "8", "--oversubscribe", "-x", "OMP_WAIT_POLICY", train, *model, "--tp", str(tp),
+           "--pp", str(pp), "--dp", str(dp), "--micro-batch-size", str(mb), "--train-iters", str(iters),
+           "--log-interval", "1", "--threads", "1", "--metrics-file", metrics]
+    if subprocess.run(cmd, capture_output=True, env=env).returncode != 0:
+        return None
+    rows = [json.loads(line) for line in open(metrics)]
+    its = [r for r in rows if "event" not in r and "iteration" in r]
+    peaks = next(r["memory_peak"] for r in its if "memory_peak" in r)["ranks"]
+    categories = ("weights", "gradients", "optimizer", "activations", "communication")
+    most = max(sum(rank.get(c, 0) for c in categories) for rank in peaks)
+    return {"ms": statistics.median(r["ms_per_iter"] for r in its[2:]), "memory_bytes": most}
+
+
+def spearman(a, b):
+    def ranks(x):
+        order = sorted(range(len(x)), key=lambda i: x[i])
+        r = [0.0] * len(x)
+        for pos, i in enumerate(order):
+            r[i] = pos + 1
+        return r
+    ra, rb = ranks(a), ranks(b)
+    n = len(a)
+    return 1 - 6 * sum((x - y) ** 2 for x, y in zip(ra, rb)) / (n * (n * n - 1))
+
+
+results = []
+predicted = predictions()
+with tempfile.TemporaryDirectory() as work:
+    for tp in (1, 2, 4, 8):
+        for pp in (1, 2, 4):
+            if 8 % (tp * pp):
+                continue
+            dp = 8 // (tp * pp)
+            for mb in (1, 2):
+                p = predicted.get((tp, pp, dp, mb))
+                if p is None:
+                    continue  # not a valid layout
+                m = measure(tp, pp, dp, mb, work)
+                if m is None:
+                    print(f"FAIL ({tp},{pp},{dp}) mb {mb}: trident-train failed")
+                    sys.exit(1)
+                r = {"tp": tp, "pp": pp, "dp": dp, "mb": mb, "predicted_ms": round(p["ms"], 1),
+                     "measured_ms": round(m["ms"], 1), "predicted_memory": p["memory_bytes"],
+                     "measured_memory": m["memory_bytes"],
+                     "memory_ratio": round(m["memory_bytes"] / p["memory_bytes"], 3)}
+                print(json.dumps(r), flush=True)
+                results.append(r)
+memory_ok = all(abs(r["memory_ratio"] - 1) <= 0.1 for r in results)
+rho = spearman([r["predicted_ms"] for r in results], [r["measured_ms"] for r in results])
+pick = min(results, key=lambda r: r["predicted_ms"])
+fastest = min(results, key=lambda r: r["measured_ms"])
+print(f"memory: measured / predicted peak per rank from {min(r['memory_ratio'] for r in results):.3f} to "
+      f"{max(r['memory_ratio'] for r in results):.3f} (within 10%: {memory_ok})")
+print(f"{len(results)} layouts; Spearman of predicted vs measured ms/iter: {rho:.3f} (>= 0.8); the planner picks "
+      f"({pick['tp']},{pick['pp']},{pick['dp']}) mb {pick['mb']}: measured {pick['measured_ms']:.1f} ms vs the fastest "
+      f"({fastest['tp']},{fastest['pp']},{fastest['dp']}) mb {fastest['mb']} {fastest['measured_ms']:.1f} ms "
+      f"({pick['measured_ms'] / fastest['measured_ms'] - 1:+.1%}, <= +10%)")
+sys.exit(0 if memory_ok and rho >= 0.8 and pick["measured_ms"] <= 1.1 * fastest["measured_ms"] else 1)

@@ -1,0 +1,126 @@
+#include "launch/local_cluster.h"
+
+#include <mpi.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "framework/backend/backend.h"
+#include "framework/core/error.h"
+
+namespace trident::launch {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// Best-of-5 seconds of an (m, k) x (k, n) f32 GEMM.
+double gemm_seconds(backend::Backend& be, int64_t m, int64_t k, int64_t n) {
+  Tensor a = Tensor::zeros({m, k}), b = Tensor::zeros({k, n}), c = Tensor::empty({m, n});
+  be.gemm(a, false, b, false, c);  // warm-up
+  double best = 1e30;
+  for (int rep = 0; rep < 5; ++rep) {
+    const auto t0 = Clock::now();
+    be.gemm(a, false, b, false, c);
+    best = std::min(best, seconds_since(t0));
+  }
+  return best;
+}
+
+// Fits 1/throughput = p + q/F over the sizes; sets peak (TFLOP/s) and the half-efficiency FLOPs.
+void fit_gemm(backend::Backend& be, ClusterSpec& c) {
+  const int64_t shapes[][3] = {{128, 256, 256}, {512, 256, 1024}, {1024, 1024, 1024}};
+  double sx = 0, sy = 0, sxx = 0, sxy = 0;
+  for (const auto& s : shapes) {
+    const double flops = 2.0 * double(s[0] * s[1] * s[2]), x = 1.0 / flops;
+    const double y = gemm_seconds(be, s[0], s[1], s[2]) / flops;  // seconds per FLOP
+    sx += x, sy += y, sxx += x * x, sxy += x * y;
+  }
+  const double n = 3.0, q = (n * sxy - sx * sy) / (n * sxx - sx * sx), p = (sy - q * sx) / n;
+  c.peak_tflops = 1e-12 / p;
+  c.gemm_max_efficiency = 1.0;
+  c.gemm_half_flops = std::max(0.0, q / p);
+}
+
+double copy_gbps(int threads) {
+  const size_t n = size_t(16) << 20;  // 64 MB of floats
+  std::vector<float> a(n, 1.f), b(n);
+  double best = 1e30;
+  for (int rep = 0; rep < 3; ++rep) {
+    const auto t0 = Clock::now();
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (size_t i = 0; i < n; ++i) b[i] = a[i];
+    best = std::min(best, seconds_since(t0));
+  }
+  return 2.0 * double(n) * sizeof(float) / best * 1e-9;  // read + write
+}
+
+// Runs the all-reduce probe among `ranks` processes; {latency s, bandwidth GB/s} of a ring step.
+std::pair<double, double> measure_link(int ranks, const std::string& self) {
+  if (ranks < 2) return {1e-6, 1e3};
+  const std::string cmd = "mpiexec -n " + std::to_string(ranks) + " --oversubscribe" +
+                          (geteuid() == 0 ? " --allow-run-as-root" : "") + " '" + self + "' --measure-allreduce";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  TRIDENT_USAGE_CHECK(pipe, "--cluster local: cannot run ", cmd);
+  double small = 0, large = 0;
+  const int got = std::fscanf(pipe, "%lf %lf", &small, &large);
+  const int rc = pclose(pipe);
+  TRIDENT_USAGE_CHECK(got == 2 && rc == 0, "--cluster local: the MPI probe (", cmd, ") failed; is mpiexec on PATH?");
+  const double steps = 2.0 * (ranks - 1), alpha = small / steps;
+  const double bytes = double(4 << 20) * steps / ranks;  // what a ring moves per rank
+  return {alpha, bytes / std::max(large - steps * alpha, 1e-9) * 1e-9};
+}
+
+}  // namespace
+
+ClusterSpec measure_local_cluster(int ranks, const std::string& self_path) {
+  TRIDENT_USAGE_CHECK(ranks > 0, "--gpus must be positive, got ", ranks);
+  const int cores = std::max(1u, std::thread::hardware_concurrency());
+  const int threads = std::max(1, cores / ranks);
+  ClusterSpec c;
+  c.name = "local";
+  c.gpus = c.gpus_per_node = ranks;
+  auto be = backend::make_cpu_backend(threads);
+  fit_gemm(*be, c);
+  c.memory_gbps = copy_gbps(threads);
+  c.cores = cores;  // the time model shares them when ranks outnumber them
+  const auto [alpha, gbps] = measure_link(ranks, self_path);
+  c.intra_node_latency = c.inter_node_latency = alpha;
+  c.intra_node_gbps = c.inter_node_gbps = gbps;
+  c.device_memory_gb = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGE_SIZE)) / 1e9 / ranks;
+  c.source = detail::concat("measured here: ", cores, " cores, ", ranks, " ranks of ", threads,
+                            " thread(s); GEMM and copy timed, MPI all-reduce probed");
+  return c;
+}
+
+int measure_allreduce_main() {
+  MPI_Init(nullptr, nullptr);
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  double result[2];
+  const int sizes[2] = {2, 1 << 20};  // floats: 8 bytes, 4 MB
+  for (int s = 0; s < 2; ++s) {
+    std::vector<float> in(size_t(sizes[s]), 1.f), out(size_t(sizes[s]));
+    std::vector<double> times;
+    for (int rep = 0; rep < 21; ++rep) {
+      MPI_Barrier(MPI_COMM_WORLD);
+      const double t0 = MPI_Wtime();
+      MPI_Allreduce(in.data(), out.data(), sizes[s], MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+      times.push_back(MPI_Wtime() - t0);
+    }
+    // The median, not the best: with more ranks than cores a collective waits for its ranks' turns.
+    std::nth_element(times.begin(), times.begin() + 10, times.end());
+    MPI_Allreduce(&times[10], &result[s], 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+  }
+  if (rank == 0) std::printf("%.9g %.9g\n", result[0], result[1]);
+  MPI_Finalize();
+  return 0;
+}
+
+}  // namespace trident::launch
