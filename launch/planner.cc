@@ -4,6 +4,7 @@
 
 #include "framework/core/error.h"
 #include "framework/pipeline/schedule.h"
+#include "launch/memory_report.h"
 #include "models/gpt/pipeline_stages.h"
 
 namespace trident::launch {
@@ -40,31 +41,27 @@ bool valid(const gpt::GptConfig& model, int64_t global_batch, const LayoutChoice
   }
 }
 
-MemoryModelInput memory_input(const gpt::GptConfig& model, int64_t global_batch, const LayoutChoice& l,
-                              int64_t bucket_elements) {
-  MemoryModelInput in;
-  in.model = model;
-  in.model.recompute = l.recompute;
-  in.tp = l.tp, in.pp = l.pp, in.dp = l.dp, in.virtual_stages = l.virtual_stages;
-  in.schedule = l.virtual_stages > 1 ? pipeline::ScheduleKind::interleaved : pipeline::ScheduleKind::one_f_one_b;
-  in.micro_batch_size = l.micro_batch_size;
-  in.micro_batches = global_batch / (l.micro_batch_size * l.dp);
-  in.distributed_optimizer = l.distributed_optimizer;
-  in.sequence_parallel = l.sequence_parallel;
-  in.bucket_elements = bucket_elements;
-  return in;
+// cfg with `l`'s choices, as trident-train would hold them: the memory model reads its input from that.
+TrainConfig with_layout(TrainConfig cfg, const LayoutChoice& l) {
+  cfg.tensor_model_parallel_size = l.tp, cfg.pipeline_model_parallel_size = l.pp, cfg.data_parallel_size = l.dp;
+  cfg.num_virtual_stages = l.virtual_stages;
+  cfg.pipeline_layers_per_stage.clear();
+  cfg.pipeline_schedule = l.virtual_stages > 1 ? "interleaved" : "1f1b";
+  cfg.micro_batch_size = l.micro_batch_size;
+  cfg.model.recompute = l.recompute;
+  cfg.use_distributed_optimizer = l.distributed_optimizer;
+  cfg.sequence_parallel = l.sequence_parallel;
+  return cfg;
 }
 
 PlannedLayout evaluate(const TrainConfig& cfg, const LayoutChoice& l, const ClusterSpec& cluster) {
   PlannedLayout p;
   p.layout = l;
-  const MemoryPrediction memory =
-      predict_memory(memory_input(cfg.model, cfg.global_batch_size, l, cfg.ddp_bucket_size));
+  const TrainConfig run = with_layout(cfg, l);
+  const MemoryPrediction memory = predict_memory(memory_model_input(run, l.dp));
   p.memory = memory.ranks[size_t(memory.max_rank())].bytes;
   p.memory_bytes = p.memory.total();
-  gpt::GptConfig model = cfg.model;
-  model.recompute = l.recompute;
-  p.time = predict_iteration_time(model, cfg.global_batch_size, l, cluster);
+  p.time = predict_iteration_time(run.model, cfg.global_batch_size, l, cluster);
   p.fits = p.memory_bytes <= usable_device_bytes(cluster);
   return p;
 }

@@ -136,6 +136,22 @@ TEST(TimeModel, OneFOneBBubbleWithoutTransfers) {
   EXPECT_NEAR(p.pipeline, 0.0, 1e-6 * p.iteration);
 }
 
+// More ranks than cores (trident-plan --cluster local): the ranks take turns, so the bubble costs
+// nothing while the shared compute is the longer, and the iteration is at least all ranks' compute
+// over the cores.
+TEST(TimeModel, RanksBeyondTheCoresTakeTurns) {
+  ClusterSpec c = cluster_preset("A100-80GB", 8);
+  c.inter_node_gbps = c.intra_node_gbps = 1e12, c.intra_node_latency = c.inter_node_latency = 0.0;
+  LayoutChoice l;
+  l.pp = 4, l.dp = 2;
+  const TimePrediction own = predict_iteration_time(small_model(), 16, l, c);
+  c.cores = 2;  // 8 ranks on 2 cores: 4 turns
+  const TimePrediction shared = predict_iteration_time(small_model(), 16, l, c);
+  EXPECT_GT(own.bubble_fraction, 0.1);
+  EXPECT_GE(shared.iteration, 4.0 * shared.compute);
+  EXPECT_LT(shared.iteration, 4.0 * own.iteration);  // the bubble's idle time went to other ranks
+}
+
 TEST(TimeModel, PresetsAndBadInput) {
   EXPECT_EQ(cluster_preset("H100-80GB", 16).gpus_per_node, 8);
   EXPECT_GT(cluster_preset("H100-80GB", 16).peak_tflops, cluster_preset("A100-80GB", 16).peak_tflops);
