@@ -5,13 +5,16 @@ acceptance "here, measured"): a 4-layer, 256-wide GPT, global batch 16, on
 recompute, no distributed optimizer, no sequence parallelism, one chunk per
 pipeline rank). For each: trident-plan --cluster local predicts peak memory
 per rank and ms/iter; trident-train runs it (mpiexec, 8 ranks) and reports
-the allocator's per-rank peaks (first iteration record) and ms/iter (the
-median of iterations 3..ITERS). Prints one JSON line per layout, then:
+the allocator's per-rank peaks (first iteration record) and ms/iter: the
+median of iterations 3..ITERS of one launch, and of ROUNDS launches the
+median (the layouts interleaved, so that the machine's drift touches all
+alike; one launch of 8 ranks on 2 cores can run 20% slower than the next,
+by where the scheduler puts its ranks). Prints one JSON line per layout, then:
 memory within 10% for every layout, Spearman's rank correlation of
 predicted vs measured ms/iter (>= 0.8), and whether the layout the planner
 picks (the least predicted ms/iter) is within 10% of the fastest measured.
 
-Usage: plan_local.py BUILD_DIR [ITERS]   (exit 1 when a check fails)
+Usage: plan_local.py BUILD_DIR [ITERS [ROUNDS]]   (defaults 8 and 3)   (exit 1 when a check fails)
 """
 import json
 import os
@@ -22,6 +25,7 @@ import tempfile
 
 build = sys.argv[1]
 iters = int(sys.argv[2]) if len(sys.argv) > 2 else 8
+rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 3
 plan, train = f"{build}/bin/trident-plan", f"{build}/bin/trident-train"
 model = ["--num-layers", "4", "--hidden-size", "256", "--num-attention-heads", "8", "--global-batch-size", "16"]
 fixed = ["--recompute-granularity", "none", "--use-distributed-optimizer=false", "--sequence-parallel=false",
@@ -65,28 +69,31 @@ def spearman(a, b):
     return 1 - 6 * sum((x - y) ** 2 for x, y in zip(ra, rb)) / (n * (n * n - 1))
 
 
-results = []
+layouts = []
 predicted = predictions()
+for tp in (1, 2, 4, 8):
+    for pp in (1, 2, 4):
+        if 8 % (tp * pp) == 0:
+            layouts += [(tp, pp, 8 // (tp * pp), mb) for mb in (1, 2) if (tp, pp, 8 // (tp * pp), mb) in predicted]
+runs = {layout: [] for layout in layouts}
 with tempfile.TemporaryDirectory() as work:
-    for tp in (1, 2, 4, 8):
-        for pp in (1, 2, 4):
-            if 8 % (tp * pp):
-                continue
-            dp = 8 // (tp * pp)
-            for mb in (1, 2):
-                p = predicted.get((tp, pp, dp, mb))
-                if p is None:
-                    continue  # not a valid layout
-                m = measure(tp, pp, dp, mb, work)
-                if m is None:
-                    print(f"FAIL ({tp},{pp},{dp}) mb {mb}: trident-train failed")
-                    sys.exit(1)
-                r = {"tp": tp, "pp": pp, "dp": dp, "mb": mb, "predicted_ms": round(p["ms"], 1),
-                     "measured_ms": round(m["ms"], 1), "predicted_memory": p["memory_bytes"],
-                     "measured_memory": m["memory_bytes"],
-                     "memory_ratio": round(m["memory_bytes"] / p["memory_bytes"], 3)}
-                print(json.dumps(r), flush=True)
-                results.append(r)
+    for _ in range(rounds):
+        for layout in layouts:
+            m = measure(*layout, work)
+            if m is None:
+                print(f"FAIL {layout[:3]} mb {layout[3]}: trident-train failed")
+                sys.exit(1)
+            runs[layout].append(m)
+results = []
+for (tp, pp, dp, mb), ms in runs.items():
+    p = predicted[(tp, pp, dp, mb)]
+    r = {"tp": tp, "pp": pp, "dp": dp, "mb": mb, "predicted_ms": round(p["ms"], 1),
+         "measured_ms": round(statistics.median(m["ms"] for m in ms), 1),
+         "rounds_ms": [round(m["ms"], 1) for m in ms], "predicted_memory": p["memory_bytes"],
+         "measured_memory": max(m["memory_bytes"] for m in ms)}
+    r["memory_ratio"] = round(r["measured_memory"] / p["memory_bytes"], 3)
+    print(json.dumps(r), flush=True)
+    results.append(r)
 memory_ok = all(abs(r["memory_ratio"] - 1) <= 0.1 for r in results)
 rho = spearman([r["predicted_ms"] for r in results], [r["measured_ms"] for r in results])
 pick = min(results, key=lambda r: r["predicted_ms"])

@@ -172,24 +172,44 @@ PassSeconds scaled_sum(const PassSeconds& a, double k, const PassSeconds& b) {
   return {a.compute * k + b.compute, a.tp * k + b.tp};
 }
 
+// Per micro-batch, pipeline rank r's work: its layers (even split), the embedding on the first, the
+// output layer on the last.
+LayerSeconds pipeline_rank_seconds(const ClusterSpec& c, const gpt::GptConfig& m, const LayoutChoice& l, const Shapes& s,
+                                   int r) {
+  const double layers = double(m.num_layers) / l.pp;
+  const LayerSeconds layer = layer_seconds(c, m, l, s);
+  LayerSeconds rank{scaled_sum(layer.forward, layers, {}), scaled_sum(layer.backward, layers, {})};
+  if (r == 0) {
+    const LayerSeconds first = embedding_seconds(c, l, s);
+    rank = {scaled_sum(first.forward, 1.0, rank.forward), scaled_sum(first.backward, 1.0, rank.backward)};
+  }
+  if (r == l.pp - 1) {
+    const LayerSeconds last = output_seconds(c, l, s);
+    rank = {scaled_sum(last.forward, 1.0, rank.forward), scaled_sum(last.backward, 1.0, rank.backward)};
+  }
+  return rank;
+}
+
 // Per micro-batch, the busiest pipeline rank's work spread evenly over its v chunks: the
 // simulator takes one cost for every chunk, and the slowest rank sets the pipeline's pace.
 LayerSeconds chunk_seconds(const ClusterSpec& c, const gpt::GptConfig& m, const LayoutChoice& l, const Shapes& s) {
-  const gpt::PipelineStages stages = gpt::PipelineStages::even(m.num_layers, l.pp, l.virtual_stages);
-  const double layers = double(m.num_layers) / l.pp;  // per rank
-  const LayerSeconds layer = layer_seconds(c, m, l, s), first = embedding_seconds(c, l, s), last = output_seconds(c, l, s);
-  LayerSeconds ends;
-  if (l.pp == 1) {
-    ends.forward = scaled_sum(first.forward, 1.0, last.forward);
-    ends.backward = scaled_sum(first.backward, 1.0, last.backward);
-  } else {
-    ends = first.forward.total() + first.backward.total() > last.forward.total() + last.backward.total() ? first : last;
-  }
   LayerSeconds rank;
-  rank.forward = scaled_sum(layer.forward, layers, ends.forward);
-  rank.backward = scaled_sum(layer.backward, layers, ends.backward);
-  const double v = stages.chunks;
+  for (int r = 0; r < l.pp; ++r) {
+    const LayerSeconds here = pipeline_rank_seconds(c, m, l, s, r);
+    if (here.forward.total() + here.backward.total() > rank.forward.total() + rank.backward.total()) rank = here;
+  }
+  const double v = gpt::PipelineStages::even(m.num_layers, l.pp, l.virtual_stages).chunks;
   return {{rank.forward.compute / v, rank.forward.tp / v}, {rank.backward.compute / v, rank.backward.tp / v}};
+}
+
+// Per micro-batch, the compute seconds of all pipeline ranks together (forward and backward).
+double all_pipeline_ranks_compute(const ClusterSpec& c, const gpt::GptConfig& m, const LayoutChoice& l, const Shapes& s) {
+  double sum = 0.0;
+  for (int r = 0; r < l.pp; ++r) {
+    const LayerSeconds here = pipeline_rank_seconds(c, m, l, s, r);
+    sum += here.forward.compute + here.backward.compute;
+  }
+  return sum;
 }
 
 // ---- Pipeline, data parallelism, optimizer --------------------------------
@@ -250,6 +270,13 @@ double recompute_flops(const gpt::GptConfig& m, int64_t batch) {
   return 0.0;
 }
 
+// Note [ranks sharing cores]: with more ranks than cores (trident-plan --cluster local) a rank's
+// idle time (the bubble, a wait for a neighbour) lends its core to another, so the iteration takes
+// the longer of the critical path at full speed and all ranks' compute over the cores (every
+// pipeline rank's own work, not the busiest one's), with the communication's time on top: a rank
+// in a collective does not compute, and the data-parallel reduction hides under no backward
+// because the cores that would run that backward are the ones the reduction needs.
+
 }  // namespace
 
 TimePrediction predict_iteration_time(const gpt::GptConfig& model, int64_t global_batch, const LayoutChoice& layout,
@@ -281,12 +308,13 @@ TimePrediction predict_iteration_time(const gpt::GptConfig& model, int64_t globa
   p.iteration = sim.makespan + p.data_parallel + p.optimizer;
   const double ranks = double(layout.tp) * layout.pp * layout.dp;
   if (cluster.cores > 0 && ranks > cluster.cores) {
-    // Ranks take turns on the cores: a rank's idle time (the bubble, a wait) lends its core to another,
-    // so the iteration takes the longer of the critical path at full speed and all ranks' compute
-    // shared by the cores, with the communication's latency on top (a rank waiting for a message does not compute).
+    // Ranks take turns on the cores (Note [ranks sharing cores]).
     const double turns = ranks / cluster.cores;
+    const double all_compute = double(shape.micro_batches) * layout.tp * layout.dp *
+                               all_pipeline_ranks_compute(cluster, model, layout, s);
     p.optimizer *= turns;
-    const double shared = turns * p.compute + p.tensor_parallel + p.pipeline;
+    p.data_parallel = data_parallel_seconds(cluster, layout, model, params, 0.0);
+    const double shared = all_compute / cluster.cores + p.tensor_parallel + p.pipeline;
     p.iteration = std::max(sim.makespan, shared) + p.data_parallel + p.optimizer;
   }
   const double devices = double(layout.tp) * layout.pp * layout.dp;
