@@ -61,9 +61,8 @@ double copy_gbps(int threads) {
   return 2.0 * double(n) * sizeof(float) / best * 1e-9;  // read + write
 }
 
-// Runs the all-reduce probe among `ranks` processes; {latency s, bandwidth GB/s} of a ring step.
-std::pair<double, double> measure_link(int ranks, const std::string& self) {
-  if (ranks < 2) return {1e-6, 1e3};
+// Runs the all-reduce probe among `ranks` processes: {seconds for 8 bytes, seconds for 4 MB}.
+std::pair<double, double> probe_allreduce(int ranks, const std::string& self) {
   const std::string cmd = "mpiexec -n " + std::to_string(ranks) + " --oversubscribe" +
                           (geteuid() == 0 ? " --allow-run-as-root" : "") + " '" + self + "' --measure-allreduce";
   FILE* pipe = popen(cmd.c_str(), "r");
@@ -72,17 +71,14 @@ std::pair<double, double> measure_link(int ranks, const std::string& self) {
   const int got = std::fscanf(pipe, "%lf %lf", &small, &large);
   const int rc = pclose(pipe);
   TRIDENT_USAGE_CHECK(got == 2 && rc == 0, "--cluster local: the MPI probe (", cmd, ") failed; is mpiexec on PATH?");
-  const double steps = 2.0 * (ranks - 1), alpha = small / steps;
-  const double bytes = double(4 << 20) * steps / ranks;  // what a ring moves per rank
-  return {alpha, bytes / std::max(large - steps * alpha, 1e-9) * 1e-9};
+  return {small, large};
 }
 
 }  // namespace
 
-ClusterSpec measure_local_cluster(int ranks, const std::string& self_path) {
+ClusterSpec measure_local_device(int ranks, int threads) {
   TRIDENT_USAGE_CHECK(ranks > 0, "--gpus must be positive, got ", ranks);
   const int cores = std::max(1u, std::thread::hardware_concurrency());
-  const int threads = std::max(1, cores / ranks);
   ClusterSpec c;
   c.name = "local";
   c.gpus = c.gpus_per_node = ranks;
@@ -90,35 +86,58 @@ ClusterSpec measure_local_cluster(int ranks, const std::string& self_path) {
   fit_gemm(*be, c);
   c.memory_gbps = copy_gbps(threads);
   c.cores = cores;  // the time model shares them when ranks outnumber them
-  const auto [alpha, gbps] = measure_link(ranks, self_path);
-  c.intra_node_latency = c.inter_node_latency = alpha;
-  c.intra_node_gbps = c.inter_node_gbps = gbps;
+  c.intra_node_latency = c.inter_node_latency = 1e-6, c.intra_node_gbps = c.inter_node_gbps = 1e3;  // one rank: unused
   c.device_memory_gb = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGE_SIZE)) / 1e9 / ranks;
-  c.source = detail::concat("measured here: ", cores, " cores, ", ranks, " ranks of ", threads,
-                            " thread(s); GEMM and copy timed, MPI all-reduce probed");
+  c.source = detail::concat("measured here: ", cores, " cores, ", ranks, ranks == 1 ? " rank of " : " ranks of ",
+                            threads, " thread(s); GEMM and copy timed");
   return c;
 }
 
-int measure_allreduce_main() {
-  MPI_Init(nullptr, nullptr);
-  int rank = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+void set_local_link(ClusterSpec& c, int ranks, double small_s, double large_s) {
+  if (ranks < 2) return;
+  const double steps = 2.0 * (ranks - 1), alpha = small_s / steps;
+  const double bytes = double(4 << 20) * steps / ranks;  // what a ring moves per rank
+  c.intra_node_latency = c.inter_node_latency = alpha;
+  c.intra_node_gbps = c.inter_node_gbps = bytes / std::max(large_s - steps * alpha, 1e-9) * 1e-9;
+  c.source += detail::concat("; MPI all-reduce among ", ranks, " ranks: ", small_s * 1e6, " us at 8 bytes, ",
+                             large_s * 1e3, " ms at 4 MB");
+}
+
+ClusterSpec measure_local_cluster(int ranks, const std::string& self_path) {
+  const int cores = std::max(1u, std::thread::hardware_concurrency());
+  ClusterSpec c = measure_local_device(ranks, std::max(1, cores / ranks));
+  if (ranks > 1) {
+    const auto [small, large] = probe_allreduce(ranks, self_path);
+    set_local_link(c, ranks, small, large);
+  }
+  return c;
+}
+
+std::pair<double, double> time_allreduce(MPI_Comm comm) {
   double result[2];
   const int sizes[2] = {2, 1 << 20};  // floats: 8 bytes, 4 MB
   for (int s = 0; s < 2; ++s) {
     std::vector<float> in(size_t(sizes[s]), 1.f), out(size_t(sizes[s]));
     std::vector<double> times;
     for (int rep = 0; rep < 21; ++rep) {
-      MPI_Barrier(MPI_COMM_WORLD);
+      MPI_Barrier(comm);
       const double t0 = MPI_Wtime();
-      MPI_Allreduce(in.data(), out.data(), sizes[s], MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+      MPI_Allreduce(in.data(), out.data(), sizes[s], MPI_FLOAT, MPI_SUM, comm);
       times.push_back(MPI_Wtime() - t0);
     }
     // The median, not the best: with more ranks than cores a collective waits for its ranks' turns.
     std::nth_element(times.begin(), times.begin() + 10, times.end());
-    MPI_Allreduce(&times[10], &result[s], 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    MPI_Allreduce(&times[10], &result[s], 1, MPI_DOUBLE, MPI_MAX, comm);
   }
-  if (rank == 0) std::printf("%.9g %.9g\n", result[0], result[1]);
+  return {result[0], result[1]};
+}
+
+int measure_allreduce_main() {
+  MPI_Init(nullptr, nullptr);
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  const auto [small, large] = time_allreduce(MPI_COMM_WORLD);
+  if (rank == 0) std::printf("%.9g %.9g\n", small, large);
   MPI_Finalize();
   return 0;
 }

@@ -14,14 +14,28 @@
 //     take turns on the cores waits for their turns).
 #pragma once
 
+#include <mpi.h>
+
+#include <utility>
+
 #include "launch/time_model.h"
 
 namespace trident::launch {
 
 ClusterSpec measure_local_cluster(int ranks, const std::string& self_path);
 
+// The device half of it: GEMM, copy, memory and cores for `ranks` ranks of
+// `threads` threads on this machine; links left at the defaults.
+ClusterSpec measure_local_device(int ranks, int threads);
+// The link half: the per-step latency and bandwidth of a ring of `ranks`,
+// from an all-reduce's seconds at 8 bytes and at 4 MB (time_allreduce).
+void set_local_link(ClusterSpec& c, int ranks, double small_s, double large_s);
+// Collective over `comm`: {seconds for 8 bytes, seconds for 4 MB}, each the
+// median of 21 all-reduces, the most over the ranks.
+std::pair<double, double> time_allreduce(MPI_Comm comm);
+
 // The all-reduce probe, run as `self --measure-allreduce` under mpiexec: rank
-// 0 prints "<seconds for 8 bytes> <seconds for 4 MB>" (the best of several).
+// 0 prints "<seconds for 8 bytes> <seconds for 4 MB>".
 int measure_allreduce_main();
 
 }  // namespace trident::launch

@@ -54,7 +54,9 @@ TrainConfig with_layout(TrainConfig cfg, const LayoutChoice& l) {
   return cfg;
 }
 
-PlannedLayout evaluate(const TrainConfig& cfg, const LayoutChoice& l, const ClusterSpec& cluster) {
+}  // namespace
+
+PlannedLayout evaluate_layout(const TrainConfig& cfg, const LayoutChoice& l, const ClusterSpec& cluster) {
   PlannedLayout p;
   p.layout = l;
   const TrainConfig run = with_layout(cfg, l);
@@ -65,6 +67,17 @@ PlannedLayout evaluate(const TrainConfig& cfg, const LayoutChoice& l, const Clus
   p.fits = p.memory_bytes <= usable_device_bytes(cluster);
   return p;
 }
+
+LayoutChoice layout_of(const TrainConfig& cfg, int dp) {
+  LayoutChoice l;
+  l.tp = cfg.tensor_model_parallel_size, l.pp = cfg.pipeline_model_parallel_size, l.dp = dp;
+  l.virtual_stages = cfg.num_virtual_stages, l.micro_batch_size = cfg.micro_batch_size;
+  l.recompute = cfg.model.recompute;
+  l.distributed_optimizer = cfg.use_distributed_optimizer, l.sequence_parallel = cfg.sequence_parallel;
+  return l;
+}
+
+namespace {
 
 // Every (tp, pp, dp) of the cluster's devices, TP inside a node.
 std::vector<LayoutChoice> parallel_degrees(const TrainConfig& cfg, const std::set<std::string>& fixed,
@@ -114,7 +127,7 @@ std::vector<PlannedLayout> plan_layouts(const TrainConfig& cfg, const std::set<s
                                         const ClusterSpec& cluster) {
   std::vector<PlannedLayout> out;
   for (const LayoutChoice& degrees : parallel_degrees(cfg, fixed, cluster))
-    for (const LayoutChoice& l : expand(cfg, fixed, degrees)) out.push_back(evaluate(cfg, l, cluster));
+    for (const LayoutChoice& l : expand(cfg, fixed, degrees)) out.push_back(evaluate_layout(cfg, l, cluster));
   std::stable_sort(out.begin(), out.end(), [](const PlannedLayout& a, const PlannedLayout& b) {
     if (a.fits != b.fits) return a.fits;
     return a.fits ? a.time.iteration < b.time.iteration : a.memory_bytes < b.memory_bytes;

@@ -37,6 +37,11 @@ int64_t usable_device_bytes(const ClusterSpec& cluster);
 std::vector<PlannedLayout> plan_layouts(const TrainConfig& cfg, const std::set<std::string>& fixed,
                                         const ClusterSpec& cluster);
 
+// The layout a validated TrainConfig runs on `dp` data-parallel ranks.
+LayoutChoice layout_of(const TrainConfig& cfg, int dp);
+// One layout's prediction (memory model and time model); UsageError when the time model cannot cost it.
+PlannedLayout evaluate_layout(const TrainConfig& cfg, const LayoutChoice& layout, const ClusterSpec& cluster);
+
 // The layout as trident-train flags: "--tp 2 --pp 4 --num-virtual-stages-per-pipeline-rank 2 ...".
 std::string layout_flags(const LayoutChoice& layout);
 const char* recompute_name(gpt::Recompute recompute);

@@ -24,9 +24,10 @@ double peak_tflops_per_rank(const TrainingParts& parts) {
                                            cfg.model.dtype) * 1e-3;
 }
 
-Reporter::Reporter(const TrainingParts& parts, double peak_tflops)
+Reporter::Reporter(const TrainingParts& parts, double peak_tflops, RunPrediction prediction)
     : parts_(parts), peak_tflops_(peak_tflops),
-      predicted_(predict_memory(memory_model_input(parts.cfg, parts.groups->layout().dp))) {
+      predicted_(predict_memory(memory_model_input(parts.cfg, parts.groups->layout().dp))),
+      plan_(std::move(prediction)) {
   // A terminal: a single process's own, or trident-run's (it knows; under mpirun a rank's stdout is a pipe or pty).
   const char* progress = std::getenv("TRIDENT_PROGRESS");
   terminal_ = parts.world->rank == 0 && (progress ? std::string_view(progress) == "1"
@@ -34,6 +35,7 @@ Reporter::Reporter(const TrainingParts& parts, double peak_tflops)
 }
 
 void Reporter::open_metrics(int64_t start_iteration) {
+  start_iteration_ = start_iteration;
   // A resumed run continues the metrics of the run it resumes.
   if (parts_.world->rank != 0 || parts_.cfg.metrics_file.empty()) return;
   const bool append = start_iteration > 0;
@@ -47,7 +49,7 @@ void Reporter::open_metrics(int64_t start_iteration) {
   // Marks where this run's timeline starts (a resume appends after records it replaces).
   event({{"event", "start"}, {"iteration", start_iteration},
          {"loss_unit", parts_.indexed() ? "nats/token" : "nats/byte"},
-         {"memory_predicted", predicted_memory_record(predicted_)}});
+         {"memory_predicted", predicted_memory_record(predicted_)}, {"plan", prediction_record(plan_)}});
 }
 
 void Reporter::start_up(const TrainStep& step) {
@@ -60,6 +62,7 @@ void Reporter::start_up(const TrainStep& step) {
                cfg.peak_tflops > 0.0 ? "--peak-tflops" : "measured GEMM peak in " + std::string(dtype_name(cfg.model.dtype)));
   memory("at start");
   spdlog::info("{}", predicted_memory_line(predicted_, cfg));
+  spdlog::info("{}", prediction_line(plan_));
   data_report();
   spdlog::info("layout: {} ranks = tp {} x pp {} x dp {}; {} gradient bucket(s), overlap {}", parts_.world->size, l.tp,
                l.pp, l.dp, step.num_buckets(), cfg.overlap_grad_reduce ? "on" : "off");
@@ -108,6 +111,9 @@ void Reporter::iteration(const IterationStats& s, const RunState& state) {
                          {"skipped_iterations", state.skipped_iterations}, {"nan_iterations", nan_iterations_}};
   if (s.skipped) line["grad_norm"] = nullptr;  // JSON has no NaN
   if (!measured_memory_.is_null()) line["memory_peak"] = std::exchange(measured_memory_, nullptr);
+  const bool logs = s.iteration % cfg.log_interval == 0 || s.iteration == cfg.train_iters || s.stop_requested();
+  const nlohmann::json check = plan_check(s, logs);
+  if (!check.is_null()) line["plan_check"] = check;
   event(line);
   Interval& in = interval_;
   if (in.iterations++ == 0) in.first = s.iteration;
@@ -115,8 +121,23 @@ void Reporter::iteration(const IterationStats& s, const RunState& state) {
   if (s.skipped) ++in.skipped, in.last_skipped = s.iteration;
   if (!s.skipped && std::isfinite(s.loss)) in.loss_sum += s.loss, ++in.losses;
   const double eta = in.seconds / double(in.iterations) * double(cfg.train_iters - s.iteration);
-  if (s.iteration % cfg.log_interval == 0 || s.iteration == cfg.train_iters || s.stop_requested()) log_line(s, state, eta);
+  if (logs) log_line(s, state, eta);
+  if (!check.is_null())
+    spdlog::info("plan check: measured {:.1f} ms/iter over iterations {}..{}, predicted {:.1f}: {:.2f} x the prediction",
+                 check["measured_ms_per_iter"].get<double>(), check["first_iteration"].get<int64_t>(), s.iteration,
+                 check["predicted_ms_per_iter"].get<double>(), check["measured_over_predicted"].get<double>());
   progress_bar(s, eta);
+}
+
+nlohmann::json Reporter::plan_check(const IterationStats& s, bool logs) {
+  PlanCheck& c = plan_check_;
+  if (c.done || !plan_.unavailable.empty()) return nullptr;
+  if (s.iteration > start_iteration_ + 1) c.seconds += s.seconds, ++c.iterations;
+  if (!logs || c.iterations == 0) return nullptr;
+  c.done = true;
+  const double measured = c.seconds / double(c.iterations) * 1e3, predicted = plan_.plan.time.iteration * 1e3;
+  return {{"first_iteration", s.iteration - c.iterations + 1}, {"measured_ms_per_iter", measured},
+          {"predicted_ms_per_iter", predicted}, {"measured_over_predicted", measured / predicted}};
 }
 
 // Megatron's line: the loss is the mean over the interval's updated

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "launch/memory_report.h"
+#include "launch/run_prediction.h"
 #include "launch/run_state.h"
 #include "launch/train_step.h"
 #include "launch/training_setup.h"
@@ -19,11 +20,12 @@ namespace trident::launch {
 
 class Reporter {
  public:
-  // `peak_tflops`: per rank, the denominator of the MFU.
-  Reporter(const TrainingParts& parts, double peak_tflops);
+  // `peak_tflops`: per rank, the denominator of the MFU; `prediction`: trident-plan's for this run.
+  Reporter(const TrainingParts& parts, double peak_tflops, RunPrediction prediction);
 
   // Opens the metrics file (appending when the run resumes after `start_iteration`)
-  // and records {"event": "start", "iteration": start_iteration, "loss_unit": ..., "memory_predicted": ...}.
+  // and records {"event": "start", "iteration": start_iteration, "loss_unit": ..., "memory_predicted": ...,
+  // "plan": ...}.
   void open_metrics(int64_t start_iteration);
   // Also logs the memory model's prediction (memory_report.h).
   void start_up(const TrainStep& step);
@@ -42,10 +44,20 @@ class Reporter {
   void progress_bar(const IterationStats& s, double eta_s) const;
   void data_report() const;  // each dataset (of a blend: its weight), and what evaluation reads
   void log_line(const IterationStats& s, const RunState& state, double eta_s);
+  // The plan's check once per run: measured ms/iter over the predicted, after the first log interval
+  // that has an iteration past the run's first (whose set-up costs are not the steady state). Null until then.
+  nlohmann::json plan_check(const IterationStats& s, bool logs);
 
   const TrainingParts& parts_;
   double peak_tflops_;
   MemoryPrediction predicted_;     // for this run's layout, per pipeline rank
+  RunPrediction plan_;             // trident-plan's prediction for this run
+  int64_t start_iteration_ = 0;    // the iteration this run started after
+  struct PlanCheck {
+    double seconds = 0.0;          // iterations after the run's first, up to the check
+    int64_t iterations = 0;
+    bool done = false;
+  } plan_check_;
   nlohmann::json measured_memory_;  // the peaks by category, for the next iteration record
   bool terminal_;                  // a progress bar is drawn (rank 0 on a terminal)
   std::ofstream metrics_;

@@ -176,7 +176,7 @@ int run(const CLI::App& app, const PlanFlags& f, TrainConfig& cfg, const std::st
     return 0;
   }
   const auto fitting = std::count_if(plans.begin(), plans.end(), [](const PlannedLayout& p) { return p.fits; });
-  std::printf("%s, global batch %lld, on %d x %s (%d per node, %.0f TFLOP/s, %.0f GB): %zu valid layouts, %ld fit\n\n",
+  std::printf("%s, global batch %lld, on %d x %s (%d per node, %.3g TFLOP/s, %.3g GB): %zu valid layouts, %ld fit\n\n",
               cfg.model.summary().c_str(), static_cast<long long>(cfg.global_batch_size), cluster.gpus,
               cluster.name.c_str(), cluster.gpus_per_node, cluster.peak_tflops, cluster.device_memory_gb, plans.size(),
               long(fitting));

@@ -1,0 +1,97 @@
+#include "launch/run_prediction.h"
+
+#include <mpi.h>
+
+#include <spdlog/fmt/fmt.h>
+
+#include "framework/core/error.h"
+#include "framework/dist/world.h"
+#include "launch/local_cluster.h"
+
+namespace trident::launch {
+namespace {
+
+// This CPU job's cluster: the device measured by world rank 0 (the others wait, so that it runs at
+// full speed as trident-plan's measurement does), the link by an all-reduce among all ranks.
+ClusterSpec measured_cpu_cluster(const TrainingParts& parts) {
+  const dist::World& world = *parts.world;
+  ClusterSpec c;
+  if (world.rank == 0) c = measure_local_device(world.local_size, parts.cfg.threads);
+  if (dist::World::initialized() && world.size > 1) {
+    MPI_Barrier(MPI_COMM_WORLD);
+    const auto [small, large] = time_allreduce(MPI_COMM_WORLD);
+    set_local_link(c, world.size, small, large);
+  }
+  c.gpus = world.size;
+  c.gpus_per_node = world.local_size;
+  return c;
+}
+
+// A GPU job's cluster: the preset of its kind, from the backend's name ("cuda(0: NVIDIA H100 80GB HBM3)").
+ClusterSpec gpu_cluster(const TrainingParts& parts, std::string& unavailable) {
+  const std::string name = parts.backend->name();
+  const char* preset = name.find("A100") != std::string::npos                                          ? "A100-80GB"
+                       : name.find("H100") != std::string::npos || name.find("H200") != std::string::npos ? "H100-80GB"
+                                                                                                          : nullptr;
+  if (!preset) {
+    unavailable = "no cluster preset for " + name + " (A100, H100 and H200 have one); trident-plan --cluster custom "
+                  "predicts it from its figures";
+    return {};
+  }
+  ClusterSpec c = cluster_preset(preset, parts.world->size);
+  c.gpus_per_node = parts.world->local_size;
+  if (parts.cfg.peak_tflops > 0.0) c.peak_tflops = parts.cfg.peak_tflops;
+  return c;
+}
+
+}  // namespace
+
+RunPrediction predict_this_run(const TrainingParts& parts) {
+  RunPrediction p;
+  const TrainConfig& cfg = parts.cfg;
+  p.cluster = cfg.model.device == Device::cpu ? measured_cpu_cluster(parts) : gpu_cluster(parts, p.unavailable);
+  if (!p.unavailable.empty()) return p;
+  if (!cfg.pipeline_layers_per_stage.empty()) {
+    p.unavailable = "the time model splits the layers evenly over the stages; --pipeline-layers-per-stage does not";
+    return p;
+  }
+  if (cfg.pipeline_model_parallel_size > 1 && cfg.pipeline_schedule != "1f1b" && cfg.pipeline_schedule != "interleaved") {
+    p.unavailable = "the time model costs the 1f1b and interleaved schedules, not --pipeline-schedule " +
+                    cfg.pipeline_schedule;
+    return p;
+  }
+  try {
+    p.plan = evaluate_layout(cfg, layout_of(cfg, parts.groups->layout().dp), p.cluster);
+  } catch (const UsageError& e) {
+    p.unavailable = e.what();
+  }
+  return p;
+}
+
+std::string prediction_line(const RunPrediction& p) {
+  if (!p.unavailable.empty()) return "plan: no time prediction for this run: " + p.unavailable;
+  const TimePrediction& t = p.plan.time;
+  return fmt::format("plan for this layout (trident-plan's model): {:.1f} ms/iter (compute {:.1f}, tensor-parallel "
+                     "{:.1f}, pipeline {:.1f}, data-parallel {:.1f}, optimizer {:.1f}; bubble {:.1f}%), {:.3f} GB on "
+                     "the rank with the most; cluster {}: {}",
+                     t.iteration * 1e3, t.compute * 1e3, t.tensor_parallel * 1e3, t.pipeline * 1e3,
+                     t.data_parallel * 1e3, t.optimizer * 1e3, 100.0 * t.bubble_fraction,
+                     double(p.plan.memory_bytes) / 1e9, p.cluster.name, p.cluster.source);
+}
+
+nlohmann::json prediction_record(const RunPrediction& p) {
+  if (!p.unavailable.empty()) return {{"unavailable", p.unavailable}};
+  const TimePrediction& t = p.plan.time;
+  return {{"ms_per_iter", t.iteration * 1e3},
+          {"compute_ms", t.compute * 1e3},
+          {"tensor_parallel_ms", t.tensor_parallel * 1e3},
+          {"pipeline_ms", t.pipeline * 1e3},
+          {"data_parallel_ms", t.data_parallel * 1e3},
+          {"optimizer_ms", t.optimizer * 1e3},
+          {"bubble", t.bubble_fraction},
+          {"memory_bytes", p.plan.memory_bytes},
+          {"cluster", p.cluster.name},
+          {"cluster_source", p.cluster.source}};
+}
+
+}  // namespace trident::launch
