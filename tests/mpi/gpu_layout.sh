@@ -48,3 +48,15 @@ first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
 print(f"bf16 (2,2,2) on one GPU: loss {first:.3f} -> {last:.3f}")
 assert last < first - 0.2, "bf16 run on the GPU did not train"
 PY
+# trident-plan's prediction for the run (issue 15): the preset of the GPU's kind, or one line saying there is none.
+"$python" - "$work/gpu_bf16.jsonl" "$work/gpu_bf16.log" <<'PY'
+import json, sys
+plan = json.loads(open(sys.argv[1]).readline())["plan"]
+log = open(sys.argv[2]).read()
+if "unavailable" in plan:
+    assert "no cluster preset for cuda(" in plan["unavailable"], plan
+else:
+    assert plan["cluster"] in ("A100-80GB", "H100-80GB") and plan["ms_per_iter"] > 0, plan
+    assert "plan check: measured" in log, "no plan check after the first log interval"
+print(f"plan on the GPU: {plan}")
+PY
