@@ -24,10 +24,10 @@ double peak_tflops_per_rank(const TrainingParts& parts) {
                                            cfg.model.dtype) * 1e-3;
 }
 
-Reporter::Reporter(const TrainingParts& parts, double peak_tflops, RunPrediction prediction)
+Reporter::Reporter(const TrainingParts& parts, double peak_tflops)
     : parts_(parts), peak_tflops_(peak_tflops),
-      predicted_(predict_memory(memory_model_input(parts.cfg, parts.groups->layout().dp))),
-      plan_(std::move(prediction)) {
+      memory_predicted_(predict_memory(memory_model_input(parts.cfg, parts.groups->layout().dp))),
+      plan_(predict_this_run(parts)) {
   // A terminal: a single process's own, or trident-run's (it knows; under mpirun a rank's stdout is a pipe or pty).
   const char* progress = std::getenv("TRIDENT_PROGRESS");
   terminal_ = parts.world->rank == 0 && (progress ? std::string_view(progress) == "1"
@@ -35,7 +35,7 @@ Reporter::Reporter(const TrainingParts& parts, double peak_tflops, RunPrediction
 }
 
 void Reporter::open_metrics(int64_t start_iteration) {
-  start_iteration_ = start_iteration;
+  plan_.start(start_iteration);
   // A resumed run continues the metrics of the run it resumes.
   if (parts_.world->rank != 0 || parts_.cfg.metrics_file.empty()) return;
   const bool append = start_iteration > 0;
@@ -49,7 +49,7 @@ void Reporter::open_metrics(int64_t start_iteration) {
   // Marks where this run's timeline starts (a resume appends after records it replaces).
   event({{"event", "start"}, {"iteration", start_iteration},
          {"loss_unit", parts_.indexed() ? "nats/token" : "nats/byte"},
-         {"memory_predicted", predicted_memory_record(predicted_)}, {"plan", prediction_record(plan_)}});
+         {"memory_predicted", predicted_memory_record(memory_predicted_)}, {"plan", prediction_record(plan_.prediction())}});
 }
 
 void Reporter::start_up(const TrainStep& step) {
@@ -61,8 +61,8 @@ void Reporter::start_up(const TrainStep& step) {
   spdlog::info("peak per rank for MFU: {:.3f} TFLOP/s ({})", peak_tflops_,
                cfg.peak_tflops > 0.0 ? "--peak-tflops" : "measured GEMM peak in " + std::string(dtype_name(cfg.model.dtype)));
   memory("at start");
-  spdlog::info("{}", predicted_memory_line(predicted_, cfg));
-  spdlog::info("{}", prediction_line(plan_));
+  spdlog::info("{}", predicted_memory_line(memory_predicted_, cfg));
+  spdlog::info("{}", prediction_line(plan_.prediction()));
   data_report();
   spdlog::info("layout: {} ranks = tp {} x pp {} x dp {}; {} gradient bucket(s), overlap {}", parts_.world->size, l.tp,
                l.pp, l.dp, step.num_buckets(), cfg.overlap_grad_reduce ? "on" : "off");
@@ -112,7 +112,7 @@ void Reporter::iteration(const IterationStats& s, const RunState& state) {
   if (s.skipped) line["grad_norm"] = nullptr;  // JSON has no NaN
   if (!measured_memory_.is_null()) line["memory_peak"] = std::exchange(measured_memory_, nullptr);
   const bool logs = s.iteration % cfg.log_interval == 0 || s.iteration == cfg.train_iters || s.stop_requested();
-  const nlohmann::json check = plan_check(s, logs);
+  const nlohmann::json check = plan_.after_iteration(s.iteration, s.seconds, logs);
   if (!check.is_null()) line["plan_check"] = check;
   event(line);
   Interval& in = interval_;
@@ -122,23 +122,10 @@ void Reporter::iteration(const IterationStats& s, const RunState& state) {
   if (!s.skipped && std::isfinite(s.loss)) in.loss_sum += s.loss, ++in.losses;
   const double eta = in.seconds / double(in.iterations) * double(cfg.train_iters - s.iteration);
   if (logs) log_line(s, state, eta);
-  if (!check.is_null())
-    spdlog::info("plan check: measured {:.1f} ms/iter over iterations {}..{}, predicted {:.1f}: {:.2f} x the prediction",
-                 check["measured_ms_per_iter"].get<double>(), check["first_iteration"].get<int64_t>(), s.iteration,
-                 check["predicted_ms_per_iter"].get<double>(), check["measured_over_predicted"].get<double>());
+  if (!check.is_null()) spdlog::info("{}", PlanCheck::line(check));
   progress_bar(s, eta);
 }
 
-nlohmann::json Reporter::plan_check(const IterationStats& s, bool logs) {
-  PlanCheck& c = plan_check_;
-  if (c.done || !plan_.unavailable.empty()) return nullptr;
-  if (s.iteration > start_iteration_ + 1) c.seconds += s.seconds, ++c.iterations;
-  if (!logs || c.iterations == 0) return nullptr;
-  c.done = true;
-  const double measured = c.seconds / double(c.iterations) * 1e3, predicted = plan_.plan.time.iteration * 1e3;
-  return {{"first_iteration", s.iteration - c.iterations + 1}, {"measured_ms_per_iter", measured},
-          {"predicted_ms_per_iter", predicted}, {"measured_over_predicted", measured / predicted}};
-}
 
 // Megatron's line: the loss is the mean over the interval's updated
 // iterations (the metrics file keeps each one); skipped steps are summed up.
@@ -203,7 +190,7 @@ void Reporter::memory(const char* when) const {
 void Reporter::memory_by_category() {
   const std::vector<MemoryByCategory> peaks = gather_memory_peaks(*parts_.groups, parts_.cfg.model.device);
   if (parts_.world->rank != 0) return;
-  spdlog::info("{}", measured_memory_line(peaks, predicted_, parts_.groups->layout()));
+  spdlog::info("{}", measured_memory_line(peaks, memory_predicted_, parts_.groups->layout()));
   measured_memory_ = measured_memory_record(peaks, parts_.groups->layout());
 }
 

@@ -4,7 +4,9 @@
 // evaluation results, and every record of the --metrics-file (JSON lines:
 // one per iteration, plus {"event": ...} records for evaluations and the
 // divergence guard's actions; the start record carries the memory model's
-// prediction, the first iteration's record the measured peaks). World rank 0 writes; memory reports are collective.
+// prediction and trident-plan's as "plan", the first iteration's record the
+// measured peaks, one later record the plan's "plan_check"). World rank 0
+// writes; memory reports are collective.
 #pragma once
 
 #include <fstream>
@@ -20,14 +22,15 @@ namespace trident::launch {
 
 class Reporter {
  public:
-  // `peak_tflops`: per rank, the denominator of the MFU; `prediction`: trident-plan's for this run.
-  Reporter(const TrainingParts& parts, double peak_tflops, RunPrediction prediction);
+  // `peak_tflops`: per rank, the denominator of the MFU. Collective: predicts this run as
+  // trident-plan would (run_prediction.h).
+  Reporter(const TrainingParts& parts, double peak_tflops);
 
   // Opens the metrics file (appending when the run resumes after `start_iteration`)
   // and records {"event": "start", "iteration": start_iteration, "loss_unit": ..., "memory_predicted": ...,
   // "plan": ...}.
   void open_metrics(int64_t start_iteration);
-  // Also logs the memory model's prediction (memory_report.h).
+  // Also logs the memory model's prediction (memory_report.h) and trident-plan's (run_prediction.h).
   void start_up(const TrainStep& step);
   void iteration(const IterationStats& s, const RunState& state);
   // Megatron's validation line and an {"event": "eval"} record.
@@ -44,20 +47,11 @@ class Reporter {
   void progress_bar(const IterationStats& s, double eta_s) const;
   void data_report() const;  // each dataset (of a blend: its weight), and what evaluation reads
   void log_line(const IterationStats& s, const RunState& state, double eta_s);
-  // The plan's check once per run: measured ms/iter over the predicted, after the first log interval
-  // that has an iteration past the run's first (whose set-up costs are not the steady state). Null until then.
-  nlohmann::json plan_check(const IterationStats& s, bool logs);
 
   const TrainingParts& parts_;
   double peak_tflops_;
-  MemoryPrediction predicted_;     // for this run's layout, per pipeline rank
-  RunPrediction plan_;             // trident-plan's prediction for this run
-  int64_t start_iteration_ = 0;    // the iteration this run started after
-  struct PlanCheck {
-    double seconds = 0.0;          // iterations after the run's first, up to the check
-    int64_t iterations = 0;
-    bool done = false;
-  } plan_check_;
+  MemoryPrediction memory_predicted_;  // for this run's layout, per pipeline rank
+  PlanCheck plan_;                     // trident-plan's prediction for this run, and its check
   nlohmann::json measured_memory_;  // the peaks by category, for the next iteration record
   bool terminal_;                  // a progress bar is drawn (rank 0 on a terminal)
   std::ofstream metrics_;

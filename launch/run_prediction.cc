@@ -11,14 +11,16 @@
 namespace trident::launch {
 namespace {
 
-// This CPU job's cluster: the device measured by world rank 0 (the others wait, so that it runs at
-// full speed as trident-plan's measurement does), the link by an all-reduce among all ranks.
+// This CPU job's cluster: the device measured by world rank 0 while the others wait in a barrier
+// (so that it runs at full speed, as trident-plan's measurement does), the link by an all-reduce
+// among all ranks (time_allreduce begins with a barrier).
 ClusterSpec measured_cpu_cluster(const TrainingParts& parts) {
   const dist::World& world = *parts.world;
+  const bool mpi = dist::World::initialized() && world.size > 1;
+  if (mpi) MPI_Barrier(MPI_COMM_WORLD);
   ClusterSpec c;
   if (world.rank == 0) c = measure_local_device(world.local_size, parts.cfg.threads);
-  if (dist::World::initialized() && world.size > 1) {
-    MPI_Barrier(MPI_COMM_WORLD);
+  if (mpi) {
     const auto [small, large] = time_allreduce(MPI_COMM_WORLD);
     set_local_link(c, world.size, small, large);
   }
@@ -30,6 +32,10 @@ ClusterSpec measured_cpu_cluster(const TrainingParts& parts) {
 // A GPU job's cluster: the preset of its kind, from the backend's name ("cuda(0: NVIDIA H100 80GB HBM3)").
 ClusterSpec gpu_cluster(const TrainingParts& parts, std::string& unavailable) {
   const std::string name = parts.backend->name();
+  if (parts.cfg.model.dtype == DType::f32 && parts.cfg.peak_tflops <= 0.0) {
+    unavailable = "the presets' peaks are 16-bit tensor-core figures and this run is f32; --peak-tflops gives its peak";
+    return {};
+  }
   const char* preset = name.find("A100") != std::string::npos                                          ? "A100-80GB"
                        : name.find("H100") != std::string::npos || name.find("H200") != std::string::npos ? "H100-80GB"
                                                                                                           : nullptr;
@@ -49,7 +55,12 @@ ClusterSpec gpu_cluster(const TrainingParts& parts, std::string& unavailable) {
 RunPrediction predict_this_run(const TrainingParts& parts) {
   RunPrediction p;
   const TrainConfig& cfg = parts.cfg;
+  if (cfg.skip_train) {
+    p.unavailable = "--skip-train: no iterations to predict";
+    return p;
+  }
   p.cluster = cfg.model.device == Device::cpu ? measured_cpu_cluster(parts) : gpu_cluster(parts, p.unavailable);
+  if (parts.world->rank != 0) p.unavailable = "world rank 0 predicts and reports";
   if (!p.unavailable.empty()) return p;
   if (!cfg.pipeline_layers_per_stage.empty()) {
     p.unavailable = "the time model splits the layers evenly over the stages; --pipeline-layers-per-stage does not";
@@ -92,6 +103,27 @@ nlohmann::json prediction_record(const RunPrediction& p) {
           {"memory_bytes", p.plan.memory_bytes},
           {"cluster", p.cluster.name},
           {"cluster_source", p.cluster.source}};
+}
+
+nlohmann::json PlanCheck::after_iteration(int64_t iteration, double seconds, bool logs) {
+  if (done_ || !prediction_.unavailable.empty()) return nullptr;
+  if (iteration > start_iteration_ + 1) {
+    if (iterations_++ == 0) first_ = iteration;
+    seconds_ += seconds;
+  }
+  if (!logs || iterations_ == 0) return nullptr;
+  done_ = true;
+  const double measured = seconds_ / double(iterations_) * 1e3, predicted = prediction_.plan.time.iteration * 1e3;
+  return {{"first_iteration", first_}, {"last_iteration", iteration},
+          {"measured_ms_per_iter", measured}, {"predicted_ms_per_iter", predicted},
+          {"measured_over_predicted", measured / predicted}};
+}
+
+std::string PlanCheck::line(const nlohmann::json& r) {
+  return fmt::format("plan check: measured {:.1f} ms/iter over iterations {}..{}, predicted {:.1f}: {:.2f} x the "
+                     "prediction", r["measured_ms_per_iter"].get<double>(), r["first_iteration"].get<int64_t>(),
+                     r["last_iteration"].get<int64_t>(), r["predicted_ms_per_iter"].get<double>(),
+                     r["measured_over_predicted"].get<double>());
 }
 
 }  // namespace trident::launch

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "framework/core/error.h"
 #include "framework/pipeline/schedule.h"
@@ -225,16 +226,13 @@ double transfer_seconds(const ClusterSpec& c, const LayoutChoice& l, const Shape
                : bytes / (c.inter_node_gbps * kGiga) + c.inter_node_latency;
 }
 
-// The most parameters any pipeline rank holds (its DP reduction and optimizer step are the longest).
-double max_rank_parameters(const gpt::GptConfig& m, const LayoutChoice& l) {
+// Each pipeline rank's parameters, [pipeline rank].
+std::vector<double> pipeline_rank_parameters(const gpt::GptConfig& m, const LayoutChoice& l) {
   const gpt::PipelineStages stages = gpt::PipelineStages::even(m.num_layers, l.pp, l.virtual_stages);
-  double most = 0.0;
-  for (int r = 0; r < l.pp; ++r) {
-    double n = 0.0;
-    for (const Shape& shape : local_parameter_shapes(m, l.tp, stages, r)) n += double(shape_numel(shape));
-    most = std::max(most, n);
-  }
-  return most;
+  std::vector<double> out(size_t(l.pp), 0.0);
+  for (int r = 0; r < l.pp; ++r)
+    for (const Shape& shape : local_parameter_shapes(m, l.tp, stages, r)) out[size_t(r)] += double(shape_numel(shape));
+  return out;
 }
 
 // The DP reduction of the f32 main gradients (all-reduce; with the distributed optimizer a
@@ -273,7 +271,8 @@ double recompute_flops(const gpt::GptConfig& m, int64_t batch) {
 // Note [ranks sharing cores]: with more ranks than cores (trident-plan --cluster local) a rank's
 // idle time (the bubble, a wait for a neighbour) lends its core to another, so the iteration takes
 // the longer of the critical path at full speed and all ranks' compute over the cores (every
-// pipeline rank's own work, not the busiest one's), with the communication's time on top: a rank
+// pipeline rank's own work, not the busiest one's), then all ranks' optimizer steps over the
+// cores, with the communication's time on top: a rank
 // in a collective does not compute, and the data-parallel reduction hides under no backward
 // because the cores that would run that backward are the ones the reduction needs.
 
@@ -302,17 +301,19 @@ TimePrediction predict_iteration_time(const gpt::GptConfig& model, int64_t globa
   p.tensor_parallel = actions * (chunk.forward.tp + chunk.backward.tp);
   p.pipeline = sim.makespan - no_transfer;
   p.bubble_fraction = sim.bubble_fraction();
-  const double params = max_rank_parameters(model, layout);
+  const std::vector<double> rank_params = pipeline_rank_parameters(model, layout);
+  const double params = *std::max_element(rank_params.begin(), rank_params.end());  // the longest reduction and step
   p.data_parallel = data_parallel_seconds(cluster, layout, model, params, shape.chunks * chunk.backward.total());
   p.optimizer = optimizer_seconds(cluster, layout, model, params);
   p.iteration = sim.makespan + p.data_parallel + p.optimizer;
   const double ranks = double(layout.tp) * layout.pp * layout.dp;
   if (cluster.cores > 0 && ranks > cluster.cores) {
     // Ranks take turns on the cores (Note [ranks sharing cores]).
-    const double turns = ranks / cluster.cores;
     const double all_compute = double(shape.micro_batches) * layout.tp * layout.dp *
                                all_pipeline_ranks_compute(cluster, model, layout, s);
-    p.optimizer *= turns;
+    p.optimizer = 0.0;  // every rank's own step, over the cores
+    for (const double n : rank_params) p.optimizer += optimizer_seconds(cluster, layout, model, n);
+    p.optimizer *= double(layout.tp) * layout.dp / cluster.cores;
     p.data_parallel = data_parallel_seconds(cluster, layout, model, params, 0.0);
     const double shared = all_compute / cluster.cores + p.tensor_parallel + p.pipeline;
     p.iteration = std::max(sim.makespan, shared) + p.data_parallel + p.optimizer;

@@ -15,7 +15,7 @@ Trainer::Trainer(TrainConfig cfg, const dist::World& world)
       parts_(set_up_training(std::move(cfg), world)),
       step_(parts_),
       checkpoint_(parts_, step_),
-      reporter_(parts_, peak_tflops_per_rank(parts_), predict_this_run(parts_)),
+      reporter_(parts_, peak_tflops_per_rank(parts_)),
       control_(parts_, checkpoint_, reporter_) {
   state_.data_seed = parts_.cfg.seed;
   state_.sampler_batch = parts_.cfg.global_batch_size;

@@ -13,7 +13,8 @@ status=0
 fail() { echo "FAIL: $*"; status=1; }
 model=(--num-layers 2 --hidden-size 64 --num-attention-heads 4 --seq-length 64 --global-batch-size 8)
 layout=(--tp 1 --pp 2 --dp 1 --micro-batch-size 2)
-"$mpiexec" -n 2 --oversubscribe "$train" "${model[@]}" "${layout[@]}" --threads 1 --train-iters 7 --log-interval 4 \
+threads=$(( $(nproc) / 2 > 0 ? $(nproc) / 2 : 1 ))  # what trident-plan --cluster local --gpus 2 measures with
+"$mpiexec" -n 2 --oversubscribe "$train" "${model[@]}" "${layout[@]}" --threads "$threads" --train-iters 7 --log-interval 4 \
   --metrics-file "$work/m.jsonl" > "$work/log" 2>&1 || { fail "trident-train"; tail -5 "$work/log"; }
 grep -q "plan for this layout (trident-plan's model): .* ms/iter" "$work/log" || fail "no prediction logged at start"
 grep -q "plan check: measured .* ms/iter over iterations 2..4, predicted" "$work/log" || fail "no plan check logged"

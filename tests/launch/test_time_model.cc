@@ -146,11 +146,15 @@ TEST(TimeModel, RanksBeyondTheCoresTakeTurns) {
   l.pp = 4, l.dp = 2, flat.dp = 8;
   const TimePrediction own = predict_iteration_time(small_model(), 16, l, c);
   const double flat_compute = predict_iteration_time(small_model(), 16, flat, c).compute;
-  c.cores = 2;  // 8 ranks on 2 cores: 4 turns
+  const int ranks = 8;
+  c.cores = 2;  // 4 turns
   const TimePrediction shared = predict_iteration_time(small_model(), 16, l, c);
+  const double all_compute = ranks * flat_compute / c.cores;
   EXPECT_GT(own.bubble_fraction, 0.1);
-  EXPECT_GE(shared.iteration, 8 * flat_compute / 2);
-  EXPECT_LT(shared.iteration, 8 * flat_compute / 2 * 1.05);  // plus the optimizer, no bubble
+  EXPECT_GE(shared.iteration, all_compute);
+  // Plus the optimizer's pass over memory, a few per cent here; no bubble.
+  EXPECT_LT(shared.iteration, all_compute + 1.5 * shared.optimizer);
+  EXPECT_GT(shared.optimizer, 0.0);
   EXPECT_LT(shared.iteration, 4.0 * own.iteration);  // the bubble's idle time went to other ranks
 }
 
