@@ -4,16 +4,16 @@ acceptance "here, measured"): a 4-layer, 256-wide GPT, global batch 16, on
 8 local ranks, in every valid (tp, pp, dp) with micro-batch 1 and 2 (no
 recompute, no distributed optimizer, no sequence parallelism, one chunk per
 pipeline rank). For each: trident-plan --cluster local predicts peak memory
-per rank and ms/iter; trident-train runs it (mpiexec, 8 ranks) and reports
-the allocator's per-rank peaks (first iteration record) and ms/iter: the
-median of iterations 3..ITERS of one launch, and of ROUNDS launches the
-fastest (the layouts interleaved, so that the machine's drift touches all
-alike). One launch of 8 ranks on 2 cores can run 20% slower than the next,
-by where the scheduler puts its ranks or what else runs: noise on a shared
-machine only ever adds time, so the fastest launch is the layout's own speed. Prints one JSON line per layout, then:
-memory within 10% for every layout, Spearman's rank correlation of
-predicted vs measured ms/iter (>= 0.8), and whether the layout the planner
-picks (the least predicted ms/iter) is within 10% of the fastest measured.
+per rank and ms/iter; trident-train runs it (mpiexec, 8 ranks bound to the
+cores in turn, as trident-run starts them) and reports the allocator's
+per-rank peaks (first iteration record) and ms/iter: the median of
+iterations 3..ITERS of one launch, and of ROUNDS launches the fastest (the
+layouts interleaved, so that the machine's drift touches all alike; noise on
+a shared machine only ever adds time, so the fastest launch is the layout's
+own speed). Prints one JSON line per layout, then: memory within 10% for
+every layout, Spearman's rank correlation of predicted vs measured ms/iter
+(>= 0.8), and whether the layout the planner picks (the least predicted
+ms/iter) is within 10% of the fastest measured.
 
 Usage: plan_local.py BUILD_DIR [ITERS [ROUNDS]]   (defaults 8 and 3)   (exit 1 when a check fails)
 """
@@ -45,7 +45,8 @@ def predictions():
 
 def measure(tp, pp, dp, mb, work):
     metrics = f"{work}/m.jsonl"
-    cmd = ["mpiexec", "-n", "8", "--oversubscribe", "-x", "OMP_WAIT_POLICY", train, *model, "--tp", str(tp),
+    cmd = ["mpiexec", "-n", "8", "--oversubscribe", "--bind-to", "core:overload-allowed", "--map-by", "core",
+           "-x", "OMP_WAIT_POLICY", train, *model, "--tp", str(tp),
            "--pp", str(pp), "--dp", str(dp), "--micro-batch-size", str(mb), "--train-iters", str(iters),
            "--log-interval", "1", "--threads", "1", "--metrics-file", metrics]
     if subprocess.run(cmd, capture_output=True, env=env).returncode != 0:

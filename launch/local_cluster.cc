@@ -63,7 +63,10 @@ double copy_gbps(int threads) {
 
 // Runs the all-reduce probe among `ranks` processes: {seconds for 8 bytes, seconds for 4 MB}.
 std::pair<double, double> probe_allreduce(int ranks, const std::string& self) {
-  const std::string cmd = "mpiexec -n " + std::to_string(ranks) + " --oversubscribe" +
+  // Bound as trident-run binds ranks that outnumber the cores (one thread each, the cores in turn).
+  const int cores = std::max(1u, std::thread::hardware_concurrency());
+  const std::string bind = ranks > cores ? " --bind-to core:overload-allowed --map-by core" : "";
+  const std::string cmd = "mpiexec -n " + std::to_string(ranks) + " --oversubscribe" + bind +
                           (geteuid() == 0 ? " --allow-run-as-root" : "") + " '" + self + "' --measure-allreduce";
   FILE* pipe = popen(cmd.c_str(), "r");
   TRIDENT_USAGE_CHECK(pipe, "--cluster local: cannot run ", cmd);

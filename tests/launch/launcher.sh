@@ -22,7 +22,7 @@ expect() {  # expect <label> <substring> <command...>: the printed command holds
 }
 many=$((cores * 4))
 as_root=$([ "$(id -u)" -eq 0 ] && echo "--allow-run-as-root ")
-expect "more ranks than cores" "-n $many ${as_root}--oversubscribe --bind-to none -x OMP_WAIT_POLICY=passive -x OMP_NUM_THREADS=1 -x TRIDENT_PROGRESS=0 $train --threads 1 --tp 2" \
+expect "more ranks than cores" "-n $many ${as_root}--oversubscribe --bind-to core:overload-allowed --map-by core -x OMP_WAIT_POLICY=passive -x OMP_NUM_THREADS=1 -x TRIDENT_PROGRESS=0 $train --threads 1 --tp 2" \
   "$run" -n "$many" --dry-run -- --tp 2
 expect "one rank" "-x OMP_NUM_THREADS=$cores -x TRIDENT_PROGRESS=0 $train --threads $cores --pp 1" "$run" -n 1 --dry-run -- --pp 1
 printf 'node1 slots=4\n# a comment\nnode2 slots=4\n' > "$work/hosts"
