@@ -156,8 +156,10 @@ Tensor permute_column_blocks(const Tensor& x, const std::vector<int64_t>& order,
 Tensor transposed(const Tensor& x) {
   const int64_t rows = x.size(0), cols = x.size(1);
   Tensor out = Tensor::empty({cols, rows});
+  const float* in = x.data<float>();
+  float* o = out.data<float>();
   for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) out.data<float>()[c * rows + r] = x.data<float>()[r * cols + c];
+    for (int64_t c = 0; c < cols; ++c) o[c * rows + r] = in[r * cols + c];
   return out;
 }
 
@@ -307,7 +309,8 @@ gpt::GptConfig gpt2_from_hf(const ConfigReader& r) {
 // ---- --export-hf's directory
 
 fs::path export_path(const std::string& dir) {
-  fs::path p = fs::path(dir).lexically_normal();
+  // Absolute first: "." and "out/.." name a directory too, and the export is renamed onto it.
+  fs::path p = fs::absolute(dir).lexically_normal();
   return p.has_filename() ? p : p.parent_path();  // "out/" is "out"
 }
 
@@ -466,7 +469,10 @@ Tensor trident_tensor_from_hf(const gpt::GptConfig& cfg, const std::string& name
 std::vector<std::string> take_flags_from_hf(TrainConfig& cfg, const nlohmann::json& config, const std::string& dir) {
   const std::string source = (fs::path(dir) / "config.json").string();
   const gpt::GptConfig hf = gpt_config_from_hf(config, source);
-  const nlohmann::json theirs = hf.architecture(), ours = cfg.model.architecture();
+  const nlohmann::json theirs = hf.architecture();
+  // Ours: the model's settings, and the flags it leaves out as unused (--rotary-base without RoPE).
+  nlohmann::json ours = cfg.to_json();
+  ours.update(cfg.model.architecture());
   auto given = [&](const std::string& key) { return cfg.flags_given.count(key) > 0; };
   nlohmann::json take = nlohmann::json::object();
   std::vector<std::string> conflicts, notes;

@@ -40,8 +40,10 @@ nlohmann::json saved_flags(const nlohmann::json& state) {
   const nlohmann::json& model = state.at("model");
   for (const std::string& key : kShape) {
     if (model.contains(key)) saved[key] = model.at(key);
-    // A setting the saved model does not use (query groups without GQA, a rotary base without RoPE): not compared.
-    else if (model.contains("position_embedding_type")) saved.erase(key);
+    // A setting the saved model does not use (query groups without GQA, a rotary base without RoPE): not
+    // compared. Other keys the model object never holds (--make-vocab-size-divisible-by) come from the flags.
+    else if (model.contains("position_embedding_type") && (key == "num_query_groups" || key == "rotary_base"))
+      saved.erase(key);
   }
   return saved;
 }

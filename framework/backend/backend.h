@@ -207,6 +207,12 @@ class FixedWeights {
   Backend& backend_;
 };
 
+// RoPE's table for positions [0, T) and head size D: cos and sin, each (T, D/2),
+// angle t·base^(−2i/D) computed in double and rounded to f32 (HF computes it in
+// f32, off by up to 5e-4 rad at t = 8191). Both backends use this one table; a
+// table built for T serves any shorter sequence as its first rows.
+void rope_angles(int64_t T, int64_t D, float base, float* cos_t, float* sin_t);
+
 // The CPU backend with `threads` worker threads (the rank's share of cores).
 std::unique_ptr<Backend> make_cpu_backend(int threads);
 

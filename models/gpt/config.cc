@@ -82,7 +82,6 @@ GptConfig GptConfig::from_json(const nlohmann::json& j) {
   for (const auto& [key, field] : kStrings) c.*field = j.value(key, c.*field);
   for (const auto& [key, field] : kFloats) c.*field = j.value(key, c.*field);
   c.ffn_hidden_size = j.value("ffn_hidden_size", int64_t(0));
-  if (j.contains("layernorm_eps")) c.norm_epsilon = j.at("layernorm_eps").get<float>();
   if (j.contains("dtype")) c.dtype = dtype_from_name(j.at("dtype").get<std::string>());
   return c;
 }

@@ -739,6 +739,20 @@ TEST_F(CpuKernels, Rope) {
   EXPECT_THROW(be->rope_forward(odd_head, 1, 1, 10000.f), Error);
 }
 
+// The angle table is kept per (head size, base) for the longest sequence yet and grows by doubling
+// (trident-generate adds a token at a time): a shorter or a longer sequence afterwards gets the same
+// bits as from a backend that never saw another length.
+TEST_F(CpuKernels, RopeTableServesEveryLength) {
+  for (const int64_t T : {9, 4, 10, 19}) {
+    SCOPED_TRACE(testing::Message() << "T " << T);
+    const Tensor x = random_tensor({2, T, 3 * 8}, rng);  // H = G = 1, D = 8
+    Tensor cached = x.clone(), fresh = x.clone();
+    be->rope_forward(cached, 1, 1, 10000.f);
+    make_cpu_backend(2)->rope_forward(fresh, 1, 1, 10000.f);
+    EXPECT_EQ(to_double(cached), to_double(fresh));
+  }
+}
+
 // Grouped-query attention, H = 4 query heads on G = 2, 1 and 4 key/value
 // heads, against the float64 reference, where query head h uses key/value
 // head h mod G. (With G = 2 that differs from h / (H/G); the finite

@@ -135,7 +135,7 @@ TEST(HfTensors, LlamaPermutesQueryRowsAndOutputColumnsAndRoundTrips) {
     const auto shapes = hf_tensor_shapes(c);
     ASSERT_EQ(hf.size(), shapes.size());
     for (const auto& [name, shape] : shapes) ASSERT_EQ(hf.at(name).shape(), shape) << name;
-    const int64_t D = 4, H = 8, G = groups, C = c.hidden_size, F = 24;
+    const int64_t D = 4, H = 8, G = groups, F = 24;
     const std::vector<int64_t> perm = hf_query_heads(H, G);
     const Tensor& qkv = ours.at("layers.1.attn.qkv.weight");
     const Tensor& proj = ours.at("layers.1.attn.proj.weight");
@@ -156,7 +156,6 @@ TEST(HfTensors, LlamaPermutesQueryRowsAndOutputColumnsAndRoundTrips) {
     EXPECT_EQ(rows(hf.at(l + "mlp.up_proj.weight"), 0, F), rows(ours.at("layers.1.mlp.fc1.weight"), F, 2 * F));
     EXPECT_TRUE(identical(hf.at("lm_head.weight"), ours.at("output_layer.weight")));
     EXPECT_EQ(hf.count("model.layers.0.self_attn.o_proj.bias"), size_t(bias));
-    (void)C;
     // And back: every parameter bit for bit.
     for (const auto& [name, t] : ours) {
       const Tensor back = trident_tensor_from_hf(c, name, [&](const std::string& n) { return hf.at(n); });

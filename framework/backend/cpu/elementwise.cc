@@ -53,6 +53,7 @@ void CpuBackend::gelu_backward(const Tensor& x, const Tensor& dout, Tensor& dx) 
 // SwiGLU: out = silu(g) · u with g = x[:, :F], u = x[:, F:], silu(g) = g·σ(g).
 // Backward: du = dout · silu(g), dg = dout · u · σ(g)·(1 + g·(1 − σ(g))).
 void CpuBackend::swiglu_forward(const Tensor& x, Tensor& out) {
+  TRIDENT_CHECK(x.dim() >= 1 && x.size(-1) > 0, "swiglu of x ", shape_str(x.shape()), ": no gate and up columns");
   const int64_t F2 = x.size(-1), F = F2 / 2, N = x.numel() / F2;
   TRIDENT_CHECK(F2 % 2 == 0 && out.size(-1) == F && out.numel() == N * F, "swiglu shapes: x ", shape_str(x.shape()),
                 " out ", shape_str(out.shape()));
@@ -68,7 +69,7 @@ void CpuBackend::swiglu_forward(const Tensor& x, Tensor& out) {
 #pragma omp simd
       for (int64_t f = 0; f < F; ++f) {
         const float g = to_f32(gate[f]);
-        const float sig = 1.f / (1.f + cpu::exp_poly(-g));
+        const float sig = cpu::sigmoid_poly(g);
         orow[f] = from_f32<T>(g * sig * to_f32(up[f]));
       }
     }
@@ -76,6 +77,8 @@ void CpuBackend::swiglu_forward(const Tensor& x, Tensor& out) {
 }
 
 void CpuBackend::swiglu_backward(const Tensor& x, const Tensor& dout, Tensor& dx) {
+  TRIDENT_CHECK(x.dim() >= 1 && x.size(-1) > 0, "swiglu backward of x ", shape_str(x.shape()),
+                ": no gate and up columns");
   const int64_t F2 = x.size(-1), F = F2 / 2, N = x.numel() / F2;
   TRIDENT_CHECK(F2 % 2 == 0 && dout.size(-1) == F && dout.numel() == N * F && dx.numel() == x.numel(),
                 "swiglu backward shapes: x ", shape_str(x.shape()), " dout ", shape_str(dout.shape()));
@@ -94,7 +97,7 @@ void CpuBackend::swiglu_backward(const Tensor& x, const Tensor& dout, Tensor& dx
 #pragma omp simd
       for (int64_t f = 0; f < F; ++f) {
         const float g = to_f32(gate[f]), u = to_f32(up[f]), d = to_f32(drow[f]);
-        const float sig = 1.f / (1.f + cpu::exp_poly(-g));
+        const float sig = cpu::sigmoid_poly(g);
         dgate[f] = from_f32<T>(d * u * sig * (1.f + g * (1.f - sig)));
         dup[f] = from_f32<T>(d * g * sig);
       }

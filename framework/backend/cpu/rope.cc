@@ -6,7 +6,7 @@
 // V's columns are not touched.
 #include "framework/backend/cpu/cpu_backend.h"
 
-#include <cmath>
+#include <algorithm>
 
 #include "framework/backend/cpu/element.h"
 #include "framework/backend/cpu/kernel_target.h"  // last: Note [kernel variants]
@@ -42,17 +42,12 @@ void rotate_heads(T* qkv, int64_t B, int64_t Tn, int64_t heads, int64_t width, i
 
 const CpuBackend::RopeTable& CpuBackend::rope_table(int64_t T, int64_t D, float base) {
   RopeTable& tab = rope_table_;
-  if (tab.T == T && tab.D == D && tab.base == base) return tab;
-  const int64_t half = D / 2;
-  tab.cos.resize(size_t(T * half));
-  tab.sin.resize(size_t(T * half));
-#pragma omp parallel for schedule(static)
-  for (int64_t t = 0; t < T; ++t)
-    for (int64_t i = 0; i < half; ++i) {
-      const double angle = double(t) * std::pow(double(base), -2.0 * double(i) / double(D));
-      tab.cos[size_t(t * half + i)] = float(std::cos(angle));
-      tab.sin[size_t(t * half + i)] = float(std::sin(angle));
-    }
+  const bool same = tab.D == D && tab.base == base;
+  if (same && tab.T >= T) return tab;  // a longer table's first rows serve
+  if (same) T = std::max(T, 2 * tab.T);  // growing by a token at a time (sampling): rebuild rarely
+  tab.cos.resize(size_t(T * (D / 2)));
+  tab.sin.resize(size_t(T * (D / 2)));
+  rope_angles(T, D, base, tab.cos.data(), tab.sin.data());
   tab.T = T;
   tab.D = D;
   tab.base = base;

@@ -29,6 +29,9 @@ inline float exp_poly(float x) {
   return p * std::bit_cast<float>(bits);
 }
 
+// The logistic σ(x) = 1 / (1 + e^−x) on exp_poly (SwiGLU's gate).
+inline float sigmoid_poly(float x) { return 1.f / (1.f + exp_poly(-x)); }
+
 // tanh(x) = sign(x)·(1 − 2 / (e^{2|x|} + 1)); absolute error about 1e-7.
 inline float tanh_poly(float x) {
   const float t = 1.f - 2.f / (exp_poly(2.f * __builtin_fabsf(x)) + 1.f);

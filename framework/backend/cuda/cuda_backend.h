@@ -132,8 +132,8 @@ class CudaBackend final : public Backend {
                                         float alpha, float beta, uint32_t align_first, uint32_t align_second,
                                         uint32_t align_c);
   std::vector<Tensor> scratch_;
-  // RoPE's cos and sin tables (2, T, D/2) f32 on the device, by (T, D, base) (rope.cu).
-  std::map<std::tuple<int64_t, int64_t, float>, Tensor> rope_tables_;
+  // RoPE's cos and sin tables (2, T, D/2) f32 on the device, by (D, base), T the longest yet (rope.cu).
+  std::map<std::pair<int64_t, float>, Tensor> rope_tables_;
   const Tensor& rope_table(int64_t T, int64_t D, float base);
   void rope_rotate(Tensor& qkv, int n_heads, int n_kv_heads, float base, bool inverse);
   // Scratch slots: 0-2 and 11 (layer norm and RMSNorm, column sums, sums of squares, flags), 3-10

@@ -5,11 +5,11 @@
 //   forward:  y[i] = x[i]·cos − x[i+D/2]·sin,  y[i+D/2] = x[i+D/2]·cos + x[i]·sin
 //   backward: the transposed rotation, the same with −sin
 //
-// The cos and sin table is computed on the host in double, rounded to f32
-// (as the CPU backend does) and kept on the device per (T, D, base). Q's
+// The cos and sin table is backend.h's rope_angles (the CPU backend's too),
+// kept on the device per (D, base) for the longest sequence yet. Q's
 // and K's heads are contiguous columns [0, (H + G)·D) of a row, so one
 // thread per (row, head, pair) covers both; V's columns are not touched.
-#include <cmath>
+#include <algorithm>
 
 #include "framework/backend/cuda/cuda_backend.h"
 #include "framework/backend/cuda/element.cuh"
@@ -17,16 +17,16 @@
 namespace trident::backend::cuda {
 namespace {
 
-// table: cos (T, D/2) then sin (T, D/2); sign −1 rotates backwards.
+// cos_t, sin_t: (at least T_, D/2); sign −1 rotates backwards.
 template <typename T>
-__global__ void rope_kernel(T* qkv, const float* table, int64_t rows, int64_t T_, int64_t rotated_heads,
-                            int64_t D, int64_t width, float sign) {
+__global__ void rope_kernel(T* qkv, const float* cos_t, const float* sin_t, int64_t rows, int64_t T_,
+                            int64_t rotated_heads, int64_t D, int64_t width, float sign) {
   const int64_t half = D / 2, n = rows * rotated_heads * half;
   for (int64_t idx = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; idx < n;
        idx += int64_t(gridDim.x) * blockDim.x) {
     const int64_t i = idx % half, head = (idx / half) % rotated_heads, row = idx / (half * rotated_heads);
     const int64_t t = row % T_;
-    const float c = table[t * half + i], s = sign * table[(T_ + t) * half + i];
+    const float c = cos_t[t * half + i], s = sign * sin_t[t * half + i];
     T* x = qkv + row * width + head * D;
     const float x1 = to_float(x[i]), x2 = to_float(x[i + half]);
     x[i] = from_float<T>(x1 * c - x2 * s);
@@ -37,19 +37,14 @@ __global__ void rope_kernel(T* qkv, const float* table, int64_t rows, int64_t T_
 }  // namespace
 
 const Tensor& CudaBackend::rope_table(int64_t T, int64_t D, float base) {
-  const auto key = std::make_tuple(T, D, base);
-  if (auto it = rope_tables_.find(key); it != rope_tables_.end()) return it->second;
-  const int64_t half = D / 2;
-  Tensor host = Tensor::empty({2, T, half});
-  float* p = host.data<float>();
-  for (int64_t t = 0; t < T; ++t)
-    for (int64_t i = 0; i < half; ++i) {
-      const double angle = double(t) * std::pow(double(base), -2.0 * double(i) / double(D));
-      p[t * half + i] = float(std::cos(angle));
-      p[(T + t) * half + i] = float(std::sin(angle));
-    }
+  const auto key = std::make_pair(D, base);
+  const auto it = rope_tables_.find(key);
+  if (it != rope_tables_.end() && it->second.size(1) >= T) return it->second;
+  if (it != rope_tables_.end()) T = std::max(T, 2 * it->second.size(1));  // growing a token at a time: rebuild rarely
+  Tensor host = Tensor::empty({2, T, D / 2});  // cos, then sin
+  rope_angles(T, D, base, host.data<float>(), host.data<float>() + T * (D / 2));
   // The copy is ordered after the compute stream's work (cuda_backend.cu's kCudaMemory).
-  return rope_tables_.emplace(key, host.to(Device::cuda)).first->second;
+  return rope_tables_.insert_or_assign(key, host.to(Device::cuda)).first->second;
 }
 
 void CudaBackend::rope_rotate(Tensor& qkv, int n_heads, int n_kv_heads, float base, bool inverse) {
@@ -63,8 +58,9 @@ void CudaBackend::rope_rotate(Tensor& qkv, int n_heads, int n_kv_heads, float ba
   const Tensor& table = rope_table(T, D, base);
   const int64_t rotated = n_heads + int64_t(n_kv_heads), n = B * T * rotated * (D / 2);
   dispatch_float(qkv.dtype(), inverse ? "rope_backward" : "rope_forward", [&]<typename E>() {
-    rope_kernel<E><<<grid_for(n), kThreads, 0, stream_>>>(out<E>(qkv), f32_in(table), B * T, T, rotated, D, width,
-                                                          inverse ? -1.f : 1.f);
+    const float* cos_t = f32_in(table);
+    rope_kernel<E><<<grid_for(n), kThreads, 0, stream_>>>(out<E>(qkv), cos_t, cos_t + table.size(1) * (D / 2), B * T,
+                                                          T, rotated, D, width, inverse ? -1.f : 1.f);
   });
   TRIDENT_LIB_CHECK(CudaRuntime, cudaGetLastError());
 }
