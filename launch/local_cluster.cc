@@ -36,16 +36,21 @@ double gemm_seconds(backend::Backend& be, int64_t m, int64_t k, int64_t n) {
 // Fits 1/throughput = p + q/F over the sizes; sets peak (TFLOP/s) and the half-efficiency FLOPs.
 void fit_gemm(backend::Backend& be, ClusterSpec& c) {
   const int64_t shapes[][3] = {{128, 256, 256}, {512, 256, 1024}, {1024, 1024, 1024}};
-  double sx = 0, sy = 0, sxx = 0, sxy = 0;
+  double sx = 0, sy = 0, sxx = 0, sxy = 0, best = 0;  // best: the highest FLOP/s measured
   for (const auto& s : shapes) {
     const double flops = 2.0 * double(s[0] * s[1] * s[2]), x = 1.0 / flops;
     const double y = gemm_seconds(be, s[0], s[1], s[2]) / flops;  // seconds per FLOP
-    sx += x, sy += y, sxx += x * x, sxy += x * y;
+    sx += x, sy += y, sxx += x * x, sxy += x * y, best = std::max(best, 1.0 / y);
   }
   const double n = 3.0, q = (n * sxy - sx * sy) / (n * sxx - sx * sx), p = (sy - q * sx) / n;
-  c.peak_tflops = 1e-12 / p;
   c.gemm_max_efficiency = 1.0;
-  c.gemm_half_flops = std::max(0.0, q / p);
+  if (p > 0.0 && q >= 0.0) {
+    c.peak_tflops = 1e-12 / p;
+    c.gemm_half_flops = q / p;
+  } else {  // a noisy machine bent the line: no size curve, the best throughput measured
+    c.peak_tflops = best * 1e-12;
+    c.gemm_half_flops = 0.0;
+  }
 }
 
 double copy_gbps(int threads) {

@@ -4,6 +4,7 @@
 
 #include <spdlog/fmt/fmt.h>
 
+#include "framework/backend/backend.h"
 #include "framework/core/error.h"
 #include "framework/dist/world.h"
 #include "launch/local_cluster.h"
@@ -44,10 +45,26 @@ ClusterSpec gpu_cluster(const TrainingParts& parts, std::string& unavailable) {
                   "predicts it from its figures";
     return {};
   }
+  if (const int gpus = backend::cuda_device_count(); parts.world->local_size > gpus) {
+    unavailable = detail::concat(parts.world->local_size, " ranks share ", gpus, " GPU(s) on this node; the presets cost "
+                                 "a GPU per rank");
+    return {};
+  }
   ClusterSpec c = cluster_preset(preset, parts.world->size);
   c.gpus_per_node = parts.world->local_size;
   if (parts.cfg.peak_tflops > 0.0) c.peak_tflops = parts.cfg.peak_tflops;
   return c;
+}
+
+// Why the time model cannot cost this run, or empty: the same answer on every rank, so that a run it
+// cannot cost skips the (collective) measurement on all of them.
+std::string not_modelled(const TrainConfig& cfg) {
+  if (cfg.skip_train) return "--skip-train: no iterations to predict";
+  if (!cfg.pipeline_layers_per_stage.empty())
+    return "the time model splits the layers evenly over the stages; --pipeline-layers-per-stage does not";
+  if (cfg.pipeline_model_parallel_size > 1 && cfg.pipeline_schedule != "1f1b" && cfg.pipeline_schedule != "interleaved")
+    return "the time model costs the 1f1b and interleaved schedules, not --pipeline-schedule " + cfg.pipeline_schedule;
+  return "";
 }
 
 }  // namespace
@@ -55,22 +72,11 @@ ClusterSpec gpu_cluster(const TrainingParts& parts, std::string& unavailable) {
 RunPrediction predict_this_run(const TrainingParts& parts) {
   RunPrediction p;
   const TrainConfig& cfg = parts.cfg;
-  if (cfg.skip_train) {
-    p.unavailable = "--skip-train: no iterations to predict";
-    return p;
-  }
+  p.unavailable = not_modelled(cfg);
+  if (!p.unavailable.empty()) return p;
   p.cluster = cfg.model.device == Device::cpu ? measured_cpu_cluster(parts) : gpu_cluster(parts, p.unavailable);
   if (parts.world->rank != 0) p.unavailable = "world rank 0 predicts and reports";
   if (!p.unavailable.empty()) return p;
-  if (!cfg.pipeline_layers_per_stage.empty()) {
-    p.unavailable = "the time model splits the layers evenly over the stages; --pipeline-layers-per-stage does not";
-    return p;
-  }
-  if (cfg.pipeline_model_parallel_size > 1 && cfg.pipeline_schedule != "1f1b" && cfg.pipeline_schedule != "interleaved") {
-    p.unavailable = "the time model costs the 1f1b and interleaved schedules, not --pipeline-schedule " +
-                    cfg.pipeline_schedule;
-    return p;
-  }
   try {
     p.plan = evaluate_layout(cfg, layout_of(cfg, parts.groups->layout().dp), p.cluster);
   } catch (const UsageError& e) {

@@ -191,25 +191,28 @@ LayerSeconds pipeline_rank_seconds(const ClusterSpec& c, const gpt::GptConfig& m
   return rank;
 }
 
-// Per micro-batch, the busiest pipeline rank's work spread evenly over its v chunks: the
+// Per micro-batch, every pipeline rank's work, [pipeline rank].
+std::vector<LayerSeconds> pipeline_ranks_seconds(const ClusterSpec& c, const gpt::GptConfig& m, const LayoutChoice& l,
+                                                 const Shapes& s) {
+  std::vector<LayerSeconds> out;
+  for (int r = 0; r < l.pp; ++r) out.push_back(pipeline_rank_seconds(c, m, l, s, r));
+  return out;
+}
+
+// Per micro-batch, the busiest pipeline rank's work spread evenly over its `chunks`: the
 // simulator takes one cost for every chunk, and the slowest rank sets the pipeline's pace.
-LayerSeconds chunk_seconds(const ClusterSpec& c, const gpt::GptConfig& m, const LayoutChoice& l, const Shapes& s) {
+LayerSeconds chunk_seconds(const std::vector<LayerSeconds>& ranks, int chunks) {
   LayerSeconds rank;
-  for (int r = 0; r < l.pp; ++r) {
-    const LayerSeconds here = pipeline_rank_seconds(c, m, l, s, r);
+  for (const LayerSeconds& here : ranks)
     if (here.forward.total() + here.backward.total() > rank.forward.total() + rank.backward.total()) rank = here;
-  }
-  const double v = gpt::PipelineStages::even(m.num_layers, l.pp, l.virtual_stages).chunks;
+  const double v = chunks;
   return {{rank.forward.compute / v, rank.forward.tp / v}, {rank.backward.compute / v, rank.backward.tp / v}};
 }
 
 // Per micro-batch, the compute seconds of all pipeline ranks together (forward and backward).
-double all_pipeline_ranks_compute(const ClusterSpec& c, const gpt::GptConfig& m, const LayoutChoice& l, const Shapes& s) {
+double all_ranks_compute(const std::vector<LayerSeconds>& ranks) {
   double sum = 0.0;
-  for (int r = 0; r < l.pp; ++r) {
-    const LayerSeconds here = pipeline_rank_seconds(c, m, l, s, r);
-    sum += here.forward.compute + here.backward.compute;
-  }
+  for (const LayerSeconds& here : ranks) sum += here.forward.compute + here.backward.compute;
   return sum;
 }
 
@@ -286,14 +289,17 @@ TimePrediction predict_iteration_time(const gpt::GptConfig& model, int64_t globa
   TRIDENT_USAGE_CHECK(global_batch % per_dp == 0, "--global-batch-size ", global_batch,
                       " is not divisible by dp × --micro-batch-size = ", per_dp);
   const Shapes s = shapes_of(model, layout);
-  const LayerSeconds chunk = chunk_seconds(cluster, model, layout, s);
+  const std::vector<LayerSeconds> rank_seconds = pipeline_ranks_seconds(cluster, model, layout, s);
   const pipeline::ScheduleShape shape{layout.pp, int(global_batch / per_dp), layout.virtual_stages};
+  const LayerSeconds chunk = chunk_seconds(rank_seconds, shape.chunks);
   const auto kind = layout.virtual_stages > 1 ? pipeline::ScheduleKind::interleaved : pipeline::ScheduleKind::one_f_one_b;
   pipeline::check_shape(kind, shape);
   const pipeline::Schedule schedule = pipeline::make_schedule(kind, shape);
   const double transfer = transfer_seconds(cluster, layout, s);
   const pipeline::Simulation sim = pipeline::simulate(schedule, shape, {chunk.forward.total(), chunk.backward.total(), transfer});
-  const double no_transfer = pipeline::simulate(schedule, shape, {chunk.forward.total(), chunk.backward.total(), 0.0}).makespan;
+  const double no_transfer =  // the makespan the transfers lengthened
+      transfer > 0.0 ? pipeline::simulate(schedule, shape, {chunk.forward.total(), chunk.backward.total(), 0.0}).makespan
+                     : sim.makespan;
 
   TimePrediction p;
   const double actions = double(shape.micro_batches) * shape.chunks;
@@ -306,11 +312,10 @@ TimePrediction predict_iteration_time(const gpt::GptConfig& model, int64_t globa
   p.data_parallel = data_parallel_seconds(cluster, layout, model, params, shape.chunks * chunk.backward.total());
   p.optimizer = optimizer_seconds(cluster, layout, model, params);
   p.iteration = sim.makespan + p.data_parallel + p.optimizer;
-  const double ranks = double(layout.tp) * layout.pp * layout.dp;
-  if (cluster.cores > 0 && ranks > cluster.cores) {
+  const double devices = double(layout.tp) * layout.pp * layout.dp;
+  if (cluster.cores > 0 && devices > cluster.cores) {
     // Ranks take turns on the cores (Note [ranks sharing cores]).
-    const double all_compute = double(shape.micro_batches) * layout.tp * layout.dp *
-                               all_pipeline_ranks_compute(cluster, model, layout, s);
+    const double all_compute = double(shape.micro_batches) * layout.tp * layout.dp * all_ranks_compute(rank_seconds);
     p.optimizer = 0.0;  // every rank's own step, over the cores
     for (const double n : rank_params) p.optimizer += optimizer_seconds(cluster, layout, model, n);
     p.optimizer *= double(layout.tp) * layout.dp / cluster.cores;
@@ -318,7 +323,6 @@ TimePrediction predict_iteration_time(const gpt::GptConfig& model, int64_t globa
     const double shared = all_compute / cluster.cores + p.tensor_parallel + p.pipeline;
     p.iteration = std::max(sim.makespan, shared) + p.data_parallel + p.optimizer;
   }
-  const double devices = double(layout.tp) * layout.pp * layout.dp;
   p.model_tflops = model.flops_per_iteration(global_batch) / p.iteration / devices / kTera;
   p.hardware_tflops = (model.flops_per_iteration(global_batch) + recompute_flops(model, global_batch)) / p.iteration /
                       devices / kTera;

@@ -160,6 +160,8 @@ void resolve_device(TrainConfig& c, int local_size) {
 
 }  // namespace
 
+void TrainConfig::resolve_precision() { check_precision(*this); }
+
 void TrainConfig::validate_and_resolve(int world_size, int local_size) {
   const dist::Layout layout = dist::resolve_layout(world_size, tensor_model_parallel_size,
                                                    pipeline_model_parallel_size, data_parallel_size);

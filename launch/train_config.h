@@ -118,6 +118,9 @@ struct TrainConfig {
   // Throws UsageError on the first bad value; resolves defaults (threads,
   // decay iters) for a world of `world_size` ranks, `local_size` per node.
   void validate_and_resolve(int world_size = 1, int local_size = 1);
+  // The precision flags alone (--fp16/--bf16, loss scaling): model.dtype and loss_scaler (trident-plan
+  // needs the dtype without a world to validate the rest against).
+  void resolve_precision();
 };
 
 }  // namespace trident::launch

@@ -37,7 +37,7 @@ void add_plan_flags(CLI::App& app, PlanFlags& f) {
   const std::string g = "cluster (trident-plan)";
   app.add_option("--cluster", f.cluster,
                  "A100-80GB or H100-80GB (DGX nodes of 8), local (this machine, measured: --gpus ranks), or custom "
-                 "(give every figure)")
+                 "(--peak-tflops, --device-memory-gb, --gpus-per-node and the link speeds)")
       ->capture_default_str()->group(g);
   app.add_option("--gpus", f.gpus, "devices in all")->capture_default_str()->group(g);
   app.add_option("--gpus-per-node", f.custom.gpus_per_node, "devices per node (tensor parallelism stays inside one)")
@@ -64,9 +64,18 @@ ClusterSpec resolve_cluster(const CLI::App& app, const PlanFlags& f, const Train
   if (given("--device-memory-gb")) c.device_memory_gb = f.custom.device_memory_gb;
   if (given("--intra-node-gbps")) c.intra_node_gbps = f.custom.intra_node_gbps;
   if (given("--inter-node-gbps")) c.inter_node_gbps = f.custom.inter_node_gbps;
-  if (cfg.peak_tflops > 0.0) c.peak_tflops = cfg.peak_tflops;
-  TRIDENT_USAGE_CHECK(!custom || (cfg.peak_tflops > 0.0 && given("--device-memory-gb")),
-                      "--cluster custom needs --peak-tflops and --device-memory-gb (and the link speeds)");
+  // --peak-tflops replaces a datasheet's peak; this machine's is measured (as trident-train measures it).
+  if (cfg.peak_tflops > 0.0 && f.cluster != "local") c.peak_tflops = cfg.peak_tflops;
+  TRIDENT_USAGE_CHECK(!custom || (cfg.peak_tflops > 0.0 && given("--device-memory-gb") && given("--gpus-per-node")),
+                      "--cluster custom needs --peak-tflops, --device-memory-gb and --gpus-per-node (and the link "
+                      "speeds)");
+  if (custom) {
+    c.name = "custom";
+    c.source = detail::concat("given by flag: ", c.peak_tflops, " TFLOP/s, ", c.device_memory_gb, " GB, ",
+                              c.gpus_per_node, " per node, links ", c.intra_node_gbps, " / ", c.inter_node_gbps,
+                              " GB/s; memory bandwidth, GEMM curve and latencies the defaults of ClusterSpec "
+                              "(launch/time_model.h)");
+  }
   TRIDENT_USAGE_CHECK(c.gpus_per_node > 0 && (c.gpus % c.gpus_per_node == 0 || c.gpus < c.gpus_per_node),
                       "--gpus ", c.gpus, " is not a whole number of nodes of --gpus-per-node ", c.gpus_per_node);
   if (c.gpus < c.gpus_per_node) c.gpus_per_node = c.gpus;
@@ -78,7 +87,7 @@ std::string model_flags(const TrainConfig& cfg) {
   static const std::set<std::string> layout = {
       "tensor_model_parallel_size", "pipeline_model_parallel_size", "data_parallel_size",
       "num_virtual_stages_per_pipeline_rank", "micro_batch_size", "recompute_granularity",
-      "use_distributed_optimizer", "sequence_parallel", "peak_tflops"};
+      "use_distributed_optimizer", "sequence_parallel", "peak_tflops", "pipeline_schedule"};
   const nlohmann::json all = cfg.to_json();
   std::string out;
   for (const std::string& key : cfg.flags_given) {
@@ -166,7 +175,10 @@ std::string nothing_fits(const std::vector<PlannedLayout>& plans, const TrainCon
 
 int run(const CLI::App& app, const PlanFlags& f, TrainConfig& cfg, const std::string& self_path) {
   const ClusterSpec cluster = resolve_cluster(app, f, cfg, self_path);
-  cfg.model.dtype = cfg.fp16 ? DType::f16 : cfg.bf16 ? DType::bf16 : DType::f32;
+  cfg.resolve_precision();
+  TRIDENT_USAGE_CHECK(!cfg.flags_given.count("pipeline_layers_per_stage"),
+                      "trident-plan splits the layers evenly over the pipeline stages it tries: leave "
+                      "--pipeline-layers-per-stage out");
   cfg.model.device = cluster.name == "local" ? Device::cpu : Device::cuda;
   cfg.model.validate(1);
   const std::vector<PlannedLayout> plans = plan_layouts(cfg, cfg.flags_given, cluster);

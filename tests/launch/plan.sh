@@ -13,7 +13,7 @@ fail() { echo "FAIL: $*"; status=1; }
 # Llama-3-8B on 64 H100s: a table, and the best layout's command.
 "$plan" --config "$configs/llama3-8b.json" --global-batch-size 512 --cluster H100-80GB --gpus 64 --explain \
   > "$work/out" 2> "$work/err" || { fail "Llama-3-8B on 64 H100s"; cat "$work/err"; }
-grep -q "^best: ./launch/trident run -n 64 -- " "$work/out" || fail "no best command"; 
+grep -q "^best: ./launch/trident run -n 64 -- " "$work/out" || fail "no best command"
 grep -q "time per iteration" "$work/out" || fail "--explain printed no breakdown"
 # trident-train accepts the command's flags for a world of 64 (--print-schedule validates without running).
 best=$(sed -n 's/^best: .*run -n 64 -- //p' "$work/out")

@@ -134,6 +134,11 @@ TEST(TimeModel, OneFOneBBubbleWithoutTransfers) {
   // The busiest rank's chunk cost is every rank's, so the bubble is the textbook (p − 1)/(m + p − 1).
   EXPECT_NEAR(p.bubble_fraction, 3.0 / (8 + 3), 1e-9);
   EXPECT_NEAR(p.pipeline, 0.0, 1e-6 * p.iteration);
+  // A slow link: the transfers on the critical path show as exposed pipeline time, and only there.
+  c.inter_node_gbps = c.intra_node_gbps = 1.0, c.intra_node_latency = c.inter_node_latency = 1e-3;
+  const TimePrediction slow = predict_iteration_time(model, m, l, c);
+  EXPECT_GT(slow.pipeline, 2 * 3 * 1e-3);  // at least the first micro-batch's 3 sends down and 3 back up
+  EXPECT_NEAR(slow.iteration - p.iteration, slow.pipeline - p.pipeline, 1e-9 + 1e-6 * slow.iteration);
 }
 
 // More ranks than cores (trident-plan --cluster local): the ranks take turns, so the bubble costs

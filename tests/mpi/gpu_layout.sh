@@ -48,12 +48,16 @@ first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
 print(f"bf16 (2,2,2) on one GPU: loss {first:.3f} -> {last:.3f}")
 assert last < first - 0.2, "bf16 run on the GPU did not train"
 PY
-# trident-plan's prediction for the run (issue 15): the preset of the GPU's kind, or one line saying there is none.
-"$python" - "$work/gpu_bf16.jsonl" "$work/gpu_bf16.log" <<'PY'
+# trident-plan's prediction for the run (issue 15): with 8 ranks on fewer GPUs, one line saying the presets
+# cost a GPU per rank; else the preset of the GPU's kind, or one line saying there is none.
+"$python" - "$work/gpu_bf16.jsonl" "$work/gpu_bf16.log" "$(nvidia-smi -L | wc -l)" <<'PY'
 import json, sys
 plan = json.loads(open(sys.argv[1]).readline())["plan"]
 log = open(sys.argv[2]).read()
-if "unavailable" in plan:
+gpus = int(sys.argv[3])
+if gpus < 8:
+    assert f"8 ranks share {gpus} GPU(s)" in plan.get("unavailable", ""), plan
+elif "unavailable" in plan:
     assert "no cluster preset for cuda(" in plan["unavailable"], plan
 else:
     assert plan["cluster"] in ("A100-80GB", "H100-80GB") and plan["ms_per_iter"] > 0, plan
