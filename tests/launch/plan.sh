@@ -51,4 +51,8 @@ expect_error "no layout of 8 devices splits" --num-layers 3 --num-attention-head
   --global-batch-size 15 --gpus 8
 expect_error "unknown cluster preset 'V100'" --cluster V100 --gpus 8
 expect_error "--gpus 12 is not a whole number of nodes" --gpus 12 --cluster A100-80GB
+expect_error "leave --pipeline-layers-per-stage out" --num-layers 4 --hidden-size 64 --num-attention-heads 4 \
+  --global-batch-size 8 --gpus 8 --pp 2 --pipeline-layers-per-stage 1 3
+expect_error "--cluster custom needs --peak-tflops, --device-memory-gb and --gpus-per-node" --cluster custom \
+  --peak-tflops 100 --device-memory-gb 40 --gpus 8
 exit $status
