@@ -139,8 +139,11 @@ LayerSeconds layer_seconds(const ClusterSpec& c, const gpt::GptConfig& m, const 
   if (m.recompute == gpt::Recompute::full) {  // the whole forward again, its TP sums included
     out.backward.compute += out.forward.compute;
     out.backward.tp += out.forward.tp;
-  } else if (m.recompute == gpt::Recompute::selective && !s.fused_attention) {  // Q·Kᵀ and the softmax
-    out.backward.compute += attention_forward / 2 + memory_seconds(c, s.B * s.heads * s.T * s.T * (2 * s.e + 4));
+  } else if (m.recompute == gpt::Recompute::selective) {
+    // The whole attention forward again (SelfAttention::backward), both products and, unfused, the
+    // softmax: the saved state is dropped on every path, the fused kernel's too.
+    const double softmax = s.fused_attention ? 0.0 : memory_seconds(c, s.B * s.heads * s.T * s.T * (2 * s.e + 4));
+    out.backward.compute += attention_forward + softmax;
   }
   return out;
 }
@@ -313,14 +316,16 @@ TimePrediction predict_iteration_time(const gpt::GptConfig& model, int64_t globa
   p.optimizer = optimizer_seconds(cluster, layout, model, params);
   p.iteration = sim.makespan + p.data_parallel + p.optimizer;
   const double devices = double(layout.tp) * layout.pp * layout.dp;
-  if (cluster.cores > 0 && devices > cluster.cores) {
-    // Ranks take turns on the cores (Note [ranks sharing cores]).
+  const int per_node = std::min(int(devices), cluster.gpus_per_node);  // ranks on each node's cores
+  if (cluster.cores > 0 && per_node > cluster.cores) {
+    // Ranks take turns on the cores (Note [ranks sharing cores]), each node's on its own.
+    const double cores = double(cluster.cores) * std::ceil(devices / per_node);
     const double all_compute = double(shape.micro_batches) * layout.tp * layout.dp * all_ranks_compute(rank_seconds);
     p.optimizer = 0.0;  // every rank's own step, over the cores
     for (const double n : rank_params) p.optimizer += optimizer_seconds(cluster, layout, model, n);
-    p.optimizer *= double(layout.tp) * layout.dp / cluster.cores;
+    p.optimizer *= double(layout.tp) * layout.dp / cores;
     p.data_parallel = data_parallel_seconds(cluster, layout, model, params, 0.0);
-    const double shared = all_compute / cluster.cores + p.tensor_parallel + p.pipeline;
+    const double shared = all_compute / cores + p.tensor_parallel + p.pipeline;
     p.iteration = std::max(sim.makespan, shared) + p.data_parallel + p.optimizer;
   }
   p.model_tflops = model.flops_per_iteration(global_batch) / p.iteration / devices / kTera;

@@ -34,9 +34,9 @@ struct ClusterSpec {
   double inter_node_gbps = 25.0;   // one 200 Gb/s HDR InfiniBand adapter per GPU
   double intra_node_latency = 5e-6;
   double inter_node_latency = 10e-6;
-  // CPU cores the ranks share (trident-plan --cluster local); 0: each rank has a device of its own.
-  // With more ranks than cores the ranks take turns, and peak_tflops and memory_gbps are one rank's
-  // while it runs.
+  // CPU cores per node that the node's ranks share (trident-plan --cluster local, trident-train on the
+  // CPU); 0: each rank has a device of its own. With more ranks on a node than its cores the ranks
+  // take turns, and peak_tflops and memory_gbps are one rank's while it runs.
   int cores = 0;
   std::string source;              // where these figures come from, for --explain and the docs
 };

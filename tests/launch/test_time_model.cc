@@ -161,6 +161,35 @@ TEST(TimeModel, RanksBeyondTheCoresTakeTurns) {
   EXPECT_LT(shared.iteration, all_compute + 1.5 * shared.optimizer);
   EXPECT_GT(shared.optimizer, 0.0);
   EXPECT_LT(shared.iteration, 4.0 * own.iteration);  // the bubble's idle time went to other ranks
+  // The cores are per node: two nodes of 4 ranks take no turns on 4 cores each, and take turns
+  // over 2 × 2 cores on 2 each.
+  c.gpus_per_node = 4, c.cores = 0;
+  const TimePrediction two_nodes = predict_iteration_time(small_model(), 16, l, c);
+  c.cores = 4;
+  EXPECT_DOUBLE_EQ(predict_iteration_time(small_model(), 16, l, c).iteration, two_nodes.iteration);
+  c.cores = 2;
+  const TimePrediction two_each = predict_iteration_time(small_model(), 16, l, c);
+  EXPECT_GE(two_each.iteration, ranks * flat_compute / 4);
+  EXPECT_LT(two_each.iteration, ranks * flat_compute / 4 + 1.5 * two_each.optimizer);
+}
+
+// Selective recompute drops the attention's saved state on every path, the fused kernel's too
+// (TransformerBlock::forward), and backward runs the attention forward again: it costs time on
+// the fused path as well, less than full recompute.
+TEST(TimeModel, SelectiveRecomputeRerunsTheAttentionForward) {
+  const ClusterSpec c = cluster_preset("A100-80GB", 1);
+  LayoutChoice l;
+  gpt::GptConfig m = small_model();  // bf16, head size 128 on the GPU: the fused kernel
+  auto compute = [&](gpt::Recompute r) {
+    m.recompute = r;
+    return predict_iteration_time(m, 8, l, c).compute;
+  };
+  const double none = compute(gpt::Recompute::none), selective = compute(gpt::Recompute::selective);
+  EXPECT_GT(selective, none);
+  EXPECT_LT(selective, compute(gpt::Recompute::full));
+  m.dtype = DType::f32;  // unfused: the (T, T) products in full and the softmax's passes
+  const double unfused_none = compute(gpt::Recompute::none);
+  EXPECT_GT(compute(gpt::Recompute::selective) - unfused_none, selective - none);
 }
 
 TEST(TimeModel, PresetsAndBadInput) {
