@@ -45,13 +45,15 @@ class FlagTable {
     return j;
   }
 
- private:
+  // A flag's JSON key: its first long name with '_' ("num_layers").
   static std::string key_of(const CLI::Option& o) {
     std::string key = o.get_lnames().front();
     for (char& ch : key)
       if (ch == '-') ch = '_';
     return key;
   }
+
+ private:
 
   CLI::App& app_;
   std::string group_;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "framework/backend/backend.h"
+#include "framework/backend/gemm_peak.h"
 #include "framework/core/error.h"
 
 namespace trident::launch {
@@ -23,14 +24,7 @@ double seconds_since(Clock::time_point t0) { return std::chrono::duration<double
 // Best-of-5 seconds of an (m, k) x (k, n) f32 GEMM.
 double gemm_seconds(backend::Backend& be, int64_t m, int64_t k, int64_t n) {
   Tensor a = Tensor::zeros({m, k}), b = Tensor::zeros({k, n}), c = Tensor::empty({m, n});
-  be.gemm(a, false, b, false, c);  // warm-up
-  double best = 1e30;
-  for (int rep = 0; rep < 5; ++rep) {
-    const auto t0 = Clock::now();
-    be.gemm(a, false, b, false, c);
-    best = std::min(best, seconds_since(t0));
-  }
-  return best;
+  return backend::best_gemm_seconds(be, a, b, c, 5);
 }
 
 // Fits 1/throughput = p + q/F over the sizes; sets peak (TFLOP/s) and the half-efficiency FLOPs.
@@ -84,14 +78,13 @@ std::pair<double, double> probe_allreduce(int ranks, const std::string& self) {
 
 }  // namespace
 
-ClusterSpec measure_local_device(int ranks, int threads) {
+ClusterSpec measure_local_device(backend::Backend& be, int ranks, int threads) {
   TRIDENT_USAGE_CHECK(ranks > 0, "--gpus must be positive, got ", ranks);
   const int cores = std::max(1u, std::thread::hardware_concurrency());
   ClusterSpec c;
   c.name = "local";
   c.gpus = c.gpus_per_node = ranks;
-  auto be = backend::make_cpu_backend(threads);
-  fit_gemm(*be, c);
+  fit_gemm(be, c);
   c.memory_gbps = copy_gbps(threads);
   c.cores = cores;  // the time model shares them when ranks outnumber them
   c.intra_node_latency = c.inter_node_latency = 1e-6, c.intra_node_gbps = c.inter_node_gbps = 1e3;  // one rank: unused
@@ -113,7 +106,8 @@ void set_local_link(ClusterSpec& c, int ranks, double small_s, double large_s) {
 
 ClusterSpec measure_local_cluster(int ranks, const std::string& self_path) {
   const int cores = std::max(1u, std::thread::hardware_concurrency());
-  ClusterSpec c = measure_local_device(ranks, std::max(1, cores / ranks));
+  const int threads = std::max(1, cores / ranks);
+  ClusterSpec c = measure_local_device(*backend::make_cpu_backend(threads), ranks, threads);
   if (ranks > 1) {
     const auto [small, large] = probe_allreduce(ranks, self_path);
     set_local_link(c, ranks, small, large);

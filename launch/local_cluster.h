@@ -18,15 +18,17 @@
 
 #include <utility>
 
+#include "framework/backend/backend.h"
 #include "launch/time_model.h"
 
 namespace trident::launch {
 
 ClusterSpec measure_local_cluster(int ranks, const std::string& self_path);
 
-// The device half of it: GEMM, copy, memory and cores for `ranks` ranks of
-// `threads` threads on this machine; links left at the defaults.
-ClusterSpec measure_local_device(int ranks, int threads);
+// The device half of it: GEMM (on `be`, a CPU backend of `threads` threads),
+// copy, memory and cores for `ranks` ranks on this machine; links left at
+// the defaults.
+ClusterSpec measure_local_device(backend::Backend& be, int ranks, int threads);
 // The link half: the per-step latency and bandwidth of a ring of `ranks`,
 // from an all-reduce's seconds at 8 bytes and at 4 MB (time_allreduce).
 void set_local_link(ClusterSpec& c, int ranks, double small_s, double large_s);

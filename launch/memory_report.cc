@@ -16,12 +16,6 @@ constexpr std::pair<MemoryCategory, const char*> kReported[] = {
 
 double mib(int64_t bytes) { return double(bytes) / (1024.0 * 1024.0); }
 
-nlohmann::json by_name(const MemoryByCategory& m) {
-  nlohmann::json j;
-  for (int c = 0; c < kMemoryCategories; ++c) j[memory_category_name(MemoryCategory(c))] = m.bytes[size_t(c)];
-  return j;
-}
-
 // The world rank whose category peaks add up to the most.
 int rank_with_most(const std::vector<MemoryByCategory>& peaks) {
   int best = 0;
@@ -31,6 +25,12 @@ int rank_with_most(const std::vector<MemoryByCategory>& peaks) {
 }
 
 }  // namespace
+
+nlohmann::json memory_by_name(const MemoryByCategory& m) {
+  nlohmann::json j;
+  for (int c = 0; c < kMemoryCategories; ++c) j[memory_category_name(MemoryCategory(c))] = m.bytes[size_t(c)];
+  return j;
+}
 
 MemoryModelInput memory_model_input(const TrainConfig& cfg, int dp) {
   MemoryModelInput in;
@@ -61,7 +61,7 @@ std::string predicted_memory_line(const MemoryPrediction& p, const TrainConfig& 
 nlohmann::json predicted_memory_record(const MemoryPrediction& p) {
   nlohmann::json ranks = nlohmann::json::array();
   for (const PipelineRankMemory& r : p.ranks) {
-    nlohmann::json j = by_name(r.bytes);
+    nlohmann::json j = memory_by_name(r.bytes);
     j["in_flight"] = r.in_flight;
     ranks.push_back(j);
   }
@@ -100,7 +100,7 @@ std::string measured_memory_line(const std::vector<MemoryByCategory>& peaks, con
 nlohmann::json measured_memory_record(const std::vector<MemoryByCategory>& peaks, const dist::Layout& layout) {
   nlohmann::json ranks = nlohmann::json::array();
   for (size_t r = 0; r < peaks.size(); ++r) {
-    nlohmann::json j = by_name(peaks[r]);
+    nlohmann::json j = memory_by_name(peaks[r]);
     j["pipeline_rank"] = dist::coord_of(int(r), layout).pp;
     ranks.push_back(j);
   }

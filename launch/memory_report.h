@@ -21,6 +21,9 @@ namespace trident::launch {
 // The memory model's input for a validated run on `dp` data-parallel ranks.
 MemoryModelInput memory_model_input(const TrainConfig& cfg, int dp);
 
+// {"weights": bytes, ..., "other": bytes}: the metrics file's form of a rank's memory.
+nlohmann::json memory_by_name(const MemoryByCategory& m);
+
 // "memory predicted per rank: weights 0.8 MiB, ... (pipeline rank P)", and its record.
 std::string predicted_memory_line(const MemoryPrediction& p, const TrainConfig& cfg);
 nlohmann::json predicted_memory_record(const MemoryPrediction& p);

@@ -24,13 +24,16 @@ std::vector<T> choices(const std::set<std::string>& fixed, const std::string& ke
   return all;
 }
 
-// Whether trident-train accepts this layout of `model` (its own checks, not a copy of them).
+// Whether trident-train accepts this layout of `model`: the model's, the stage split's and the
+// schedule's own checks; the batch and sequence-parallel rules restate check_batch_and_pipeline's
+// (train_config.cc), which reads a whole TrainConfig; the distributed optimizer on dp 1 is the
+// planner's own rule (the same run as without).
 bool valid(const gpt::GptConfig& model, int64_t global_batch, const LayoutChoice& l) {
   try {
     model.validate(l.tp);
     if (global_batch % (l.micro_batch_size * l.dp) != 0) return false;
     if (l.sequence_parallel && (l.tp == 1 || model.seq_length % l.tp != 0)) return false;
-    if (l.distributed_optimizer && l.dp == 1) return false;  // nothing to shard: the same run as without
+    if (l.distributed_optimizer && l.dp == 1) return false;
     (void)gpt::PipelineStages::even(model.num_layers, l.pp, l.virtual_stages);
     const int m = int(global_batch / (l.micro_batch_size * l.dp));
     const auto kind = l.virtual_stages > 1 ? pipeline::ScheduleKind::interleaved : pipeline::ScheduleKind::one_f_one_b;

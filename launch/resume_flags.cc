@@ -56,10 +56,15 @@ std::string flag_setting(const std::string& key, const nlohmann::json& value) {
     if (ch == '_') ch = '-';
   if (value.is_boolean()) return value.get<bool>() ? "--" + name : "no --" + name;
   // Floats at float's precision: --lr 0.003, not 0.003000000026077032.
-  const std::string text = value.is_string()       ? value.get<std::string>()
-                           : value.is_number_float() ? fmt::format("{:.7g}", value.get<double>())
-                                                     : value.dump();
-  return "--" + name + " " + text;
+  auto text = [](const nlohmann::json& v) {
+    return v.is_string()         ? v.get<std::string>()
+           : v.is_number_float() ? fmt::format("{:.7g}", v.get<double>())
+                                 : v.dump();
+  };
+  if (!value.is_array()) return "--" + name + " " + text(value);
+  std::string out = "--" + name;  // --data-path A B, --pipeline-layers-per-stage 3 5
+  for (const nlohmann::json& v : value) out += " " + text(v);
+  return out;
 }
 
 std::vector<std::string> take_flags_from_checkpoint(TrainConfig& cfg, const nlohmann::json& state,

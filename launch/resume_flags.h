@@ -15,7 +15,7 @@
 namespace trident::launch {
 
 // A flag's setting as the user would write it, for messages: "--num-layers 4",
-// "--lr 0.003" (floats at float's precision), "--swiglu", "no --swiglu".
+// "--lr 0.003" (floats at float's precision), "--swiglu", "no --swiglu", "--data-path a b".
 std::string flag_setting(const std::string& key, const nlohmann::json& value);
 
 // Applies the checkpoint's flags (its state's "flags" and "model" objects)

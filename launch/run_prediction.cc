@@ -20,7 +20,7 @@ ClusterSpec measured_cpu_cluster(const TrainingParts& parts) {
   const bool mpi = dist::World::initialized() && world.size > 1;
   if (mpi) MPI_Barrier(MPI_COMM_WORLD);
   ClusterSpec c;
-  if (world.rank == 0) c = measure_local_device(world.local_size, parts.cfg.threads);
+  if (world.rank == 0) c = measure_local_device(*parts.backend, world.local_size, parts.cfg.threads);
   if (mpi) {
     const auto [small, large] = time_allreduce(MPI_COMM_WORLD);
     set_local_link(c, world.size, small, large);

@@ -227,6 +227,11 @@ nlohmann::json TrainConfig::to_json() const {
   return add_train_flags(app, copy).to_json();
 }
 
+void record_flags_given(const CLI::App& app, TrainConfig& cfg) {
+  for (const CLI::Option* o : app.get_options())
+    if (o->count() > 0 && !o->get_lnames().empty()) cfg.flags_given.insert(FlagTable::key_of(*o));
+}
+
 std::string flag_reference(const CLI::App& app) {
   std::string out =
       "# trident-train flags\n\n"

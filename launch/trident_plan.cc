@@ -14,6 +14,7 @@
 
 #include "launch/config_file.h"
 #include "launch/local_cluster.h"
+#include "launch/memory_report.h"
 #include "launch/planner.h"
 #include "launch/resume_flags.h"
 #include "launch/train_flags.h"
@@ -87,20 +88,13 @@ std::string model_flags(const TrainConfig& cfg) {
   static const std::set<std::string> layout = {
       "tensor_model_parallel_size", "pipeline_model_parallel_size", "data_parallel_size",
       "num_virtual_stages_per_pipeline_rank", "micro_batch_size", "recompute_granularity",
-      "use_distributed_optimizer", "sequence_parallel", "peak_tflops", "pipeline_schedule"};
+      "use_distributed_optimizer", "sequence_parallel", "peak_tflops"};
   const nlohmann::json all = cfg.to_json();
   std::string out;
   for (const std::string& key : cfg.flags_given) {
     if (layout.count(key) || !all.contains(key)) continue;
     const nlohmann::json& v = all.at(key);
     if (v.is_boolean() && !v.get<bool>()) continue;
-    if (v.is_array()) {  // --data-path A B, --pipeline-layers-per-stage 3 5
-      std::string name = key;
-      std::replace(name.begin(), name.end(), '_', '-');
-      out += " --" + name;
-      for (const auto& x : v) out += " " + (x.is_string() ? x.get<std::string>() : x.dump());
-      continue;
-    }
     out += " " + flag_setting(key, v);
   }
   return out;
@@ -125,10 +119,7 @@ void print_json(const std::vector<PlannedLayout>& plans, int top) {
   for (int i = 0; i < std::min<int>(top, int(plans.size())); ++i) {
     const PlannedLayout& p = plans[size_t(i)];
     const LayoutChoice& l = p.layout;
-    nlohmann::json memory;
-    using enum MemoryCategory;
-    for (MemoryCategory c : {weights, gradients, optimizer, activations, communication})
-      memory[memory_category_name(c)] = p.memory[c];
+    const nlohmann::json memory = memory_by_name(p.memory);
     const nlohmann::json j = {
         {"tp", l.tp}, {"pp", l.pp}, {"dp", l.dp}, {"virtual_stages", l.virtual_stages},
         {"micro_batch_size", l.micro_batch_size}, {"recompute", recompute_name(l.recompute)},
@@ -174,13 +165,17 @@ std::string nothing_fits(const std::vector<PlannedLayout>& plans, const TrainCon
 }
 
 int run(const CLI::App& app, const PlanFlags& f, TrainConfig& cfg, const std::string& self_path) {
-  const ClusterSpec cluster = resolve_cluster(app, f, cfg, self_path);
+  // The flags first, then the cluster: --cluster local measures this machine, seconds not worth a typo.
   cfg.resolve_precision();
   TRIDENT_USAGE_CHECK(!cfg.flags_given.count("pipeline_layers_per_stage"),
                       "trident-plan splits the layers evenly over the pipeline stages it tries: leave "
                       "--pipeline-layers-per-stage out");
-  cfg.model.device = cluster.name == "local" ? Device::cpu : Device::cuda;
+  TRIDENT_USAGE_CHECK(!cfg.flags_given.count("pipeline_schedule"),
+                      "trident-plan chooses the schedule (1f1b, or interleaved with more than one virtual stage): "
+                      "leave --pipeline-schedule out; --num-virtual-stages-per-pipeline-rank fixes it");
+  cfg.model.device = f.cluster == "local" ? Device::cpu : Device::cuda;
   cfg.model.validate(1);
+  const ClusterSpec cluster = resolve_cluster(app, f, cfg, self_path);
   const std::vector<PlannedLayout> plans = plan_layouts(cfg, cfg.flags_given, cluster);
   if (plans.empty() || !plans.front().fits) throw UsageError(nothing_fits(plans, cfg, cluster));
   if (f.json) {
@@ -214,12 +209,7 @@ int main(int argc, char** argv) {
     std::vector<std::string> args = expand_config_file(app, std::vector<std::string>(argv + 1, argv + argc));
     std::reverse(args.begin(), args.end());  // CLI11 takes a vector last-first
     app.parse(args);
-    for (const CLI::Option* o : app.get_options())
-      if (o->count() > 0 && !o->get_lnames().empty()) {
-        std::string key = o->get_lnames().front();
-        std::replace(key.begin(), key.end(), '-', '_');
-        cfg.flags_given.insert(key);
-      }
+    record_flags_given(app, cfg);  // the layout choices given are fixed
     return run(app, f, cfg, argv[0]);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);

@@ -107,12 +107,7 @@ std::optional<int> parse_flags(int argc, char** argv, trident::launch::TrainConf
     if (speaks) std::fprintf(stderr, "trident-train: error: %s\n", e.what());
     return 2;
   }
-  for (const CLI::Option* o : app.get_options())  // what --load must not take from the checkpoint
-    if (o->count() > 0 && !o->get_lnames().empty()) {
-      std::string key = o->get_lnames().front();
-      std::replace(key.begin(), key.end(), '-', '_');
-      cfg.flags_given.insert(key);
-    }
+  trident::launch::record_flags_given(app, cfg);  // what --load must not take from the checkpoint
   if (flag_reference) {
     std::fputs(trident::launch::flag_reference(app).c_str(), stdout);
     return 0;

@@ -9,6 +9,19 @@ namespace trident::backend {
 
 using Clock = std::chrono::steady_clock;
 
+double best_gemm_seconds(Backend& be, const Tensor& a, const Tensor& b, Tensor& c, int reps) {
+  be.gemm(a, false, b, false, c);
+  be.synchronize();
+  double best = 1e30;
+  for (int rep = 0; rep < reps; ++rep) {
+    const auto t0 = Clock::now();
+    be.gemm(a, false, b, false, c);
+    be.synchronize();
+    best = std::min(best, std::chrono::duration<double>(Clock::now() - t0).count());
+  }
+  return best;
+}
+
 double measure_gemm_peak_gflops(Backend& be, int64_t n, DType dtype) {
   Tensor a = Tensor::empty({n, n}), b = Tensor::empty({n, n});
   std::mt19937 gen(1);
@@ -24,15 +37,7 @@ double measure_gemm_peak_gflops(Backend& be, int64_t n, DType dtype) {
   }
   const Tensor ad = a.to(dtype).to(be.device()), bd = b.to(dtype).to(be.device());
   Tensor c = Tensor::empty({n, n}, DType::f32, be.device());
-  be.gemm(ad, false, bd, false, c);  // warm-up: primitive creation, algorithm choice
-  be.synchronize();
-  double best = 1e30;
-  for (int rep = 0; rep < 6; ++rep) {
-    const auto t0 = Clock::now();
-    be.gemm(ad, false, bd, false, c);
-    be.synchronize();
-    best = std::min(best, std::chrono::duration<double>(Clock::now() - t0).count());
-  }
+  const double best = best_gemm_seconds(be, ad, bd, c, 6);
   const std::vector<float> ch = c.to_vector();
   for (int64_t k = 0; k < 8; ++k) {  // verify a few entries in float64
     const int64_t i = (k * 131) % n, j = (k * 71 + 5) % n;

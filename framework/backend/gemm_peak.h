@@ -11,4 +11,8 @@ namespace trident::backend {
 
 double measure_gemm_peak_gflops(Backend& be, int64_t n, DType dtype);
 
+// The fewest seconds of `reps` calls of be.gemm(a, b -> c), after one
+// untimed call (primitive creation, algorithm choice), each synchronized.
+double best_gemm_seconds(Backend& be, const Tensor& a, const Tensor& b, Tensor& c, int reps);
+
 }  // namespace trident::backend

@@ -24,7 +24,8 @@ head -20 "$work/out"
 # Fixed choices are not searched.
 "$plan" --config "$configs/llama3-8b.json" --global-batch-size 512 --gpus 64 --tp 2 --pp 4 --top 50 > "$work/fixed" \
   || fail "fixed --tp 2 --pp 4"
-awk '$1 ~ /^[0-9]+$/ && ($2 != 2 || $3 != 4) {bad = 1} END {exit bad}' "$work/fixed" || fail "a row other than tp 2, pp 4"
+awk '$1 ~ /^[0-9]+$/ {rows++} $1 ~ /^[0-9]+$/ && ($2 != 2 || $3 != 4) {bad = 1} END {exit bad || rows == 0}' \
+  "$work/fixed" || fail "no rows, or a row other than tp 2, pp 4"
 # This machine, measured (GEMM, copy, an MPI all-reduce among 2 ranks): the memory model is the CPU's.
 "$plan" --cluster local --gpus 2 --num-layers 2 --hidden-size 64 --num-attention-heads 4 --seq-length 32 \
   --global-batch-size 4 --json --top 100 > "$work/local" 2> "$work/err" || { fail "--cluster local"; cat "$work/err"; }
@@ -53,6 +54,8 @@ expect_error "unknown cluster preset 'V100'" --cluster V100 --gpus 8
 expect_error "--gpus 12 is not a whole number of nodes" --gpus 12 --cluster A100-80GB
 expect_error "leave --pipeline-layers-per-stage out" --num-layers 4 --hidden-size 64 --num-attention-heads 4 \
   --global-batch-size 8 --gpus 8 --pp 2 --pipeline-layers-per-stage 1 3
+expect_error "leave --pipeline-schedule out" --cluster local --num-layers 4 --hidden-size 64 --num-attention-heads 4 \
+  --global-batch-size 8 --gpus 2 --pp 2 --pipeline-schedule gpipe
 expect_error "--cluster custom needs --peak-tflops, --device-memory-gb and --gpus-per-node" --cluster custom \
   --peak-tflops 100 --device-memory-gb 40 --gpus 8
 exit $status
