@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "launch/config_file.h"
+#include "launch/resume_flags.h"
 #include "launch/train_flags.h"
 
 namespace trident::launch {
@@ -59,8 +60,7 @@ TEST(TrainFlags, EveryFlagRoundTripsThroughTheConfigJson) {
   size_t flags = 0;
   for (const CLI::Option* o : app.get_options()) {
     if (o->get_lnames().empty() || o->get_lnames().front() == "help") continue;
-    std::string key = o->get_lnames().front();
-    std::replace(key.begin(), key.end(), '-', '_');
+    const std::string key = FlagTable::key_of(*o);
     EXPECT_TRUE(before.contains(key)) << key;
     ++flags;
   }
@@ -76,6 +76,25 @@ TEST(TrainFlags, EveryFlagRoundTripsThroughTheConfigJson) {
   }
   EXPECT_EQ(cfg.model.num_layers, defaults.model.num_layers + 3);  // the fields themselves changed
   EXPECT_EQ(cfg.overlap_grad_reduce, !defaults.overlap_grad_reduce);
+}
+
+// What the user gave (and only that) is recorded, as keys; a setting prints as the user would write it.
+TEST(TrainFlags, FlagsGivenAndTheirSettings) {
+  TrainConfig cfg;
+  CLI::App app;
+  add_train_flags(app, cfg);
+  // --num-layers 6 --swiglu --lr 0.003 --data-path a b (CLI11 takes a vector last-first)
+  app.parse(std::vector<std::string>{"b", "a", "--data-path", "0.003", "--lr", "--swiglu", "6", "--num-layers"});
+  record_flags_given(app, cfg);
+  EXPECT_EQ(cfg.flags_given, (std::set<std::string>{"num_layers", "swiglu", "lr", "data_path"}));
+  const nlohmann::json j = cfg.to_json();
+  EXPECT_EQ(flag_setting("num_layers", j["num_layers"]), "--num-layers 6");
+  EXPECT_EQ(flag_setting("lr", j["lr"]), "--lr 0.003");  // at float's precision
+  EXPECT_EQ(flag_setting("swiglu", j["swiglu"]), "--swiglu");
+  EXPECT_EQ(flag_setting("swiglu", false), "no --swiglu");
+  EXPECT_EQ(flag_setting("data_path", j["data_path"]), "--data-path a b");
+  EXPECT_EQ(flag_setting("pipeline_layers_per_stage", nlohmann::json::array({3, 5})),
+            "--pipeline-layers-per-stage 3 5");
 }
 
 TEST(TrainFlags, TheReferenceListsEveryGroup) {
