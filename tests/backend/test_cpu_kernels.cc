@@ -686,6 +686,10 @@ TEST_F(CpuKernels, SwiGlu) {
       expect_gradient(to_double(dx), [&](const Vec& v) { return swiglu_ref(v, s.F); }, x_d, to_double(dout),
                       check_points(x_d.size(), rng, 64), tol, "dx");
     }
+  // No gate and up columns: refused before the row count divides by the width.
+  Tensor empty = Tensor::empty({4, 0}), none = Tensor::empty({4, 0});
+  EXPECT_THROW(be->swiglu_forward(empty, none), Error);
+  EXPECT_THROW(be->swiglu_backward(empty, none, none), Error);
 }
 
 // RoPE in place on the Q and K heads of a grouped-query qkv: forward against

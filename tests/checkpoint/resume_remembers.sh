@@ -23,13 +23,14 @@ run() {  # run NAME RANKS FLAGS...
 run straight 2 --pp 2 --bf16 --num-layers 2 --hidden-size 64 --num-attention-heads 4 --seq-length 32 \
   --micro-batch-size 2 --global-batch-size 16 --lr 3e-3 --min-lr 3e-4 --lr-warmup-iters 5 --lr-decay-iters 20 \
   --lr-decay-style linear --seed 9 --weight-decay 0.05 --data-path /usr/share/games/fortunes \
-  --train-iters 20 --save "$work/ck" --save-interval 10 \
+  --make-vocab-size-divisible-by 64 --train-iters 20 --save "$work/ck" --save-interval 10 \
   || { echo "FAIL: the straight run"; cat "$work/straight.log"; exit 1; }
 run same 2 --pp 2 --load "$work/ck" --load-iteration 10 --train-iters 20 \
   || { echo "FAIL: resume in the same layout"; cat "$work/same.log"; status=1; }
 run other 2 --tp 2 --load "$work/ck" --load-iteration 10 --train-iters 20 \
   || { echo "FAIL: resume as tp 2"; cat "$work/other.log"; status=1; }
-grep -q "resume: from the checkpoint: .*--bf16.*--global-batch-size 16.*--lr 0.003" "$work/same.log" \
+# (in key order; --make-vocab-size-divisible-by is in the saved flags, not the model object)
+grep -qE "resume: from the checkpoint: (.*, )?--bf16, (.*, )?--global-batch-size 16, (.*, )?--lr 0.003, (.*, )?--make-vocab-size-divisible-by 64(,|$)" "$work/same.log" \
   && echo "ok   the log lists what came from the checkpoint: $(grep -o 'resume: from the checkpoint: .*' "$work/same.log" | cut -c1-160)..." \
   || { echo "FAIL: the log does not say what came from the checkpoint"; grep resume "$work/same.log"; status=1; }
 /usr/bin/python3 - "$work" <<'PY' || status=1

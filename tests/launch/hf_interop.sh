@@ -57,6 +57,17 @@ loss() { grep -o 'lm loss value: [0-9.E+-]*' "$1" | awk '{print $4}'; }
   && echo "ok   GPT-2 loaded in pp 2 evaluates as in one process: loss $(loss g2.log)" \
   || fail "GPT-2 validation loss: one process $(loss g1.log), pp 2 $(loss g2.log)"
 
+# --rotary-base given with --load-hf but without the RoPE flag (config.json's type): config.json's base agrees, another
+# is refused below.
+"$train" --load-hf A --rotary-base 10000 "${common[@]}" "${evaluate_only[@]}" > rb.log 2>&1 \
+  && echo "ok   --load-hf A --rotary-base 10000 (config.json's rope_theta) accepted" \
+  || { fail "--load-hf A --rotary-base 10000"; tail -3 rb.log; }
+
+# --export-hf . names the (empty) working directory: the export is renamed onto it, so it must resolve to its path.
+mkdir D && (cd D && run ../d.log "$train" "${gpt2[@]}" "${common[@]}" --train-iters 1 --export-hf .)
+grep -q '"GPT2LMHeadModel"' D/config.json && [ -s D/model.safetensors ] && [ ! -e D.tmp ] \
+  && echo "ok   --export-hf . from inside an empty D: the export is D" || fail "--export-hf .: $(ls -a D)"
+
 # The first start of a job script takes A; its requeue resumes the checkpoint and says that --load-hf is ignored.
 for i in 1 2; do
   run r$i.log "$train" --load-hf A "${common[@]}" --train-iters $i --lr-decay-iters 2 --save ck --load ck
@@ -73,6 +84,7 @@ refuse() {  # refuse <what the message must say> <flags...>
     && echo "ok   refused: $(cut -c1-110 err.log)" || { fail "expected exit 2 and one line with '$want', got $rc:"; cat err.log; }
 }
 refuse "holds a model with --num-layers 2 in config.json, --num-layers 3 given" --load-hf A --num-layers 3
+refuse "--rotary-base 10000 in config.json, --rotary-base 5000 given" --load-hf A --rotary-base 5000
 refuse "HuggingFace has no model with RoPE, LayerNorm and a GELU MLP" --position-embedding-type rope --export-hf new
 mkdir other && touch other/notes.txt
 refuse "holds something other than a previous trident export" --export-hf other
