@@ -60,15 +60,13 @@ def measure(tp, pp, dp, mb, work):
 
 
 def spearman(a, b):
+    """Pearson's correlation of the ranks, ties given their mean rank (so the order of the list cannot matter)."""
     def ranks(x):
-        order = sorted(range(len(x)), key=lambda i: x[i])
-        r = [0.0] * len(x)
-        for pos, i in enumerate(order):
-            r[i] = pos + 1
-        return r
+        return [sum(y < v for y in x) + (sum(y == v for y in x) + 1) / 2 for v in x]
     ra, rb = ranks(a), ranks(b)
-    n = len(a)
-    return 1 - 6 * sum((x - y) ** 2 for x, y in zip(ra, rb)) / (n * (n * n - 1))
+    ma, mb = statistics.mean(ra), statistics.mean(rb)
+    cov = sum((x - ma) * (y - mb) for x, y in zip(ra, rb))
+    return cov / (sum((x - ma) ** 2 for x in ra) * sum((y - mb) ** 2 for y in rb)) ** 0.5
 
 
 layouts = []
@@ -97,8 +95,9 @@ for (tp, pp, dp, mb), ms in runs.items():
     print(json.dumps(r), flush=True)
     results.append(r)
 memory_ok = all(abs(r["memory_ratio"] - 1) <= 0.1 for r in results)
-rho = spearman([r["predicted_ms"] for r in results], [r["measured_ms"] for r in results])
-pick = min(results, key=lambda r: r["predicted_ms"])
+exact = [predicted[(r["tp"], r["pp"], r["dp"], r["mb"])]["ms"] for r in results]  # not the printed rounding
+rho = spearman(exact, [min(m["ms"] for m in runs[(r["tp"], r["pp"], r["dp"], r["mb"])]) for r in results])
+pick = results[exact.index(min(exact))]
 fastest = min(results, key=lambda r: r["measured_ms"])
 print(f"memory: measured / predicted peak per rank from {min(r['memory_ratio'] for r in results):.3f} to "
       f"{max(r['memory_ratio'] for r in results):.3f} (within 10%: {memory_ok})")

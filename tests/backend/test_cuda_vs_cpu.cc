@@ -295,10 +295,13 @@ TEST_P(CudaVsCpuDtype, SwiGlu) {
 
 // RoPE in place on Q and K of a grouped qkv (and of a multi-head one), at
 // positions far enough out (T = 300) that the angles wrap many times; V
-// must come back untouched, which the comparison with the CPU covers.
+// must come back untouched, which the comparison with the CPU covers. The
+// last three share (D, base): a shorter T reads the first rows of the
+// cached table (its sin half starts after the table's rows, not T's), and
+// T = 301 grows it to 600.
 TEST_P(CudaVsCpuDtype, Rope) {
   for (auto [B, T, H, G, D] : {std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t>{3, 11, 4, 2, 6},
-                               {2, 300, 4, 4, 64}}) {
+                               {2, 300, 4, 4, 64}, {3, 11, 4, 2, 64}, {1, 301, 4, 2, 64}}) {
     SCOPED_TRACE(::testing::Message() << "B " << B << " T " << T << " H " << H << " G " << G << " D " << D);
     const float base = 10000.f;
     Tensor qkv = random({B, T, (H + 2 * G) * D}, -1.f, 1.f, dt()), qkvg = dev(qkv);

@@ -105,7 +105,7 @@ class CpuBackend final : public Backend {
   struct RopeTable {
     int64_t T = 0, D = 0;
     float base = 0.f;
-    std::vector<float> cos, sin;  // (T, D/2): T the longest sequence yet (trident-generate grows it by one a token)
+    std::vector<float> cos, sin;  // (T, D/2): T at least the longest sequence yet, doubled when outgrown (sampling)
   };
   const RopeTable& rope_table(int64_t T, int64_t D, float base);
   // Turns qkv's Q and K heads by +angle (sign 1, forward) or −angle (sign −1, backward).

@@ -132,7 +132,7 @@ class CudaBackend final : public Backend {
                                         float alpha, float beta, uint32_t align_first, uint32_t align_second,
                                         uint32_t align_c);
   std::vector<Tensor> scratch_;
-  // RoPE's cos and sin tables (2, T, D/2) f32 on the device, by (D, base), T the longest yet (rope.cu).
+  // RoPE's cos and sin tables (2, T, D/2) f32 on the device, by (D, base); T at least the longest yet (rope.cu).
   std::map<std::pair<int64_t, float>, Tensor> rope_tables_;
   const Tensor& rope_table(int64_t T, int64_t D, float base);
   void rope_rotate(Tensor& qkv, int n_heads, int n_kv_heads, float base, bool inverse);
